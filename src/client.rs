@@ -1,0 +1,380 @@
+//! The `Client` handle, its builder, and the per-call settings (deadline,
+//! cancel token) that ride on a handle.
+//!
+//! A `Client` is an `Arc` to the shared state plus two small per-handle
+//! fields, so `clone`, `with_timeout` and `with_cancel` are cheap and every
+//! handle shares one set of connections. The shared state is torn down by
+//! `close()` or when its last handle is dropped.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use grpcio::Method;
+use parking_lot::RwLock;
+use protobuf::Message;
+
+use crate::endpoint::Endpoint;
+use crate::error::{Error, Result};
+use crate::tls::TlsOptions;
+use crate::transport::{CallCtx, Retry, Transport};
+use crate::wait::{CancelToken, Interrupt};
+
+/// Default for [`ClientBuilder::request_timeout`].
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default for [`ClientBuilder::connect_timeout`].
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default for [`ClientBuilder::max_send_message_size`]: 2 MiB, as the Go
+/// client (etcd's own request limit is 1.5 MiB by default).
+pub const DEFAULT_MAX_SEND_MESSAGE_SIZE: usize = 2 * 1024 * 1024;
+
+/// How long closing waits for gRPC's threads before giving up on them.
+const SHUTDOWN_LIMIT: Duration = Duration::from_secs(5);
+
+/// Settings for a [`Client`]; [`connect`](Self::connect) makes the client.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// let client = etcd_blocking::Client::builder(["127.0.0.1:2379", "127.0.0.1:22379"])
+///     .request_timeout(Duration::from_secs(2))
+///     .connect()?;
+/// # Ok::<(), etcd_blocking::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct ClientBuilder {
+    pub(crate) endpoints: Vec<String>,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) request_timeout: Duration,
+    pub(crate) keepalive_time: Duration,
+    pub(crate) keepalive_timeout: Duration,
+    pub(crate) max_send_message_size: usize,
+    pub(crate) max_receive_message_size: Option<usize>,
+    pub(crate) cq_threads: usize,
+    pub(crate) require_leader: bool,
+    pub(crate) tls: Option<TlsOptions>,
+}
+
+impl ClientBuilder {
+    /// Settings with the defaults, for these endpoints (`host:port`,
+    /// `http://host:port` or `https://host:port`).
+    pub fn new<I, S>(endpoints: I) -> ClientBuilder
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        ClientBuilder {
+            endpoints: endpoints
+                .into_iter()
+                .map(|s| s.as_ref().to_string())
+                .collect(),
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            keepalive_time: Duration::from_secs(30),
+            keepalive_timeout: Duration::from_secs(10),
+            max_send_message_size: DEFAULT_MAX_SEND_MESSAGE_SIZE,
+            max_receive_message_size: None,
+            cq_threads: 1,
+            require_leader: false,
+            tls: None,
+        }
+    }
+
+    /// How long [`connect`](Self::connect) waits for the first endpoint to
+    /// answer (default 5 s). If none does, it fails with
+    /// [`Error::Unavailable`] naming each endpoint.
+    pub fn connect_timeout(mut self, d: Duration) -> Self {
+        self.connect_timeout = d;
+        self
+    }
+
+    /// The deadline of every call unless a handle from
+    /// [`Client::with_timeout`] says otherwise (default 5 s). It covers
+    /// the whole call, retries on other endpoints included.
+    pub fn request_timeout(mut self, d: Duration) -> Self {
+        self.request_timeout = d;
+        self
+    }
+
+    /// Interval of HTTP/2 keepalive pings while calls or streams are open
+    /// (default 30 s). etcd's server rejects pings closer than its
+    /// `--grpc-keepalive-min-time` (5 s by default), so stay above that.
+    pub fn keepalive_time(mut self, d: Duration) -> Self {
+        self.keepalive_time = d;
+        self
+    }
+
+    /// How long a keepalive ping may go unanswered before the connection is
+    /// considered dead (default 10 s).
+    pub fn keepalive_timeout(mut self, d: Duration) -> Self {
+        self.keepalive_timeout = d;
+        self
+    }
+
+    /// Largest request the client sends (default 2 MiB). A larger request
+    /// fails with [`Error::RequestTooLarge`] and is not sent.
+    pub fn max_send_message_size(mut self, bytes: usize) -> Self {
+        self.max_send_message_size = bytes;
+        self
+    }
+
+    /// Largest response the client accepts; `None` (the default) means
+    /// unlimited.
+    pub fn max_receive_message_size(mut self, bytes: Option<usize>) -> Self {
+        self.max_receive_message_size = bytes;
+        self
+    }
+
+    /// Number of gRPC completion-queue threads (default 1). They only move
+    /// bytes and wake callers; more help only under heavy concurrency.
+    pub fn completion_queue_threads(mut self, n: usize) -> Self {
+        self.cq_threads = n;
+        self
+    }
+
+    /// Ask etcd to refuse unary calls on a member that has no leader
+    /// (`hasleader` metadata), so a partitioned member cannot answer with
+    /// stale data; the call then fails over to another endpoint.
+    pub fn require_leader(mut self, yes: bool) -> Self {
+        self.require_leader = yes;
+        self
+    }
+
+    /// TLS settings for `https://` endpoints (needs the `tls` feature).
+    pub fn tls(mut self, opts: TlsOptions) -> Self {
+        self.tls = Some(opts);
+        self
+    }
+
+    /// Connects: builds one connection per endpoint and waits until one of
+    /// them answers.
+    pub fn connect(self) -> Result<Client> {
+        self.validate()?;
+        let transport = Transport::connect(&self)?;
+        Ok(Client {
+            timeout: self.request_timeout,
+            token: None,
+            shared: Arc::new(Shared {
+                transport: RwLock::new(Some(transport)),
+                closed: AtomicBool::new(false),
+                config: self,
+            }),
+        })
+    }
+
+    pub(crate) fn parsed_endpoints(&self) -> Result<Vec<Endpoint>> {
+        if self.endpoints.is_empty() {
+            return Err(Error::InvalidConfig("no endpoints given".into()));
+        }
+        self.endpoints.iter().map(|e| Endpoint::parse(e)).collect()
+    }
+
+    fn validate(&self) -> Result<()> {
+        self.parsed_endpoints()?;
+        let positive = [
+            ("connect timeout", self.connect_timeout),
+            ("request timeout", self.request_timeout),
+            ("keepalive time", self.keepalive_time),
+            ("keepalive timeout", self.keepalive_timeout),
+        ];
+        for (name, d) in positive {
+            if d.is_zero() {
+                return Err(Error::InvalidConfig(format!("{name} must be positive")));
+            }
+        }
+        if self.cq_threads == 0 {
+            return Err(Error::InvalidConfig(
+                "completion queue threads must be at least 1".into(),
+            ));
+        }
+        if self.max_send_message_size == 0 {
+            return Err(Error::InvalidConfig(
+                "max send message size must be positive".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A blocking etcd v3 client.
+///
+/// Cheap to clone; every clone shares the connections. Every call blocks
+/// the calling thread until the answer arrives or the deadline passes.
+/// See the [crate documentation](crate) for a tour.
+#[derive(Clone)]
+pub struct Client {
+    shared: Arc<Shared>,
+    timeout: Duration,
+    token: Option<CancelToken>,
+}
+
+struct Shared {
+    /// `None` once closed. Calls hold the read lock while in flight, so
+    /// closing (the write lock) waits for them; they notice the closed flag
+    /// within [`crate::wait::CLOSE_POLL`] and cancel themselves.
+    transport: RwLock<Option<Transport>>,
+    closed: AtomicBool,
+    config: ClientBuilder,
+}
+
+impl Shared {
+    fn shutdown(&self) -> Result<()> {
+        self.closed.store(true, Ordering::Release);
+        let Some(transport) = self.transport.write().take() else {
+            return Ok(());
+        };
+        log::debug!("closing client");
+        if transport.shutdown(SHUTDOWN_LIMIT) {
+            Ok(())
+        } else {
+            Err(Error::Grpc {
+                code: crate::Code::Internal,
+                message: format!("gRPC threads did not stop within {SHUTDOWN_LIMIT:?}"),
+            })
+        }
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        if let Err(e) = self.shutdown() {
+            log::warn!("closing etcd client: {e}");
+        }
+    }
+}
+
+impl Client {
+    /// Connects to these endpoints with default settings.
+    pub fn connect<I, S>(endpoints: I) -> Result<Client>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        ClientBuilder::new(endpoints).connect()
+    }
+
+    /// Settings for a client, to adjust before [`ClientBuilder::connect`].
+    pub fn builder<I, S>(endpoints: I) -> ClientBuilder
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        ClientBuilder::new(endpoints)
+    }
+
+    /// A handle on the same connections whose calls use `timeout` as their
+    /// deadline: the blocking counterpart of Go's `context.WithTimeout`.
+    ///
+    /// ```no_run
+    /// # let client = etcd_blocking::Client::connect(["127.0.0.1:2379"])?;
+    /// use std::time::Duration;
+    /// let v = client.with_timeout(Duration::from_millis(200)).get("k")?;
+    /// # Ok::<(), etcd_blocking::Error>(())
+    /// ```
+    pub fn with_timeout(&self, timeout: Duration) -> Client {
+        Client {
+            timeout,
+            ..self.clone()
+        }
+    }
+
+    /// A handle on the same connections whose calls are canceled by
+    /// `token`: calling [`CancelToken::cancel`] from any thread makes them
+    /// return [`Error::Canceled`].
+    pub fn with_cancel(&self, token: &CancelToken) -> Client {
+        Client {
+            token: Some(token.clone()),
+            ..self.clone()
+        }
+    }
+
+    /// The deadline this handle gives its calls.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The endpoints, as configured.
+    pub fn endpoints(&self) -> &[String] {
+        &self.shared.config.endpoints
+    }
+
+    /// Closes the client for every handle: calls in flight return
+    /// [`Error::ClientClosed`] promptly (and are canceled on the server),
+    /// later calls fail with it at once, and the connections and gRPC's
+    /// threads are released before this returns. Idempotent.
+    ///
+    /// Dropping the last handle does the same, ignoring errors.
+    pub fn close(&self) -> Result<()> {
+        self.shared.shutdown()
+    }
+
+    /// Whether [`close`](Self::close) was called on any handle.
+    pub fn is_closed(&self) -> bool {
+        self.shared.closed.load(Ordering::Acquire)
+    }
+
+    /// Runs one unary RPC through the transport with this handle's
+    /// deadline and cancel token.
+    pub(crate) fn unary<Req: Message, Resp: Unpin>(
+        &self,
+        method: &Method<Req, Resp>,
+        req: &Req,
+        retry: Retry,
+    ) -> Result<Resp> {
+        if self.is_closed() {
+            return Err(Error::ClientClosed);
+        }
+        let guard = self.shared.transport.read();
+        let transport = guard.as_ref().ok_or(Error::ClientClosed)?;
+        let ctx = CallCtx {
+            timeout: self.timeout,
+            deadline: Instant::now() + self.timeout,
+            intr: Interrupt {
+                closed: &self.shared.closed,
+                token: self.token.as_ref(),
+            },
+        };
+        transport.unary(method, req, retry, &ctx)
+    }
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("endpoints", &self.shared.config.endpoints)
+            .field("timeout", &self.timeout)
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_is_shareable() {
+        fn check<T: Clone + Send + Sync + 'static>() {}
+        check::<Client>();
+        check::<ClientBuilder>();
+    }
+
+    #[test]
+    fn bad_settings_fail_before_connecting() {
+        let e = ClientBuilder::new(Vec::<String>::new())
+            .connect()
+            .unwrap_err();
+        assert!(matches!(e, Error::InvalidConfig(_)), "{e}");
+        let e = Client::connect(["localhost"]).unwrap_err();
+        assert!(matches!(e, Error::InvalidConfig(_)), "{e}");
+        let e = Client::builder(["127.0.0.1:2379"])
+            .request_timeout(Duration::ZERO)
+            .connect()
+            .unwrap_err();
+        assert!(matches!(e, Error::InvalidConfig(_)), "{e}");
+        let e = Client::builder(["127.0.0.1:2379"])
+            .completion_queue_threads(0)
+            .connect()
+            .unwrap_err();
+        assert!(matches!(e, Error::InvalidConfig(_)), "{e}");
+    }
+}

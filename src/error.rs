@@ -1,0 +1,473 @@
+//! The one error type of the crate, and the one place where gRPC statuses and
+//! etcd's server messages become typed kinds.
+//!
+//! etcd reports its own failures as a gRPC status whose message is a fixed
+//! string (`etcdserver: …`). Those strings are a stable part of etcd's API
+//! (its Go client matches on them too), so they are matched here, once, and
+//! callers match on [`EtcdError`] instead.
+
+use std::fmt;
+use std::time::Duration;
+
+/// The result type of every fallible call in this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in a call.
+///
+/// Each case that a caller may want to handle differently is its own variant,
+/// so one `match` arm handles it; nothing needs parsing a message.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The call's deadline (the client's request timeout, or the one given to
+    /// [`Client::with_timeout`](crate::Client::with_timeout)) expired before
+    /// an answer arrived. Retries and endpoint switches count against the
+    /// same deadline.
+    #[error("deadline of {0:?} exceeded")]
+    DeadlineExceeded(Duration),
+
+    /// The call was canceled through a [`CancelToken`](crate::CancelToken).
+    #[error("call canceled")]
+    Canceled,
+
+    /// The client was closed, before or during the call.
+    #[error("client is closed")]
+    ClientClosed,
+
+    /// A key was empty where etcd requires one (the client-side twin of
+    /// etcd's `key is not provided`). Nothing was sent.
+    #[error("key is empty")]
+    EmptyKey,
+
+    /// The request is larger than the client's send limit
+    /// ([`ClientBuilder::max_send_message_size`](crate::ClientBuilder::max_send_message_size)).
+    /// Nothing was sent.
+    #[error("request of {size} bytes exceeds the send limit of {limit} bytes")]
+    RequestTooLarge {
+        /// Encoded size of the request.
+        size: usize,
+        /// The configured limit.
+        limit: usize,
+    },
+
+    /// A request was built wrongly (for example a transaction whose
+    /// `when`/`and_then`/`or_else` were given out of order). Nothing was sent.
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+
+    /// The client configuration is unusable (bad endpoint, zero timeout, …).
+    #[error("invalid configuration: {0}")]
+    InvalidConfig(String),
+
+    /// No endpoint could serve the call: each entry names an endpoint and
+    /// why it failed (the Go client's "bad cluster endpoints").
+    #[error("no endpoint available: {}", EndpointErrors(.0))]
+    Unavailable(Vec<EndpointError>),
+
+    /// etcd answered with one of its own errors.
+    #[error("etcd: {0}")]
+    Etcd(#[from] EtcdError),
+
+    /// A gRPC failure that is not one of etcd's own errors.
+    #[error("gRPC status {code:?}: {message}")]
+    Grpc {
+        /// The gRPC status code.
+        code: Code,
+        /// The status message, as the server or gRPC gave it.
+        message: String,
+    },
+
+    /// A key or value was not valid UTF-8 where text was asked for.
+    #[error("not UTF-8: {0}")]
+    Utf8(#[from] std::str::Utf8Error),
+}
+
+impl Error {
+    /// Whether the same call may simply be tried again later: the failure
+    /// was transient (no leader, timeout inside etcd, no endpoint reachable)
+    /// and says nothing about the request itself.
+    ///
+    /// This answers for the *failure*; whether a retry is safe also depends
+    /// on the call (a write that timed out may already be applied).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Unavailable(_) | Error::DeadlineExceeded(_) => true,
+            Error::Etcd(e) => e.is_transient(),
+            Error::Grpc { code, .. } => *code == Code::Unavailable,
+            _ => false,
+        }
+    }
+
+    /// The gRPC status behind this error, where there is one.
+    pub fn code(&self) -> Option<Code> {
+        match self {
+            Error::DeadlineExceeded(_) => Some(Code::DeadlineExceeded),
+            Error::Canceled => Some(Code::Cancelled),
+            Error::Unavailable(_) => Some(Code::Unavailable),
+            Error::Etcd(e) => Some(e.code()),
+            Error::Grpc { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+}
+
+/// One endpoint's part of an [`Error::Unavailable`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointError {
+    /// The endpoint, as configured.
+    pub endpoint: String,
+    /// Why it could not serve the call.
+    pub cause: String,
+}
+
+struct EndpointErrors<'a>(&'a [EndpointError]);
+
+impl fmt::Display for EndpointErrors<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{}: {}", e.endpoint, e.cause)?;
+        }
+        Ok(())
+    }
+}
+
+/// gRPC status codes, without tying callers to the gRPC library in use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+#[allow(missing_docs)] // the names are gRPC's own
+pub enum Code {
+    Ok,
+    Cancelled,
+    Unknown,
+    InvalidArgument,
+    DeadlineExceeded,
+    NotFound,
+    AlreadyExists,
+    PermissionDenied,
+    ResourceExhausted,
+    FailedPrecondition,
+    Aborted,
+    OutOfRange,
+    Unimplemented,
+    Internal,
+    Unavailable,
+    DataLoss,
+    Unauthenticated,
+}
+
+impl Code {
+    fn from_i32(code: i32) -> Code {
+        use Code::*;
+        const CODES: [Code; 17] = [
+            Ok,
+            Cancelled,
+            Unknown,
+            InvalidArgument,
+            DeadlineExceeded,
+            NotFound,
+            AlreadyExists,
+            PermissionDenied,
+            ResourceExhausted,
+            FailedPrecondition,
+            Aborted,
+            OutOfRange,
+            Unimplemented,
+            Internal,
+            Unavailable,
+            DataLoss,
+            Unauthenticated,
+        ];
+        usize::try_from(code)
+            .ok()
+            .and_then(|i| CODES.get(i).copied())
+            .unwrap_or(Unknown)
+    }
+}
+
+macro_rules! etcd_errors {
+    ($( $(#[$doc:meta])* $kind:ident = ($code:ident, $msg:literal), )*) => {
+        /// An error reported by the etcd server itself, one variant per
+        /// error etcd defines (the `rpctypes.Err…` values of the Go client).
+        #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+        #[non_exhaustive]
+        pub enum EtcdError {
+            $( $(#[$doc])* #[error($msg)] $kind, )*
+        }
+
+        impl EtcdError {
+            /// The gRPC status code etcd sends with this error.
+            pub fn code(&self) -> Code {
+                match self { $( EtcdError::$kind => Code::$code, )* }
+            }
+
+            /// etcd's message for this error, without the `etcdserver: ` prefix.
+            pub fn message(&self) -> &'static str {
+                match self { $( EtcdError::$kind => $msg, )* }
+            }
+
+            fn from_message(msg: &str) -> Option<EtcdError> {
+                match msg { $( $msg => Some(EtcdError::$kind), )* _ => None }
+            }
+        }
+    };
+}
+
+etcd_errors! {
+    /// The request had no key (`key is not provided`).
+    EmptyKey = (InvalidArgument, "key is not provided"),
+    /// `key not found` (a txn or put that needed an existing key).
+    KeyNotFound = (InvalidArgument, "key not found"),
+    /// A put asked to ignore the value but carried one.
+    ValueProvided = (InvalidArgument, "value is provided"),
+    /// A put asked to ignore the lease but carried one.
+    LeaseProvided = (InvalidArgument, "lease is provided"),
+    /// A txn had more operations than the server's `--max-txn-ops`.
+    TooManyOps = (InvalidArgument, "too many operations in txn request"),
+    /// A txn wrote the same key twice in one branch.
+    DuplicateKey = (InvalidArgument, "duplicate key given in txn request"),
+    /// The client's API version is not accepted.
+    InvalidClientApiVersion = (InvalidArgument, "invalid client api version"),
+    /// The sort order or target is not valid.
+    InvalidSortOption = (InvalidArgument, "invalid sort option"),
+    /// The revision asked for has been compacted away.
+    Compacted = (OutOfRange, "mvcc: required revision has been compacted"),
+    /// The revision asked for is newer than the store's current revision.
+    FutureRevision = (OutOfRange, "mvcc: required revision is a future revision"),
+    /// The backend quota is full (`NOSPACE` alarm); writes are refused.
+    NoSpace = (ResourceExhausted, "mvcc: database space exceeded"),
+    /// The lease does not exist (expired or revoked).
+    LeaseNotFound = (NotFound, "requested lease not found"),
+    /// A lease with this id already exists.
+    LeaseExists = (FailedPrecondition, "lease already exists"),
+    /// The requested lease TTL is larger than etcd allows.
+    LeaseTtlTooLarge = (OutOfRange, "too large lease TTL"),
+    /// The watch was canceled by the server.
+    WatchCanceled = (Cancelled, "watch canceled"),
+    /// A member with this id already exists.
+    MemberExists = (FailedPrecondition, "member ID already exist"),
+    /// A member with these peer URLs already exists.
+    PeerUrlExists = (FailedPrecondition, "Peer URLs already exists"),
+    /// Too few members are started to change membership safely.
+    MemberNotEnoughStarted = (FailedPrecondition, "re-configuration failed due to not enough started members"),
+    /// The member URLs are malformed.
+    MemberBadUrls = (InvalidArgument, "given member URLs are invalid"),
+    /// No member has this id.
+    MemberNotFound = (NotFound, "member not found"),
+    /// Only a learner can be promoted.
+    MemberNotLearner = (FailedPrecondition, "can only promote a learner member"),
+    /// The learner has not caught up with the leader yet.
+    LearnerNotReady = (FailedPrecondition, "can only promote a learner member which is in sync with leader"),
+    /// The cluster already has the maximum number of learners.
+    TooManyLearners = (FailedPrecondition, "too many learner members in cluster"),
+    /// The request came from a member of another cluster.
+    ClusterIdMismatch = (FailedPrecondition, "cluster ID mismatch"),
+    /// The request exceeds the server's `--max-request-bytes`.
+    RequestTooLarge = (InvalidArgument, "request is too large"),
+    /// The server is overloaded and shed the request.
+    TooManyRequests = (ResourceExhausted, "too many requests"),
+    /// Auth is being enabled without a `root` user.
+    RootUserNotExist = (FailedPrecondition, "root user does not exist"),
+    /// The `root` user lacks the `root` role.
+    RootRoleNotExist = (FailedPrecondition, "root user does not have root role"),
+    /// A user with this name already exists.
+    UserAlreadyExists = (FailedPrecondition, "user name already exists"),
+    /// The user name is empty.
+    UserEmpty = (InvalidArgument, "user name is empty"),
+    /// No user has this name.
+    UserNotFound = (FailedPrecondition, "user name not found"),
+    /// A role with this name already exists.
+    RoleAlreadyExists = (FailedPrecondition, "role name already exists"),
+    /// No role has this name.
+    RoleNotFound = (FailedPrecondition, "role name not found"),
+    /// The role name is empty.
+    RoleEmpty = (InvalidArgument, "role name is empty"),
+    /// Wrong user name or password.
+    AuthFailed = (InvalidArgument, "authentication failed, invalid user ID or password"),
+    /// A role was granted no permission.
+    PermissionNotGiven = (InvalidArgument, "permission not given"),
+    /// The user may not do this.
+    PermissionDenied = (PermissionDenied, "permission denied"),
+    /// The role is not granted to the user.
+    RoleNotGranted = (FailedPrecondition, "role is not granted to the user"),
+    /// The permission is not granted to the role.
+    PermissionNotGranted = (FailedPrecondition, "permission is not granted to the role"),
+    /// Auth is not enabled on the server.
+    AuthNotEnabled = (FailedPrecondition, "authentication is not enabled"),
+    /// The auth token is invalid or expired.
+    InvalidAuthToken = (Unauthenticated, "invalid auth token"),
+    /// The auth management request is malformed.
+    InvalidAuthMgmt = (InvalidArgument, "invalid auth management"),
+    /// The token was issued before the auth store last changed.
+    AuthOldRevision = (InvalidArgument, "revision of auth store is old"),
+    /// The member has no leader (partitioned, or an election is running).
+    NoLeader = (Unavailable, "no leader"),
+    /// The request needs the leader and this member is not it.
+    NotLeader = (FailedPrecondition, "not leader"),
+    /// The leader changed while the request was in flight.
+    LeaderChanged = (Unavailable, "leader changed"),
+    /// The cluster version does not support this request.
+    NotCapable = (Unavailable, "not capable"),
+    /// The member is shutting down.
+    Stopped = (Unavailable, "server stopped"),
+    /// The request timed out inside etcd (its outcome is unknown).
+    Timeout = (Unavailable, "request timed out"),
+    /// The request timed out inside etcd, possibly because the previous
+    /// leader failed (its outcome is unknown).
+    TimeoutDueToLeaderFail = (Unavailable, "request timed out, possibly due to previous leader failure"),
+    /// The request timed out inside etcd, possibly because a connection was
+    /// lost (its outcome is unknown).
+    TimeoutDueToConnectionLost = (Unavailable, "request timed out, possibly due to connection lost"),
+    /// A linearizable read waited too long for the applied index.
+    TimeoutWaitAppliedIndex = (Unavailable, "request timed out, waiting for the applied index took too long"),
+    /// The cluster is unhealthy (too few members reachable to act).
+    Unhealthy = (Unavailable, "unhealthy cluster"),
+    /// The cluster detected data corruption (`CORRUPT` alarm).
+    Corrupt = (DataLoss, "corrupt cluster"),
+    /// Learners do not serve this request.
+    NotSupportedForLearner = (Unavailable, "rpc not supported for learner"),
+    /// The member chosen as the new leader cannot take over.
+    BadLeaderTransferee = (FailedPrecondition, "bad leader transferee"),
+    /// The downgrade target version is not `major.minor`.
+    WrongDowngradeVersionFormat = (InvalidArgument, "wrong downgrade target version format"),
+    /// The downgrade target version is not one minor below the cluster's.
+    InvalidDowngradeTargetVersion = (InvalidArgument, "invalid downgrade target version"),
+    /// A downgrade is already in progress.
+    DowngradeInProcess = (FailedPrecondition, "cluster has a downgrade job in progress"),
+    /// No downgrade is in progress.
+    NoInflightDowngrade = (FailedPrecondition, "no inflight downgrade job"),
+    /// The cluster version is not known yet.
+    ClusterVersionUnavailable = (FailedPrecondition, "cluster version not found during downgrade"),
+    /// This cluster cannot be downgraded to that version.
+    DowngradeVersionNotSupported = (InvalidArgument, "downgrade target version not supported"),
+}
+
+impl EtcdError {
+    /// Whether the failure is transient: another try (perhaps on another
+    /// member) may succeed without changing the request.
+    pub fn is_transient(&self) -> bool {
+        self.code() == Code::Unavailable || *self == EtcdError::TooManyRequests
+    }
+}
+
+/// Maps a failed gRPC status to an [`Error`]. `timeout` is the call's
+/// deadline, reported back in [`Error::DeadlineExceeded`].
+pub(crate) fn from_status(code: i32, message: &str, timeout: Duration) -> Error {
+    let code = Code::from_i32(code);
+    if let Some(e) = message
+        .strip_prefix("etcdserver: ")
+        .and_then(EtcdError::from_message)
+    {
+        return Error::Etcd(e);
+    }
+    // Some errors travel without the prefix (the mvcc ones inside a watch,
+    // or messages relayed through the gRPC proxy).
+    if let Some(e) = EtcdError::from_message(message) {
+        return Error::Etcd(e);
+    }
+    match code {
+        Code::DeadlineExceeded => Error::DeadlineExceeded(timeout),
+        _ => Error::Grpc {
+            code,
+            message: message.to_string(),
+        },
+    }
+}
+
+impl From<grpcio::Error> for Error {
+    /// A grpcio error that carries no deadline information; callers that
+    /// know the deadline map the status themselves.
+    fn from(e: grpcio::Error) -> Error {
+        match e {
+            grpcio::Error::RpcFailure(s) => {
+                from_status(s.code().into(), s.message(), Duration::ZERO)
+            }
+            grpcio::Error::RpcFinished(Some(s)) => {
+                from_status(s.code().into(), s.message(), Duration::ZERO)
+            }
+            grpcio::Error::Codec(e) => Error::Grpc {
+                code: Code::Internal,
+                message: format!("codec: {e}"),
+            },
+            other => Error::Grpc {
+                code: Code::Unknown,
+                message: other.to_string(),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_etcd_messages_to_kinds() {
+        let t = Duration::from_secs(1);
+        let e = from_status(
+            11,
+            "etcdserver: mvcc: required revision has been compacted",
+            t,
+        );
+        assert!(matches!(e, Error::Etcd(EtcdError::Compacted)));
+        let e = from_status(14, "etcdserver: no leader", t);
+        assert!(matches!(e, Error::Etcd(EtcdError::NoLeader)));
+        assert!(e.is_retryable());
+        let e = from_status(16, "etcdserver: invalid auth token", t);
+        assert!(matches!(e, Error::Etcd(EtcdError::InvalidAuthToken)));
+        let e = from_status(3, "etcdserver: key is not provided", t);
+        assert_eq!(e.code(), Some(Code::InvalidArgument));
+    }
+
+    #[test]
+    fn unknown_messages_keep_their_status() {
+        let e = from_status(12, "unknown service foo", Duration::ZERO);
+        match e {
+            Error::Grpc { code, message } => {
+                assert_eq!(code, Code::Unimplemented);
+                assert_eq!(message, "unknown service foo");
+            }
+            other => panic!("{other:?}"),
+        }
+        let e = from_status(4, "Deadline Exceeded", Duration::from_millis(5));
+        assert!(matches!(e, Error::DeadlineExceeded(d) if d == Duration::from_millis(5)));
+        assert_eq!(Code::from_i32(99), Code::Unknown);
+    }
+
+    #[test]
+    fn every_kind_round_trips_through_its_message() {
+        // The macro keeps kind, code and message together; check the table
+        // has no two kinds with the same message.
+        let kinds = [
+            EtcdError::Compacted,
+            EtcdError::Timeout,
+            EtcdError::TimeoutDueToLeaderFail,
+            EtcdError::PermissionDenied,
+            EtcdError::LeaseNotFound,
+        ];
+        for k in kinds {
+            assert_eq!(EtcdError::from_message(k.message()), Some(k.clone()));
+            assert_eq!(k.to_string(), k.message());
+        }
+    }
+
+    #[test]
+    fn unavailable_lists_each_endpoint() {
+        let e = Error::Unavailable(vec![
+            EndpointError {
+                endpoint: "a:1".into(),
+                cause: "refused".into(),
+            },
+            EndpointError {
+                endpoint: "b:2".into(),
+                cause: "timed out".into(),
+            },
+        ]);
+        assert_eq!(
+            e.to_string(),
+            "no endpoint available: a:1: refused; b:2: timed out"
+        );
+    }
+}

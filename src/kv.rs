@@ -1,0 +1,732 @@
+//! Key-value calls (get, put, delete, compact), their options and results.
+//!
+//! Each option builder turns into its protobuf request in exactly one
+//! function (`*_request`), which both the plain call and a transaction
+//! branch ([`Op`](crate::Op)) use.
+
+use crate::client::Client;
+use crate::error::{Error, Result};
+use crate::proto::{kv as mvccpb, rpc as pb};
+use crate::transport::Retry;
+
+/// The header etcd puts on every response.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ResponseHeader {
+    cluster_id: u64,
+    member_id: u64,
+    revision: i64,
+    raft_term: u64,
+}
+
+impl ResponseHeader {
+    /// Id of the cluster that answered.
+    pub fn cluster_id(&self) -> u64 {
+        self.cluster_id
+    }
+    /// Id of the member that answered.
+    pub fn member_id(&self) -> u64 {
+        self.member_id
+    }
+    /// The store's revision when the request was served.
+    pub fn revision(&self) -> i64 {
+        self.revision
+    }
+    /// The raft term when the request was served.
+    pub fn raft_term(&self) -> u64 {
+        self.raft_term
+    }
+}
+
+impl From<protobuf::MessageField<pb::ResponseHeader>> for ResponseHeader {
+    fn from(h: protobuf::MessageField<pb::ResponseHeader>) -> Self {
+        h.into_option()
+            .map_or_else(ResponseHeader::default, |h| ResponseHeader {
+                cluster_id: h.cluster_id,
+                member_id: h.member_id,
+                revision: h.revision,
+                raft_term: h.raft_term,
+            })
+    }
+}
+
+/// A key, its value and its metadata.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyValue {
+    key: Vec<u8>,
+    value: Vec<u8>,
+    create_revision: i64,
+    mod_revision: i64,
+    version: i64,
+    lease: i64,
+}
+
+impl KeyValue {
+    /// The key.
+    pub fn key(&self) -> &[u8] {
+        &self.key
+    }
+    /// The key as text; an error if it is not UTF-8.
+    pub fn key_str(&self) -> Result<&str> {
+        Ok(std::str::from_utf8(&self.key)?)
+    }
+    /// The value (empty for keys-only reads).
+    pub fn value(&self) -> &[u8] {
+        &self.value
+    }
+    /// The value as text; an error if it is not UTF-8.
+    pub fn value_str(&self) -> Result<&str> {
+        Ok(std::str::from_utf8(&self.value)?)
+    }
+    /// Revision of the last creation of this key.
+    pub fn create_revision(&self) -> i64 {
+        self.create_revision
+    }
+    /// Revision of the last modification of this key.
+    pub fn mod_revision(&self) -> i64 {
+        self.mod_revision
+    }
+    /// Number of modifications since the key was created (1 when new).
+    pub fn version(&self) -> i64 {
+        self.version
+    }
+    /// Id of the lease the key is attached to, or 0.
+    pub fn lease(&self) -> i64 {
+        self.lease
+    }
+    /// Takes the key and the value out, without copying.
+    pub fn into_key_value(self) -> (Vec<u8>, Vec<u8>) {
+        (self.key, self.value)
+    }
+}
+
+impl From<mvccpb::KeyValue> for KeyValue {
+    fn from(kv: mvccpb::KeyValue) -> Self {
+        KeyValue {
+            key: kv.key,
+            value: kv.value,
+            create_revision: kv.create_revision,
+            mod_revision: kv.mod_revision,
+            version: kv.version,
+            lease: kv.lease,
+        }
+    }
+}
+
+pub(crate) fn kvs(v: Vec<mvccpb::KeyValue>) -> Vec<KeyValue> {
+    v.into_iter().map(KeyValue::from).collect()
+}
+
+/// Which keys a request covers besides the key itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) enum Range {
+    /// Just the key.
+    #[default]
+    Key,
+    /// `[key, end)`.
+    End(Vec<u8>),
+    /// Every key that starts with the key.
+    Prefix,
+    /// Every key `>=` the key.
+    FromKey,
+}
+
+impl Range {
+    /// The `(key, range_end)` pair to send. An empty key is refused unless
+    /// the range is a prefix or from-key one, where it means "all keys", as
+    /// in the Go client.
+    pub(crate) fn resolve(&self, key: Vec<u8>) -> Result<(Vec<u8>, Vec<u8>)> {
+        match self {
+            Range::Key | Range::End(_) if key.is_empty() => Err(Error::EmptyKey),
+            Range::Key => Ok((key, Vec::new())),
+            Range::End(end) => Ok((key, end.clone())),
+            Range::Prefix | Range::FromKey if key.is_empty() => Ok((vec![0], vec![0])),
+            Range::Prefix => {
+                let end = prefix_end(&key);
+                Ok((key, end))
+            }
+            Range::FromKey => Ok((key, vec![0])),
+        }
+    }
+}
+
+/// The smallest key greater than every key that starts with `prefix`:
+/// `prefix` with its last byte below 0xff incremented and the rest cut off.
+/// A prefix of only 0xff bytes has no such key, so the range runs to the
+/// end of the keyspace (`\0`).
+pub fn prefix_range_end(prefix: &[u8]) -> Vec<u8> {
+    prefix_end(prefix)
+}
+
+fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    match prefix.iter().rposition(|&b| b < 0xff) {
+        Some(i) => {
+            let mut end = prefix[..=i].to_vec();
+            end[i] += 1;
+            end
+        }
+        None => vec![0],
+    }
+}
+
+/// Sort order of a range read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SortOrder {
+    /// Server order (by key, ascending).
+    #[default]
+    None,
+    /// Ascending.
+    Ascend,
+    /// Descending.
+    Descend,
+}
+
+/// What a range read is sorted by.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SortTarget {
+    /// The key.
+    #[default]
+    Key,
+    /// The version.
+    Version,
+    /// The create revision.
+    Create,
+    /// The mod revision.
+    Mod,
+    /// The value.
+    Value,
+}
+
+macro_rules! range_setters {
+    () => {
+        /// Cover `[key, end)` instead of the key alone.
+        pub fn range_end(mut self, end: impl Into<Vec<u8>>) -> Self {
+            self.range = Range::End(end.into());
+            self
+        }
+        /// Cover every key that starts with the key (all keys when the key
+        /// is empty).
+        pub fn prefix(mut self) -> Self {
+            self.range = Range::Prefix;
+            self
+        }
+        /// Cover every key greater than or equal to the key (all keys when
+        /// the key is empty).
+        pub fn from_key(mut self) -> Self {
+            self.range = Range::FromKey;
+            self
+        }
+    };
+}
+
+/// Options of a read (etcd's `Range`). The default reads one key,
+/// linearizably, at the current revision.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GetOptions {
+    range: Range,
+    revision: i64,
+    limit: i64,
+    sort_order: SortOrder,
+    sort_target: SortTarget,
+    serializable: bool,
+    keys_only: bool,
+    count_only: bool,
+    min_mod_revision: i64,
+    max_mod_revision: i64,
+    min_create_revision: i64,
+    max_create_revision: i64,
+}
+
+impl GetOptions {
+    /// Read one key, linearizably, at the current revision.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    range_setters!();
+    /// Read the store as it was at this revision (0: current).
+    pub fn revision(mut self, rev: i64) -> Self {
+        self.revision = rev;
+        self
+    }
+    /// Return at most this many keys (0: no limit); `more` says whether
+    /// there were more.
+    pub fn limit(mut self, n: i64) -> Self {
+        self.limit = n;
+        self
+    }
+    /// Sort the keys.
+    pub fn sort(mut self, target: SortTarget, order: SortOrder) -> Self {
+        self.sort_target = target;
+        self.sort_order = order;
+        self
+    }
+    /// Serve from the member's local state without consulting the leader:
+    /// faster, possibly stale.
+    pub fn serializable(mut self) -> Self {
+        self.serializable = true;
+        self
+    }
+    /// Return keys without values.
+    pub fn keys_only(mut self) -> Self {
+        self.keys_only = true;
+        self
+    }
+    /// Return only the count of keys.
+    pub fn count_only(mut self) -> Self {
+        self.count_only = true;
+        self
+    }
+    /// Only keys modified at or after this revision.
+    pub fn min_mod_revision(mut self, rev: i64) -> Self {
+        self.min_mod_revision = rev;
+        self
+    }
+    /// Only keys modified at or before this revision.
+    pub fn max_mod_revision(mut self, rev: i64) -> Self {
+        self.max_mod_revision = rev;
+        self
+    }
+    /// Only keys created at or after this revision.
+    pub fn min_create_revision(mut self, rev: i64) -> Self {
+        self.min_create_revision = rev;
+        self
+    }
+    /// Only keys created at or before this revision.
+    pub fn max_create_revision(mut self, rev: i64) -> Self {
+        self.max_create_revision = rev;
+        self
+    }
+}
+
+pub(crate) fn range_request(key: Vec<u8>, o: &GetOptions) -> Result<pb::RangeRequest> {
+    use pb::range_request::{SortOrder as O, SortTarget as T};
+    let (key, range_end) = o.range.resolve(key)?;
+    let sort_order = match o.sort_order {
+        SortOrder::None => O::NONE,
+        SortOrder::Ascend => O::ASCEND,
+        SortOrder::Descend => O::DESCEND,
+    };
+    let sort_target = match o.sort_target {
+        SortTarget::Key => T::KEY,
+        SortTarget::Version => T::VERSION,
+        SortTarget::Create => T::CREATE,
+        SortTarget::Mod => T::MOD,
+        SortTarget::Value => T::VALUE,
+    };
+    Ok(pb::RangeRequest {
+        key,
+        range_end,
+        limit: o.limit,
+        revision: o.revision,
+        sort_order: sort_order.into(),
+        sort_target: sort_target.into(),
+        serializable: o.serializable,
+        keys_only: o.keys_only,
+        count_only: o.count_only,
+        min_mod_revision: o.min_mod_revision,
+        max_mod_revision: o.max_mod_revision,
+        min_create_revision: o.min_create_revision,
+        max_create_revision: o.max_create_revision,
+        ..Default::default()
+    })
+}
+
+/// Options of a write (etcd's `Put`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PutOptions {
+    lease: i64,
+    prev_kv: bool,
+    ignore_value: bool,
+    ignore_lease: bool,
+}
+
+impl PutOptions {
+    /// A plain put.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Attach the key to this lease.
+    pub fn lease(mut self, id: i64) -> Self {
+        self.lease = id;
+        self
+    }
+    /// Return the previous key-value, if there was one.
+    pub fn prev_kv(mut self) -> Self {
+        self.prev_kv = true;
+        self
+    }
+    /// Keep the current value (the key must exist; pass an empty value).
+    pub fn ignore_value(mut self) -> Self {
+        self.ignore_value = true;
+        self
+    }
+    /// Keep the current lease (the key must exist; set no lease).
+    pub fn ignore_lease(mut self) -> Self {
+        self.ignore_lease = true;
+        self
+    }
+}
+
+pub(crate) fn put_request(key: Vec<u8>, value: Vec<u8>, o: &PutOptions) -> Result<pb::PutRequest> {
+    if key.is_empty() {
+        return Err(Error::EmptyKey);
+    }
+    Ok(pb::PutRequest {
+        key,
+        value,
+        lease: o.lease,
+        prev_kv: o.prev_kv,
+        ignore_value: o.ignore_value,
+        ignore_lease: o.ignore_lease,
+        ..Default::default()
+    })
+}
+
+/// Options of a delete (etcd's `DeleteRange`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeleteOptions {
+    range: Range,
+    prev_kv: bool,
+}
+
+impl DeleteOptions {
+    /// Delete one key.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    range_setters!();
+    /// Return the deleted key-values.
+    pub fn prev_kv(mut self) -> Self {
+        self.prev_kv = true;
+        self
+    }
+}
+
+pub(crate) fn delete_request(key: Vec<u8>, o: &DeleteOptions) -> Result<pb::DeleteRangeRequest> {
+    let (key, range_end) = o.range.resolve(key)?;
+    Ok(pb::DeleteRangeRequest {
+        key,
+        range_end,
+        prev_kv: o.prev_kv,
+        ..Default::default()
+    })
+}
+
+/// Result of a read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GetResponse {
+    header: ResponseHeader,
+    kvs: Vec<KeyValue>,
+    more: bool,
+    count: i64,
+}
+
+impl GetResponse {
+    /// The response header.
+    pub fn header(&self) -> &ResponseHeader {
+        &self.header
+    }
+    /// The keys found (none for count-only reads).
+    pub fn kvs(&self) -> &[KeyValue] {
+        &self.kvs
+    }
+    /// Takes the keys found out of the response.
+    pub fn into_kvs(self) -> Vec<KeyValue> {
+        self.kvs
+    }
+    /// The first key found, if any: handy for single-key reads.
+    pub fn first(&self) -> Option<&KeyValue> {
+        self.kvs.first()
+    }
+    /// Whether a limit cut off further keys.
+    pub fn more(&self) -> bool {
+        self.more
+    }
+    /// How many keys the range holds (regardless of the limit).
+    pub fn count(&self) -> i64 {
+        self.count
+    }
+}
+
+impl From<pb::RangeResponse> for GetResponse {
+    fn from(r: pb::RangeResponse) -> Self {
+        GetResponse {
+            header: r.header.into(),
+            kvs: kvs(r.kvs),
+            more: r.more,
+            count: r.count,
+        }
+    }
+}
+
+/// Result of a put.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PutResponse {
+    header: ResponseHeader,
+    prev_kv: Option<KeyValue>,
+}
+
+impl PutResponse {
+    /// The response header; its revision is the put's revision.
+    pub fn header(&self) -> &ResponseHeader {
+        &self.header
+    }
+    /// The previous key-value, when asked for and the key existed.
+    pub fn prev_kv(&self) -> Option<&KeyValue> {
+        self.prev_kv.as_ref()
+    }
+}
+
+impl From<pb::PutResponse> for PutResponse {
+    fn from(r: pb::PutResponse) -> Self {
+        PutResponse {
+            header: r.header.into(),
+            prev_kv: r.prev_kv.into_option().map(KeyValue::from),
+        }
+    }
+}
+
+/// Result of a delete.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeleteResponse {
+    header: ResponseHeader,
+    deleted: i64,
+    prev_kvs: Vec<KeyValue>,
+}
+
+impl DeleteResponse {
+    /// The response header.
+    pub fn header(&self) -> &ResponseHeader {
+        &self.header
+    }
+    /// How many keys were deleted.
+    pub fn deleted(&self) -> i64 {
+        self.deleted
+    }
+    /// The deleted key-values, when asked for.
+    pub fn prev_kvs(&self) -> &[KeyValue] {
+        &self.prev_kvs
+    }
+}
+
+impl From<pb::DeleteRangeResponse> for DeleteResponse {
+    fn from(r: pb::DeleteRangeResponse) -> Self {
+        DeleteResponse {
+            header: r.header.into(),
+            deleted: r.deleted,
+            prev_kvs: kvs(r.prev_kvs),
+        }
+    }
+}
+
+/// Options of a compaction.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CompactOptions {
+    physical: bool,
+}
+
+impl CompactOptions {
+    /// A compaction that returns as soon as it is scheduled.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Return only once the compaction is physically applied, so the
+    /// compacted revisions are really gone from the backend.
+    pub fn physical(mut self) -> Self {
+        self.physical = true;
+        self
+    }
+}
+
+/// Result of a compaction.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CompactResponse {
+    header: ResponseHeader,
+}
+
+impl CompactResponse {
+    /// The response header.
+    pub fn header(&self) -> &ResponseHeader {
+        &self.header
+    }
+}
+
+/// Key-value calls.
+impl Client {
+    /// Reads one key.
+    ///
+    /// ```no_run
+    /// # let client = etcd_blocking::Client::connect(["127.0.0.1:2379"])?;
+    /// if let Some(kv) = client.get("greeting")?.first() {
+    ///     println!("{}", kv.value_str()?);
+    /// }
+    /// # Ok::<(), etcd_blocking::Error>(())
+    /// ```
+    pub fn get(&self, key: impl Into<Vec<u8>>) -> Result<GetResponse> {
+        self.get_with(key, GetOptions::new())
+    }
+
+    /// Reads keys with options (ranges, prefixes, revisions, limits, sorting…).
+    pub fn get_with(&self, key: impl Into<Vec<u8>>, opts: GetOptions) -> Result<GetResponse> {
+        let req = range_request(key.into(), &opts)?;
+        self.range(&req)
+    }
+
+    pub(crate) fn range(&self, req: &pb::RangeRequest) -> Result<GetResponse> {
+        Ok(self
+            .unary(&crate::proto::methods::KV_RANGE, req, Retry::Safe)?
+            .into())
+    }
+
+    /// Writes a key.
+    pub fn put(&self, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) -> Result<PutResponse> {
+        self.put_with(key, value, PutOptions::new())
+    }
+
+    /// Writes a key with options (lease, previous value, …).
+    pub fn put_with(
+        &self,
+        key: impl Into<Vec<u8>>,
+        value: impl Into<Vec<u8>>,
+        opts: PutOptions,
+    ) -> Result<PutResponse> {
+        let req = put_request(key.into(), value.into(), &opts)?;
+        Ok(self
+            .unary(&crate::proto::methods::KV_PUT, &req, Retry::Never)?
+            .into())
+    }
+
+    /// Deletes one key.
+    pub fn delete(&self, key: impl Into<Vec<u8>>) -> Result<DeleteResponse> {
+        self.delete_with(key, DeleteOptions::new())
+    }
+
+    /// Deletes keys with options (ranges, prefixes, previous values).
+    pub fn delete_with(
+        &self,
+        key: impl Into<Vec<u8>>,
+        opts: DeleteOptions,
+    ) -> Result<DeleteResponse> {
+        let req = delete_request(key.into(), &opts)?;
+        Ok(self
+            .unary(&crate::proto::methods::KV_DELETE_RANGE, &req, Retry::Never)?
+            .into())
+    }
+
+    /// Compacts the key-value history up to `revision`.
+    pub fn compact(&self, revision: i64) -> Result<CompactResponse> {
+        self.compact_with(revision, CompactOptions::new())
+    }
+
+    /// Compacts with options.
+    pub fn compact_with(&self, revision: i64, opts: CompactOptions) -> Result<CompactResponse> {
+        let req = pb::CompactionRequest {
+            revision,
+            physical: opts.physical,
+            ..Default::default()
+        };
+        let resp = self.unary(&crate::proto::methods::KV_COMPACT, &req, Retry::Never)?;
+        Ok(CompactResponse {
+            header: resp.header.into(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_end_increments_the_last_byte_below_ff() {
+        assert_eq!(prefix_end(b"abc"), b"abd");
+        assert_eq!(prefix_end(b"a\xff"), b"b");
+        assert_eq!(prefix_end(b"a\xfe\xff\xff"), b"a\xff");
+        assert_eq!(prefix_end(b"\xff\xff"), b"\0");
+        assert_eq!(prefix_end(b""), b"\0");
+    }
+
+    #[test]
+    fn ranges_resolve_like_the_go_client() {
+        assert!(matches!(Range::Key.resolve(vec![]), Err(Error::EmptyKey)));
+        assert!(matches!(
+            Range::End(b"z".to_vec()).resolve(vec![]),
+            Err(Error::EmptyKey)
+        ));
+        assert_eq!(Range::Prefix.resolve(vec![]).unwrap(), (vec![0], vec![0]));
+        assert_eq!(Range::FromKey.resolve(vec![]).unwrap(), (vec![0], vec![0]));
+        assert_eq!(
+            Range::Prefix.resolve(b"a/".to_vec()).unwrap(),
+            (b"a/".to_vec(), b"a0".to_vec())
+        );
+        assert_eq!(
+            Range::FromKey.resolve(b"m".to_vec()).unwrap(),
+            (b"m".to_vec(), vec![0])
+        );
+    }
+
+    #[test]
+    fn get_options_fill_every_field() {
+        let o = GetOptions::new()
+            .prefix()
+            .revision(7)
+            .limit(3)
+            .sort(SortTarget::Mod, SortOrder::Descend)
+            .serializable()
+            .keys_only()
+            .count_only()
+            .min_mod_revision(1)
+            .max_mod_revision(2)
+            .min_create_revision(3)
+            .max_create_revision(4);
+        let r = range_request(b"k".to_vec(), &o).unwrap();
+        assert_eq!(
+            (r.key.as_slice(), r.range_end.as_slice()),
+            (&b"k"[..], &b"l"[..])
+        );
+        assert_eq!((r.revision, r.limit), (7, 3));
+        assert_eq!(
+            r.sort_target.enum_value(),
+            Ok(pb::range_request::SortTarget::MOD)
+        );
+        assert_eq!(
+            r.sort_order.enum_value(),
+            Ok(pb::range_request::SortOrder::DESCEND)
+        );
+        assert!(r.serializable && r.keys_only && r.count_only);
+        assert_eq!(
+            (
+                r.min_mod_revision,
+                r.max_mod_revision,
+                r.min_create_revision,
+                r.max_create_revision
+            ),
+            (1, 2, 3, 4)
+        );
+    }
+
+    #[test]
+    fn put_and_delete_options_fill_every_field() {
+        let p = put_request(
+            b"k".to_vec(),
+            b"v".to_vec(),
+            &PutOptions::new()
+                .lease(9)
+                .prev_kv()
+                .ignore_value()
+                .ignore_lease(),
+        )
+        .unwrap();
+        assert_eq!(p.lease, 9);
+        assert!(p.prev_kv && p.ignore_value && p.ignore_lease);
+        assert!(matches!(
+            put_request(vec![], b"v".to_vec(), &PutOptions::new()),
+            Err(Error::EmptyKey)
+        ));
+        let d = delete_request(
+            b"a".to_vec(),
+            &DeleteOptions::new().range_end("c").prev_kv(),
+        )
+        .unwrap();
+        assert_eq!(d.range_end, b"c");
+        assert!(d.prev_kv);
+    }
+}

@@ -1,0 +1,93 @@
+//! A blocking, thread-safe client for etcd v3.
+//!
+//! No async runtime: every call blocks the calling thread and returns within
+//! a deadline. gRPC runs on grpcio's C-core channels; a [`Client`] is cheap
+//! to clone and all clones share one set of connections.
+//!
+//! # Quick start
+//!
+//! ```no_run
+//! use etcd_blocking::{Client, GetOptions};
+//!
+//! let client = Client::connect(["127.0.0.1:2379"])?;
+//! client.put("app/greeting", "hello")?;
+//! let resp = client.get_with("app/", GetOptions::new().prefix())?;
+//! for kv in resp.kvs() {
+//!     println!("{} = {}", kv.key_str()?, kv.value_str()?);
+//! }
+//! client.close()?;
+//! # Ok::<(), etcd_blocking::Error>(())
+//! ```
+//!
+//! # Deadlines and cancellation
+//!
+//! Every call has a deadline: [`ClientBuilder::request_timeout`] (5 s by
+//! default) unless the handle came from [`Client::with_timeout`]. The
+//! deadline covers the whole call, including tries on other endpoints.
+//! [`Client::with_cancel`] ties calls to a [`CancelToken`] that another
+//! thread can fire.
+//!
+//! ```no_run
+//! # use etcd_blocking::{Client, Error};
+//! # let client = Client::connect(["127.0.0.1:2379"])?;
+//! use std::time::Duration;
+//! match client.with_timeout(Duration::from_millis(50)).get("k") {
+//!     Ok(resp) => println!("{} keys", resp.count()),
+//!     Err(Error::DeadlineExceeded(d)) => eprintln!("no answer within {d:?}"),
+//!     Err(e) => return Err(e),
+//! }
+//! # Ok::<(), etcd_blocking::Error>(())
+//! ```
+//!
+//! # Errors
+//!
+//! One [`Error`] type; each case a caller may handle differently is its own
+//! variant, and every error etcd itself reports is an [`EtcdError`] kind:
+//!
+//! ```no_run
+//! # use etcd_blocking::{Client, Error, EtcdError, GetOptions};
+//! # let client = Client::connect(["127.0.0.1:2379"])?;
+//! match client.get_with("k", GetOptions::new().revision(1)) {
+//!     Err(Error::Etcd(EtcdError::Compacted)) => { /* read a newer revision */ }
+//!     Err(Error::EmptyKey) => unreachable!(),
+//!     other => { other?; }
+//! }
+//! # Ok::<(), etcd_blocking::Error>(())
+//! ```
+//!
+//! # Threads and closing
+//!
+//! A client starts gRPC's completion-queue threads (named `etcd-grpc-N`).
+//! [`Client::close`], or dropping the last handle, cancels calls in flight,
+//! closes the connections and joins those threads.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod client;
+mod endpoint;
+mod error;
+mod kv;
+mod lease;
+pub mod proto;
+mod tls;
+mod transport;
+mod txn;
+mod wait;
+
+pub use client::{
+    Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_SEND_MESSAGE_SIZE,
+    DEFAULT_REQUEST_TIMEOUT,
+};
+pub use endpoint::Endpoint;
+pub use error::{Code, EndpointError, Error, EtcdError, Result};
+pub use kv::{
+    prefix_range_end, CompactOptions, CompactResponse, DeleteOptions, DeleteResponse, GetOptions,
+    GetResponse, KeyValue, PutOptions, PutResponse, ResponseHeader, SortOrder, SortTarget,
+};
+pub use lease::{
+    LeaseGrantResponse, LeaseLeasesResponse, LeaseRevokeResponse, LeaseTimeToLiveResponse,
+};
+pub use tls::TlsOptions;
+pub use txn::{Compare, CompareOp, Op, OpResponse, Txn, TxnResponse};
+pub use wait::CancelToken;

@@ -1,0 +1,14 @@
+//! The raw etcd v3 wire API, generated from `protos/` by `build.rs`: every
+//! message, and one `grpcio::Method` per RPC in [`methods`]. For power users
+//! who need a field this crate does not expose yet; the rest of the crate
+//! is built on it.
+
+#![allow(missing_docs, clippy::all, clippy::pedantic, unreachable_pub)]
+
+include!(concat!(env!("OUT_DIR"), "/proto/mod.rs"));
+
+/// One `grpcio::Method` constant per etcd RPC, named `SERVICE_METHOD`
+/// (for example `KV_RANGE`, `LEASE_LEASE_KEEP_ALIVE`).
+pub mod methods {
+    include!(concat!(env!("OUT_DIR"), "/methods.rs"));
+}

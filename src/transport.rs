@@ -1,0 +1,428 @@
+//! The transport: the grpcio environment, one channel per endpoint, and the
+//! one place that decides which endpoint a call goes to and whether a failed
+//! call may be tried on another.
+//!
+//! Policy: stick to the pinned endpoint while it works; an endpoint whose
+//! channel is in `TRANSIENT_FAILURE` is skipped without sending anything;
+//! a call that fails for transport reasons moves the pin to the next
+//! endpoint, and a repeatable call ([`Retry::Safe`]) is tried there within
+//! the same deadline. When every endpoint failed, one error lists each
+//! endpoint's cause.
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+use grpcio::{
+    CallOption, ChannelBuilder, ConnectivityState, EnvBuilder, Environment, Metadata,
+    MetadataBuilder, Method,
+};
+use protobuf::Message;
+
+use crate::client::ClientBuilder;
+use crate::endpoint::Endpoint;
+use crate::error::{self, EndpointError, Error, Result};
+use crate::wait::{self, Interrupt};
+
+/// Whether a call may be sent again after a failure that might have
+/// happened after the request left the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Retry {
+    /// Repeating it cannot change the outcome (reads, idempotent admin calls).
+    Safe,
+    /// It may have been applied (writes): never sent twice.
+    Never,
+}
+
+/// One call's deadline and interrupts, as seen by the transport.
+pub(crate) struct CallCtx<'a> {
+    pub timeout: Duration,
+    pub deadline: Instant,
+    pub intr: Interrupt<'a>,
+}
+
+impl CallCtx<'_> {
+    fn remaining(&self) -> Result<Duration> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            Err(Error::DeadlineExceeded(self.timeout))
+        } else {
+            Ok(left)
+        }
+    }
+}
+
+struct Member {
+    endpoint: Endpoint,
+    client: grpcio::Client,
+    channel: grpcio::Channel,
+}
+
+pub(crate) struct Transport {
+    members: Vec<Member>,
+    pinned: AtomicUsize,
+    max_send: usize,
+    /// Extra metadata sent with every unary call (`hasleader`), built once.
+    headers: Option<Metadata>,
+    /// Disconnects once every completion-queue thread has run its
+    /// thread-local destructors.
+    cq_exited: Receiver<()>,
+    /// `/proc/self/task/<tid>` of each completion-queue thread (Linux), to
+    /// see the threads really gone, as a join would.
+    cq_tasks: Arc<parking_lot::Mutex<Vec<std::path::PathBuf>>>,
+}
+
+thread_local! {
+    /// Held by each completion-queue thread; dropped when it exits, which
+    /// disconnects [`Transport::cq_exited`]. grpcio detaches its threads, so
+    /// this is how closing the client waits for them.
+    static CQ_EXIT_GUARD: RefCell<Option<Sender<()>>> = const { RefCell::new(None) };
+}
+
+impl Transport {
+    /// Builds a channel per endpoint and waits until one is connected, or
+    /// the connect timeout passes.
+    pub fn connect(cfg: &ClientBuilder) -> Result<Transport> {
+        let endpoints = cfg.parsed_endpoints()?;
+        if std::env::var("ETCD_CLIENT_DEBUG").is_ok_and(|v| v == "1" || v == "true") {
+            grpcio::redirect_log();
+        }
+        let (exit_tx, cq_exited) = crossbeam_channel::bounded::<()>(0);
+        let cq_tasks = Arc::new(parking_lot::Mutex::new(Vec::new()));
+        let tasks = cq_tasks.clone();
+        let env = Arc::new(
+            EnvBuilder::new()
+                .cq_count(cfg.cq_threads)
+                .name_prefix("etcd-grpc")
+                .after_start(move || {
+                    CQ_EXIT_GUARD.with(|g| *g.borrow_mut() = Some(exit_tx.clone()));
+                    if let Ok(task) = std::fs::read_link("/proc/thread-self") {
+                        tasks.lock().push(std::path::Path::new("/proc").join(task));
+                    }
+                })
+                .build(),
+        );
+        let members = endpoints
+            .into_iter()
+            .map(|endpoint| {
+                let channel = build_channel(&env, cfg, &endpoint)?;
+                Ok(Member {
+                    client: grpcio::Client::new(channel.clone()),
+                    channel,
+                    endpoint,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        drop(env);
+        let headers = cfg.require_leader.then(|| {
+            let mut b = MetadataBuilder::new();
+            b.add_str("hasleader", "true").expect("static metadata");
+            b.build()
+        });
+        let t = Transport {
+            members,
+            pinned: AtomicUsize::new(0),
+            max_send: cfg.max_send_message_size,
+            headers,
+            cq_exited,
+            cq_tasks,
+        };
+        let first = t.wait_connected(Instant::now() + cfg.connect_timeout)?;
+        t.pinned.store(first, Ordering::Relaxed);
+        log::debug!("connected to {}", t.members[first].endpoint);
+        Ok(t)
+    }
+
+    /// Waits for any channel to reach `READY`; returns the first that does.
+    fn wait_connected(&self, deadline: Instant) -> Result<usize> {
+        let mut states: Vec<ConnectivityState> = self
+            .members
+            .iter()
+            .map(|m| m.channel.check_connectivity_state(true))
+            .collect();
+        let mut seen_failure = vec![false; self.members.len()];
+        let mut waits: Vec<Option<StateChange>> = (0..self.members.len()).map(|_| None).collect();
+        loop {
+            if let Some(i) = states
+                .iter()
+                .position(|s| *s == ConnectivityState::GRPC_CHANNEL_READY)
+            {
+                return Ok(i);
+            }
+            if Instant::now() >= deadline {
+                let causes = self
+                    .members
+                    .iter()
+                    .zip(&states)
+                    .zip(&seen_failure)
+                    .map(|((m, s), failed)| EndpointError {
+                        endpoint: m.endpoint.to_string(),
+                        cause: if *failed {
+                            format!("connection failed (channel {})", state_name(*s))
+                        } else {
+                            format!("not connected in time (channel {})", state_name(*s))
+                        },
+                    })
+                    .collect();
+                return Err(Error::Unavailable(causes));
+            }
+            for (i, w) in waits.iter_mut().enumerate() {
+                if w.is_none() {
+                    *w = Some(Box::pin(self.members[i].channel.wait_for_state_change(
+                        states[i],
+                        deadline.saturating_duration_since(Instant::now()),
+                    )));
+                }
+            }
+            // Wake on whichever channel changes first.
+            let mut any = AnyOf(&mut waits);
+            let never = std::sync::atomic::AtomicBool::new(false);
+            let intr = Interrupt {
+                closed: &never,
+                token: None,
+            };
+            if let Ok(done) = wait::block_on(&mut any, &intr, Some(deadline)) {
+                for i in done {
+                    waits[i] = None;
+                    states[i] = self.members[i].channel.check_connectivity_state(true);
+                    if states[i] == ConnectivityState::GRPC_CHANNEL_TRANSIENT_FAILURE {
+                        seen_failure[i] = true;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends one unary request, failing over between endpoints as the
+    /// module documentation says.
+    pub fn unary<Req: Message, Resp: Unpin>(
+        &self,
+        method: &Method<Req, Resp>,
+        req: &Req,
+        retry: Retry,
+        ctx: &CallCtx<'_>,
+    ) -> Result<Resp> {
+        if let Some(e) = ctx.intr.check() {
+            return Err(e);
+        }
+        let size = req.compute_size() as usize;
+        if size > self.max_send {
+            return Err(Error::RequestTooLarge {
+                size,
+                limit: self.max_send,
+            });
+        }
+        let n = self.members.len();
+        let start = self.pinned.load(Ordering::Relaxed);
+        let mut causes = Vec::new();
+        for step in 0..n {
+            let idx = (start + step) % n;
+            let member = &self.members[idx];
+            // A channel in TRANSIENT_FAILURE would fail the call at once;
+            // skipping it sends nothing, so even writes may go elsewhere.
+            // The last candidate is always tried, so the error comes from
+            // a real attempt.
+            if step + 1 < n
+                && member.channel.check_connectivity_state(false)
+                    == ConnectivityState::GRPC_CHANNEL_TRANSIENT_FAILURE
+            {
+                causes.push(EndpointError {
+                    endpoint: member.endpoint.to_string(),
+                    cause: "connection is failing (skipped)".into(),
+                });
+                continue;
+            }
+            let mut opt = CallOption::default().timeout(ctx.remaining()?);
+            if let Some(h) = &self.headers {
+                opt = opt.headers(h.clone());
+            }
+            let result = attempt(member, method, req, opt, ctx);
+            match result {
+                Ok(resp) => {
+                    if step > 0 {
+                        self.repin(start, idx);
+                    }
+                    return Ok(resp);
+                }
+                Err(err) => {
+                    let Some(cause) = transport_failure(&err) else {
+                        return Err(err);
+                    };
+                    log::debug!("{} failed: {cause}", member.endpoint);
+                    causes.push(EndpointError {
+                        endpoint: member.endpoint.to_string(),
+                        cause,
+                    });
+                    self.repin(idx, (idx + 1) % n);
+                    if retry == Retry::Never {
+                        return Err(Error::Unavailable(causes));
+                    }
+                }
+            }
+        }
+        Err(Error::Unavailable(causes))
+    }
+
+    fn repin(&self, from: usize, to: usize) {
+        if from != to
+            && self
+                .pinned
+                .compare_exchange(from, to, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            log::debug!(
+                "switching endpoint {} -> {}",
+                self.members[from].endpoint,
+                self.members[to].endpoint
+            );
+        }
+    }
+
+    /// Drops the channels and waits (up to `limit`) for grpcio's threads to
+    /// exit. Returns whether they did.
+    pub fn shutdown(self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        let exited = self.cq_exited;
+        drop(self.members);
+        if !matches!(
+            exited.recv_deadline(deadline),
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected)
+        ) {
+            return false;
+        }
+        // The destructors ran; the threads end right after.
+        let tasks = std::mem::take(&mut *self.cq_tasks.lock());
+        for task in tasks {
+            while task.exists() {
+                if Instant::now() >= deadline {
+                    return false;
+                }
+                std::thread::sleep(Duration::from_micros(200));
+            }
+        }
+        true
+    }
+}
+
+/// One try on one member: send, then block until the answer, the deadline
+/// (enforced by gRPC through `opt`), or an interrupt, which cancels the call
+/// on the server before returning.
+fn attempt<Req, Resp: Unpin>(
+    member: &Member,
+    method: &Method<Req, Resp>,
+    req: &Req,
+    opt: CallOption,
+    ctx: &CallCtx<'_>,
+) -> Result<Resp> {
+    let grpc = |e| map_error(e, ctx.timeout);
+    let mut rx = member
+        .client
+        .unary_call_async(method, req, opt)
+        .map_err(grpc)?;
+    match wait::block_on(&mut rx, &ctx.intr, None) {
+        Ok(r) => r.map_err(grpc),
+        Err(interrupt) => {
+            rx.cancel();
+            let _ = wait::drain(&mut rx, Duration::from_secs(1));
+            Err(interrupt.unwrap_or(Error::DeadlineExceeded(ctx.timeout)))
+        }
+    }
+}
+
+fn map_error(e: grpcio::Error, timeout: Duration) -> Error {
+    match e {
+        grpcio::Error::RpcFailure(s) => error::from_status(s.code().into(), s.message(), timeout),
+        other => Error::from(other),
+    }
+}
+
+/// The cause to record if `err` is a transport failure (the member could not
+/// be reached or dropped the connection), as opposed to an answer.
+fn transport_failure(err: &Error) -> Option<String> {
+    match err {
+        Error::Grpc {
+            code: error::Code::Unavailable,
+            message,
+        } => Some(message.clone()),
+        _ => None,
+    }
+}
+
+fn state_name(s: ConnectivityState) -> &'static str {
+    match s {
+        ConnectivityState::GRPC_CHANNEL_IDLE => "idle",
+        ConnectivityState::GRPC_CHANNEL_CONNECTING => "connecting",
+        ConnectivityState::GRPC_CHANNEL_READY => "ready",
+        ConnectivityState::GRPC_CHANNEL_TRANSIENT_FAILURE => "transient failure",
+        ConnectivityState::GRPC_CHANNEL_SHUTDOWN => "shut down",
+    }
+}
+
+fn build_channel(
+    env: &Arc<Environment>,
+    cfg: &ClientBuilder,
+    endpoint: &Endpoint,
+) -> Result<grpcio::Channel> {
+    let keepalive = cfg.keepalive_time;
+    let mut b = ChannelBuilder::new(env.clone())
+        .max_send_message_len(clamp_len(cfg.max_send_message_size))
+        .max_receive_message_len(cfg.max_receive_message_size.map_or(-1, clamp_len))
+        .keepalive_time(keepalive)
+        .keepalive_timeout(cfg.keepalive_timeout)
+        // etcd's server refuses pings on a connection without streams, and
+        // pings closer than 5 s; without data grpc would otherwise stop
+        // pinging after two, leaving a frozen member undetected.
+        .keepalive_permit_without_calls(false)
+        .http2_max_pings_without_data(0)
+        .http2_min_sent_ping_interval_without_data(keepalive)
+        .initial_reconnect_backoff(Duration::from_millis(100))
+        .max_reconnect_backoff(Duration::from_secs(2))
+        // Each client gets its own connections, so `-conns N` in the
+        // benchmark and separate clients in tests really are separate.
+        .use_local_subchannel_pool(true)
+        .primary_user_agent(concat!("etcd-blocking/", env!("CARGO_PKG_VERSION")));
+    if endpoint.is_tls() {
+        b = crate::tls::secure(b, cfg, endpoint)?;
+    }
+    Ok(b.connect(&endpoint.authority()))
+}
+
+fn clamp_len(n: usize) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+/// Completes when at least one of the pending futures does, with the
+/// indexes of those that completed (true or false).
+struct AnyOf<'a>(&'a mut [Option<StateChange>]);
+
+/// A channel's pending wait for a connectivity change.
+type StateChange = Pin<Box<dyn Future<Output = bool> + Send>>;
+
+impl Future for AnyOf<'_> {
+    type Output = Vec<usize>;
+    fn poll(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Vec<usize>> {
+        let mut done = Vec::new();
+        for (i, f) in self.0.iter_mut().enumerate() {
+            if let Some(f) = f {
+                if f.as_mut().poll(cx).is_ready() {
+                    done.push(i);
+                }
+            }
+        }
+        for &i in &done {
+            self.0[i] = None;
+        }
+        if done.is_empty() {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(done)
+        }
+    }
+}

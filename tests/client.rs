@@ -1,0 +1,257 @@
+//! Connecting, deadlines, cancellation, closing and endpoint failover
+//! against real etcd servers.
+
+mod common;
+
+use std::net::TcpListener;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use etcd_blocking::{CancelToken, Client, Error, GetOptions};
+
+/// A loopback port with nothing listening on it.
+fn dead_endpoint() -> String {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    drop(l);
+    addr.to_string()
+}
+
+#[test]
+fn connect_fails_naming_each_endpoint() {
+    let eps = [dead_endpoint(), format!("http://{}", dead_endpoint())];
+    let started = Instant::now();
+    let e = Client::builder(&eps)
+        .connect_timeout(Duration::from_millis(500))
+        .connect()
+        .unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    match &e {
+        Error::Unavailable(causes) => {
+            assert_eq!(causes.len(), 2);
+            assert!(causes[0].endpoint.contains(&eps[0]), "{e}");
+            assert!(causes[1]
+                .endpoint
+                .contains(eps[1].trim_start_matches("http://")));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(e.is_retryable());
+    assert!(e.to_string().contains(&eps[0]));
+}
+
+#[test]
+fn bad_endpoints_are_config_errors() {
+    for bad in [
+        "nohost",
+        "ftp://127.0.0.1:2379",
+        "127.0.0.1:99999",
+        "http://h:1/path",
+    ] {
+        let e = Client::connect([bad]).unwrap_err();
+        assert!(matches!(e, Error::InvalidConfig(_)), "{bad}: {e}");
+    }
+}
+
+#[test]
+fn a_dead_first_endpoint_is_passed_over() {
+    let live = common::shared().endpoint(0);
+    let c = Client::builder([dead_endpoint(), live])
+        .connect_timeout(Duration::from_secs(5))
+        .connect()
+        .unwrap();
+    let p = common::unique_prefix("deadfirst");
+    // Writes too: the dead endpoint is skipped without sending anything.
+    for i in 0..5 {
+        c.put(format!("{p}{i}"), "v").unwrap();
+        assert_eq!(c.get(format!("{p}{i}")).unwrap().count(), 1);
+    }
+}
+
+#[test]
+fn deadline_applies_per_handle() {
+    let cluster = common::Cluster::single();
+    let c = Client::connect(cluster.endpoints()).unwrap();
+    c.put("k", "v").unwrap();
+    cluster.stop(0);
+    let started = Instant::now();
+    let e = c
+        .with_timeout(Duration::from_millis(300))
+        .get("k")
+        .unwrap_err();
+    let took = started.elapsed();
+    cluster.cont(0);
+    assert!(
+        matches!(e, Error::DeadlineExceeded(d) if d == Duration::from_millis(300)),
+        "{e}"
+    );
+    assert!(
+        took >= Duration::from_millis(250) && took < Duration::from_secs(2),
+        "{took:?}"
+    );
+    assert!(e.is_retryable());
+    // The original handle keeps its own deadline and works again.
+    assert_eq!(c.timeout(), etcd_blocking::DEFAULT_REQUEST_TIMEOUT);
+    assert_eq!(c.get("k").unwrap().count(), 1);
+}
+
+#[test]
+fn client_default_deadline_is_configurable() {
+    let cluster = common::Cluster::single();
+    let c = Client::builder(cluster.endpoints())
+        .request_timeout(Duration::from_millis(200))
+        .connect()
+        .unwrap();
+    cluster.stop(0);
+    let started = Instant::now();
+    let e = c.put("k", "v").unwrap_err();
+    cluster.cont(0);
+    assert!(matches!(e, Error::DeadlineExceeded(_)), "{e}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+#[test]
+fn cancel_token_stops_a_call_in_flight() {
+    let cluster = common::Cluster::single();
+    let c = Client::connect(cluster.endpoints()).unwrap();
+    let token = CancelToken::new();
+    cluster.stop(0);
+    let handle = c.with_cancel(&token);
+    let t = thread::spawn(move || {
+        let started = Instant::now();
+        (handle.get("k"), started.elapsed())
+    });
+    thread::sleep(Duration::from_millis(200));
+    token.cancel();
+    let (r, took) = t.join().unwrap();
+    cluster.cont(0);
+    assert!(matches!(r, Err(Error::Canceled)), "{r:?}");
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    // A canceled token fails later calls at once; other handles are fine.
+    assert!(matches!(
+        c.with_cancel(&token).get("k"),
+        Err(Error::Canceled)
+    ));
+    assert!(token.is_canceled());
+    assert_eq!(c.get("k").unwrap().count(), 0);
+}
+
+#[test]
+fn close_ends_calls_in_flight_and_later_calls() {
+    let cluster = common::Cluster::single();
+    let c = Client::connect(cluster.endpoints()).unwrap();
+    c.put("k", "v").unwrap();
+    cluster.stop(0);
+    let other = c.clone();
+    let t = thread::spawn(move || {
+        let started = Instant::now();
+        (other.get("k"), started.elapsed())
+    });
+    thread::sleep(Duration::from_millis(200));
+    let closing = Instant::now();
+    c.close().unwrap();
+    let close_took = closing.elapsed();
+    let (r, took) = t.join().unwrap();
+    cluster.cont(0);
+    assert!(matches!(r, Err(Error::ClientClosed)), "{r:?}");
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    assert!(close_took < Duration::from_secs(3), "{close_took:?}");
+    assert!(c.is_closed());
+    // Every handle, including derived ones, now fails at once.
+    for h in [c.clone(), c.with_timeout(Duration::from_secs(1))] {
+        let started = Instant::now();
+        assert!(matches!(h.get("k"), Err(Error::ClientClosed)));
+        assert!(matches!(h.put("k", "v"), Err(Error::ClientClosed)));
+        assert!(started.elapsed() < Duration::from_millis(100));
+    }
+    // Closing twice is fine.
+    c.close().unwrap();
+}
+
+#[test]
+fn reads_fail_over_when_the_member_in_use_dies() {
+    let cluster = common::Cluster::start(3);
+    let c = Client::builder(cluster.endpoints())
+        .request_timeout(Duration::from_secs(5))
+        .connect()
+        .unwrap();
+    c.put("k", "v").unwrap();
+    let in_use = c.get("k").unwrap().header().member_id();
+    let idx = (0..3)
+        .find(|&i| cluster.member_id(i) == Some(in_use))
+        .expect("member in use");
+    cluster.kill(idx);
+    let started = Instant::now();
+    let r = c.get("k").unwrap();
+    eprintln!("read failed over in {:?}", started.elapsed());
+    assert_ne!(r.header().member_id(), in_use);
+    assert_eq!(r.first().unwrap().value(), b"v");
+    // Serializable reads and later calls stay on the live members.
+    for _ in 0..10 {
+        let r = c.get_with("k", GetOptions::new().serializable()).unwrap();
+        assert_ne!(r.header().member_id(), in_use);
+    }
+    cluster.restart(idx);
+    assert_eq!(c.get("k").unwrap().count(), 1);
+}
+
+#[test]
+fn a_down_cluster_fails_then_recovers_without_a_new_client() {
+    let cluster = common::Cluster::single();
+    let c = Client::builder(cluster.endpoints())
+        .request_timeout(Duration::from_secs(2))
+        .connect()
+        .unwrap();
+    c.put("k", "v").unwrap();
+    cluster.kill(0);
+    let e = c.get("k").unwrap_err();
+    assert!(
+        matches!(e, Error::Unavailable(ref causes) if causes.len() == 1),
+        "{e}"
+    );
+    cluster.restart(0);
+    // gRPC reconnects on its own; the client is not poisoned.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match c.get("k") {
+            Ok(r) => {
+                assert_eq!(r.count(), 1);
+                break;
+            }
+            Err(e) if Instant::now() < deadline => {
+                eprintln!("waiting for reconnect: {e}");
+                thread::sleep(Duration::from_millis(100));
+            }
+            Err(e) => panic!("no reconnect: {e}"),
+        }
+    }
+}
+
+#[test]
+fn many_threads_share_one_client() {
+    let c = Client::connect(common::shared().endpoints()).unwrap();
+    let p = common::unique_prefix("threads");
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let c = c.clone();
+            let p = p.clone();
+            thread::spawn(move || {
+                for i in 0..50 {
+                    c.put(format!("{p}{t}/{i}"), "v").unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let n = c
+        .get_with(&*p, GetOptions::new().prefix().count_only())
+        .unwrap()
+        .count();
+    assert_eq!(n, 400);
+}
