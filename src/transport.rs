@@ -28,6 +28,11 @@ use crate::endpoint::Endpoint;
 use crate::error::{self, EndpointError, Error, Result};
 use crate::wait::{self, Interrupt};
 
+/// First wait before retrying a call that etcd refused for a transient
+/// reason; it doubles up to [`RETRY_BACKOFF_MAX`].
+const RETRY_BACKOFF_MIN: Duration = Duration::from_millis(25);
+const RETRY_BACKOFF_MAX: Duration = Duration::from_millis(500);
+
 /// Whether a call may be sent again after a failure that might have
 /// happened after the request left the client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,15 +61,68 @@ impl CallCtx<'_> {
     }
 }
 
-struct Member {
-    endpoint: Endpoint,
-    client: grpcio::Client,
+pub(crate) struct Member {
+    pub endpoint: Endpoint,
+    pub client: grpcio::Client,
     channel: grpcio::Channel,
 }
 
-pub(crate) struct Transport {
-    members: Vec<Member>,
+impl Member {
+    /// Whether calls on this member would fail at once (its connection is
+    /// in `TRANSIENT_FAILURE`, waiting to reconnect).
+    fn is_failing(&self) -> bool {
+        self.channel.check_connectivity_state(false)
+            == ConnectivityState::GRPC_CHANNEL_TRANSIENT_FAILURE
+    }
+}
+
+/// The endpoints and which one is pinned: shared by unary calls and the
+/// stream pump, so both follow one policy.
+pub(crate) struct Members {
+    list: Vec<Member>,
     pinned: AtomicUsize,
+}
+
+impl Members {
+    pub fn get(&self, idx: usize) -> &Member {
+        &self.list[idx]
+    }
+
+    /// Where a new stream should go: the pinned member unless its
+    /// connection is failing and another's is not.
+    pub fn pick(&self) -> usize {
+        let n = self.list.len();
+        let start = self.pinned.load(Ordering::Relaxed);
+        (0..n)
+            .map(|step| (start + step) % n)
+            .find(|&i| !self.list[i].is_failing())
+            .unwrap_or(start)
+    }
+
+    /// Records that `idx` failed: the pin moves on to the next member
+    /// (unless another caller moved it already).
+    pub fn failed(&self, idx: usize) {
+        self.repin(idx, (idx + 1) % self.list.len());
+    }
+
+    fn repin(&self, from: usize, to: usize) {
+        if from != to
+            && self
+                .pinned
+                .compare_exchange(from, to, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            log::debug!(
+                "switching endpoint {} -> {}",
+                self.list[from].endpoint,
+                self.list[to].endpoint
+            );
+        }
+    }
+}
+
+pub(crate) struct Transport {
+    members: Arc<Members>,
     max_send: usize,
     /// Extra metadata sent with every unary call (`hasleader`), built once.
     headers: Option<Metadata>,
@@ -118,22 +176,20 @@ impl Transport {
             })
             .collect::<Result<Vec<_>>>()?;
         drop(env);
-        let headers = cfg.require_leader.then(|| {
-            let mut b = MetadataBuilder::new();
-            b.add_str("hasleader", "true").expect("static metadata");
-            b.build()
-        });
+        let headers = cfg.require_leader.then(has_leader);
         let t = Transport {
-            members,
-            pinned: AtomicUsize::new(0),
+            members: Arc::new(Members {
+                list: members,
+                pinned: AtomicUsize::new(0),
+            }),
             max_send: cfg.max_send_message_size,
             headers,
             cq_exited,
             cq_tasks,
         };
         let first = t.wait_connected(Instant::now() + cfg.connect_timeout)?;
-        t.pinned.store(first, Ordering::Relaxed);
-        log::debug!("connected to {}", t.members[first].endpoint);
+        t.members.pinned.store(first, Ordering::Relaxed);
+        log::debug!("connected to {}", t.members.list[first].endpoint);
         Ok(t)
     }
 
@@ -141,11 +197,13 @@ impl Transport {
     fn wait_connected(&self, deadline: Instant) -> Result<usize> {
         let mut states: Vec<ConnectivityState> = self
             .members
+            .list
             .iter()
             .map(|m| m.channel.check_connectivity_state(true))
             .collect();
-        let mut seen_failure = vec![false; self.members.len()];
-        let mut waits: Vec<Option<StateChange>> = (0..self.members.len()).map(|_| None).collect();
+        let mut seen_failure = vec![false; self.members.list.len()];
+        let mut waits: Vec<Option<StateChange>> =
+            (0..self.members.list.len()).map(|_| None).collect();
         loop {
             if let Some(i) = states
                 .iter()
@@ -156,6 +214,7 @@ impl Transport {
             if Instant::now() >= deadline {
                 let causes = self
                     .members
+                    .list
                     .iter()
                     .zip(&states)
                     .zip(&seen_failure)
@@ -172,10 +231,12 @@ impl Transport {
             }
             for (i, w) in waits.iter_mut().enumerate() {
                 if w.is_none() {
-                    *w = Some(Box::pin(self.members[i].channel.wait_for_state_change(
-                        states[i],
-                        deadline.saturating_duration_since(Instant::now()),
-                    )));
+                    *w = Some(Box::pin(
+                        self.members.list[i].channel.wait_for_state_change(
+                            states[i],
+                            deadline.saturating_duration_since(Instant::now()),
+                        ),
+                    ));
                 }
             }
             // Wake on whichever channel changes first.
@@ -188,7 +249,7 @@ impl Transport {
             if let Ok(done) = wait::block_on(&mut any, &intr, Some(deadline)) {
                 for i in done {
                     waits[i] = None;
-                    states[i] = self.members[i].channel.check_connectivity_state(true);
+                    states[i] = self.members.list[i].channel.check_connectivity_state(true);
                     if states[i] == ConnectivityState::GRPC_CHANNEL_TRANSIENT_FAILURE {
                         seen_failure[i] = true;
                     }
@@ -216,70 +277,90 @@ impl Transport {
                 limit: self.max_send,
             });
         }
-        let n = self.members.len();
-        let start = self.pinned.load(Ordering::Relaxed);
+        let n = self.members.list.len();
+        let start = self.members.pinned.load(Ordering::Relaxed);
         let mut causes = Vec::new();
-        for step in 0..n {
-            let idx = (start + step) % n;
-            let member = &self.members[idx];
+        let mut idx = start;
+        // Members tried since the last answer that was not a transport
+        // failure; once every member failed that way, give up.
+        let mut failed_in_a_row = 0;
+        let mut backoff = RETRY_BACKOFF_MIN;
+        loop {
+            let member = &self.members.list[idx];
             // A channel in TRANSIENT_FAILURE would fail the call at once;
             // skipping it sends nothing, so even writes may go elsewhere.
             // The last candidate is always tried, so the error comes from
             // a real attempt.
-            if step + 1 < n
-                && member.channel.check_connectivity_state(false)
-                    == ConnectivityState::GRPC_CHANNEL_TRANSIENT_FAILURE
-            {
+            if failed_in_a_row + 1 < n && member.is_failing() {
                 causes.push(EndpointError {
                     endpoint: member.endpoint.to_string(),
                     cause: "connection is failing (skipped)".into(),
                 });
+                failed_in_a_row += 1;
+                idx = (idx + 1) % n;
                 continue;
             }
             let mut opt = CallOption::default().timeout(ctx.remaining()?);
             if let Some(h) = &self.headers {
                 opt = opt.headers(h.clone());
             }
-            let result = attempt(member, method, req, opt, ctx);
-            match result {
+            let err = match attempt(member, method, req, opt, ctx) {
                 Ok(resp) => {
-                    if step > 0 {
-                        self.repin(start, idx);
+                    if idx != start {
+                        self.members.repin(start, idx);
                     }
                     return Ok(resp);
                 }
-                Err(err) => {
-                    let Some(cause) = transport_failure(&err) else {
-                        return Err(err);
-                    };
-                    log::debug!("{} failed: {cause}", member.endpoint);
-                    causes.push(EndpointError {
-                        endpoint: member.endpoint.to_string(),
-                        cause,
-                    });
-                    self.repin(idx, (idx + 1) % n);
-                    if retry == Retry::Never {
-                        return Err(Error::Unavailable(causes));
-                    }
+                Err(err) => err,
+            };
+            if let Some(cause) = transport_failure(&err) {
+                log::debug!("{} failed: {cause}", member.endpoint);
+                causes.push(EndpointError {
+                    endpoint: member.endpoint.to_string(),
+                    cause,
+                });
+                self.members.failed(idx);
+                failed_in_a_row += 1;
+                if retry == Retry::Never || failed_in_a_row >= n {
+                    return Err(Error::Unavailable(causes));
                 }
+                idx = (idx + 1) % n;
+                continue;
+            }
+            // etcd itself said "not now" (no leader, leader changed, timed
+            // out inside raft): a repeatable call waits a little and tries
+            // again within its deadline; a member without a leader is
+            // probably cut off, so the next try goes elsewhere.
+            let Error::Etcd(e) = &err else {
+                return Err(err);
+            };
+            if retry == Retry::Never || !e.is_transient() {
+                return Err(err);
+            }
+            if ctx.remaining()? <= backoff {
+                return Err(err);
+            }
+            log::debug!("{}: {e}; retrying in {backoff:?}", member.endpoint);
+            wait::sleep(&ctx.intr, backoff)?;
+            backoff = (backoff * 2).min(RETRY_BACKOFF_MAX);
+            failed_in_a_row = 0;
+            causes.clear();
+            if *e == crate::EtcdError::NoLeader {
+                self.members.failed(idx);
+                idx = (idx + 1) % n;
             }
         }
-        Err(Error::Unavailable(causes))
     }
 
-    fn repin(&self, from: usize, to: usize) {
-        if from != to
-            && self
-                .pinned
-                .compare_exchange(from, to, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
-            log::debug!(
-                "switching endpoint {} -> {}",
-                self.members[from].endpoint,
-                self.members[to].endpoint
-            );
-        }
+    /// The members, for the stream pump.
+    pub fn members(&self) -> Arc<Members> {
+        self.members.clone()
+    }
+
+    /// Metadata for streams: etcd's `hasleader`, always, so a member that
+    /// loses its leader ends the stream and the pump moves elsewhere.
+    pub fn stream_headers(&self) -> Metadata {
+        has_leader()
     }
 
     /// Drops the channels and waits (up to `limit`) for grpcio's threads to
@@ -350,6 +431,12 @@ fn transport_failure(err: &Error) -> Option<String> {
         } => Some(message.clone()),
         _ => None,
     }
+}
+
+fn has_leader() -> Metadata {
+    let mut b = MetadataBuilder::new();
+    b.add_str("hasleader", "true").expect("static metadata");
+    b.build()
 }
 
 fn state_name(s: ConnectivityState) -> &'static str {

@@ -162,6 +162,18 @@ pub(crate) fn block_on<F: Future + Unpin>(
     })
 }
 
+/// Sleeps for `d`, or less if `intr` fires (then its error is returned).
+pub(crate) fn sleep(intr: &Interrupt<'_>, d: Duration) -> Result<(), Error> {
+    match block_on(
+        &mut std::future::pending::<()>(),
+        intr,
+        Some(Instant::now() + d),
+    ) {
+        Err(Some(e)) => Err(e),
+        _ => Ok(()),
+    }
+}
+
 /// Polls `fut` until it completes or `limit` passes, ignoring interrupts:
 /// used to drain a call that was just canceled.
 pub(crate) fn drain<F: Future + Unpin>(fut: &mut F, limit: Duration) -> Option<F::Output> {
