@@ -6,19 +6,21 @@
 //! handle shares one set of connections. The shared state is torn down by
 //! `close()` or when its last handle is dropped.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crossbeam_channel::{Receiver, RecvTimeoutError};
 use grpcio::Method;
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 use protobuf::Message;
 
 use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
+use crate::pump::{Pump, PumpHandle};
 use crate::tls::TlsOptions;
 use crate::transport::{CallCtx, Retry, Transport};
-use crate::wait::{CancelToken, Interrupt};
+use crate::wait::{CancelToken, Interrupt, CLOSE_POLL};
 
 /// Default for [`ClientBuilder::request_timeout`].
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -52,6 +54,7 @@ pub struct ClientBuilder {
     pub(crate) cq_threads: usize,
     pub(crate) require_leader: bool,
     pub(crate) tls: Option<TlsOptions>,
+    pub(crate) watch_buffer: usize,
 }
 
 impl ClientBuilder {
@@ -76,6 +79,7 @@ impl ClientBuilder {
             cq_threads: 1,
             require_leader: false,
             tls: None,
+            watch_buffer: crate::watch::DEFAULT_WATCH_BUFFER,
         }
     }
 
@@ -145,6 +149,15 @@ impl ClientBuilder {
         self
     }
 
+    /// Default capacity of each watcher's channel, in responses (default
+    /// 1024). A watcher whose consumer falls this far behind is paused on
+    /// the server and resumed without loss when it catches up; see
+    /// [`Watcher`](crate::Watcher).
+    pub fn watch_buffer(mut self, responses: usize) -> Self {
+        self.watch_buffer = responses.max(1);
+        self
+    }
+
     /// Connects: builds one connection per endpoint and waits until one of
     /// them answers.
     pub fn connect(self) -> Result<Client> {
@@ -156,6 +169,8 @@ impl ClientBuilder {
             shared: Arc::new(Shared {
                 transport: RwLock::new(Some(transport)),
                 closed: AtomicBool::new(false),
+                pump: Mutex::new(None),
+                watch_ids: AtomicU64::new(1),
                 config: self,
             }),
         })
@@ -213,12 +228,20 @@ struct Shared {
     /// within [`crate::wait::CLOSE_POLL`] and cancel themselves.
     transport: RwLock<Option<Transport>>,
     closed: AtomicBool,
+    /// The stream pump, started by the first watch or keepalive.
+    pump: Mutex<Option<Pump>>,
+    /// Client-side watch ids (stable across reconnects).
+    watch_ids: AtomicU64,
     config: ClientBuilder,
 }
 
 impl Shared {
     fn shutdown(&self) -> Result<()> {
         self.closed.store(true, Ordering::Release);
+        // The pump goes first: it holds streams on the channels.
+        if let Some(pump) = self.pump.lock().take() {
+            pump.stop();
+        }
         let Some(transport) = self.transport.write().take() else {
             return Ok(());
         };
@@ -312,6 +335,17 @@ impl Client {
         self.shared.closed.load(Ordering::Acquire)
     }
 
+    fn ctx(&self) -> CallCtx<'_> {
+        CallCtx {
+            timeout: self.timeout,
+            deadline: Instant::now() + self.timeout,
+            intr: Interrupt {
+                closed: &self.shared.closed,
+                token: self.token.as_ref(),
+            },
+        }
+    }
+
     /// Runs one unary RPC through the transport with this handle's
     /// deadline and cancel token.
     pub(crate) fn unary<Req: Message, Resp: Unpin>(
@@ -325,18 +359,68 @@ impl Client {
         }
         let guard = self.shared.transport.read();
         let transport = guard.as_ref().ok_or(Error::ClientClosed)?;
-        let ctx = CallCtx {
-            timeout: self.timeout,
-            deadline: Instant::now() + self.timeout,
-            intr: Interrupt {
-                closed: &self.shared.closed,
-                token: self.token.as_ref(),
-            },
-        };
-        transport.unary(method, req, retry, &ctx)
+        transport.unary(method, req, retry, &self.ctx())
+    }
+
+    /// One request and one response over a fresh bidirectional stream.
+    pub(crate) fn duplex_once<Req: Message + Unpin, Resp: Unpin>(
+        &self,
+        method: &Method<Req, Resp>,
+        req: Req,
+    ) -> Result<Resp> {
+        if self.is_closed() {
+            return Err(Error::ClientClosed);
+        }
+        let guard = self.shared.transport.read();
+        let transport = guard.as_ref().ok_or(Error::ClientClosed)?;
+        transport.duplex_once(method, req, &self.ctx())
+    }
+
+    /// The stream pump, started on first use.
+    pub(crate) fn pump(&self) -> Result<Arc<PumpHandle>> {
+        let mut pump = self.shared.pump.lock();
+        if self.is_closed() {
+            return Err(Error::ClientClosed);
+        }
+        if let Some(p) = pump.as_ref() {
+            return Ok(p.handle.clone());
+        }
+        let guard = self.shared.transport.read();
+        let transport = guard.as_ref().ok_or(Error::ClientClosed)?;
+        let p = Pump::start(transport.members(), transport.stream_headers());
+        let handle = p.handle.clone();
+        *pump = Some(p);
+        Ok(handle)
+    }
+
+    pub(crate) fn next_watch_id(&self) -> u64 {
+        self.shared.watch_ids.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(crate) fn watch_buffer(&self) -> usize {
+        self.shared.config.watch_buffer
+    }
+
+    /// Waits for the pump's answer to a command, within this handle's
+    /// deadline, and as interruptible as any call.
+    pub(crate) fn wait_for<T>(&self, rx: &Receiver<Result<T>>) -> Result<T> {
+        let ctx = self.ctx();
+        loop {
+            if let Some(e) = ctx.intr.check() {
+                return Err(e);
+            }
+            let left = ctx.deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(Error::DeadlineExceeded(self.timeout));
+            }
+            match rx.recv_timeout(left.min(CLOSE_POLL)) {
+                Ok(r) => return r,
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return Err(Error::ClientClosed),
+            }
+        }
     }
 }
-
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")

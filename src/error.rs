@@ -16,7 +16,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 ///
 /// Each case that a caller may want to handle differently is its own variant,
 /// so one `match` arm handles it; nothing needs parsing a message.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The call's deadline (the client's request timeout, or the one given to
@@ -75,6 +75,33 @@ pub enum Error {
         code: Code,
         /// The status message, as the server or gRPC gave it.
         message: String,
+    },
+
+    /// A watch ended because the revision it needed next was compacted
+    /// away: its consumer must re-read the current state and watch again
+    /// from a revision at or after `compact_revision`.
+    #[error("watch compacted: revisions before {compact_revision} are gone")]
+    WatchCompacted {
+        /// The cluster's compaction revision.
+        compact_revision: i64,
+    },
+
+    /// A watch ended: etcd canceled it (the reason is etcd's), or it had
+    /// already ended and is read again.
+    #[error("watch canceled: {reason}")]
+    WatchCanceled {
+        /// Why, as etcd said it.
+        reason: String,
+    },
+
+    /// A kept-alive lease is gone: etcd no longer knows it, or no refresh
+    /// succeeded before its TTL ran out.
+    #[error("lease {id:x} lost: {reason}")]
+    LeaseLost {
+        /// The lease id.
+        id: i64,
+        /// What happened.
+        reason: String,
     },
 
     /// A key or value was not valid UTF-8 where text was asked for.

@@ -1,13 +1,24 @@
-//! Lease calls: grant, revoke, time-to-live and listing.
+//! Leases: grant, revoke, time-to-live, listing, and keepalive.
 //!
 //! Leases are ids with a TTL; keys attached to a lease are deleted when it
-//! expires or is revoked.
+//! expires or is revoked. [`KeepAlive`] handles are refreshed by the
+//! client's pump thread over one shared LeaseKeepAlive stream; the pump
+//! side lives here too (`KeepAlives`).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use parking_lot::Mutex;
 
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::kv::ResponseHeader;
 use crate::proto::{methods, rpc as pb};
-use crate::transport::Retry;
+use crate::pump::{Command, Duplex, PumpHandle};
+use crate::transport::{Members, Retry};
 
 /// Result of a lease grant.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,5 +180,352 @@ impl Client {
             header: r.header.into(),
             ids: r.leases.into_iter().map(|l| l.ID).collect(),
         })
+    }
+}
+
+/// One keepalive answer: the lease's new TTL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeepAliveResponse {
+    header: ResponseHeader,
+    id: i64,
+    ttl: i64,
+}
+
+impl KeepAliveResponse {
+    /// The response header.
+    pub fn header(&self) -> &ResponseHeader {
+        &self.header
+    }
+    /// The lease id.
+    pub fn id(&self) -> i64 {
+        self.id
+    }
+    /// The lease's TTL after the refresh, in seconds.
+    pub fn ttl(&self) -> i64 {
+        self.ttl
+    }
+}
+
+/// Where a kept-alive lease stands.
+#[derive(Debug, Clone)]
+pub enum LeaseState {
+    /// Refreshed; the TTL is the last one the server gave.
+    Alive {
+        /// Seconds, as of the last refresh.
+        ttl: i64,
+    },
+    /// Gone; the error says why ([`Error::LeaseLost`] or
+    /// [`Error::ClientClosed`]). Keys attached to it are deleted or will
+    /// be.
+    Lost(Error),
+}
+
+struct KeepAliveShared {
+    state: Mutex<LeaseState>,
+    /// Responses replaced before the user read them.
+    skipped: AtomicU64,
+}
+
+/// A lease kept alive by the client's background pump, for as long as this
+/// handle lives: refreshed at about a third of its TTL, over one
+/// LeaseKeepAlive stream shared by every lease of the client, and refreshed
+/// at once on a new stream after a reconnect.
+///
+/// Dropping the handle (or [`close`](Self::close)) stops the refreshing; it
+/// does not revoke the lease ([`Client::revoke`] does).
+///
+/// The [`receiver`](Self::receiver) holds only the latest result: a user
+/// who never reads it costs no memory, and [`skipped`](Self::skipped)
+/// counts what was replaced. Loss is never hidden: [`state`](Self::state)
+/// turns to [`LeaseState::Lost`] and the receiver's last item is the error.
+pub struct KeepAlive {
+    id: i64,
+    shared: Arc<KeepAliveShared>,
+    rx: Receiver<Result<KeepAliveResponse>>,
+    pump: Arc<PumpHandle>,
+}
+
+impl KeepAlive {
+    /// The lease id.
+    pub fn id(&self) -> i64 {
+        self.id
+    }
+    /// Alive (with the latest TTL) or lost (with the reason).
+    pub fn state(&self) -> LeaseState {
+        self.shared.state.lock().clone()
+    }
+    /// Whether the lease is still alive as far as the client knows.
+    pub fn is_alive(&self) -> bool {
+        matches!(*self.shared.state.lock(), LeaseState::Alive { .. })
+    }
+    /// The latest TTL the server gave, or `None` once the lease is lost.
+    pub fn ttl(&self) -> Option<i64> {
+        match *self.shared.state.lock() {
+            LeaseState::Alive { ttl } => Some(ttl),
+            LeaseState::Lost(_) => None,
+        }
+    }
+    /// The latest keepalive result (one slot, newest wins).
+    pub fn receiver(&self) -> &Receiver<Result<KeepAliveResponse>> {
+        &self.rx
+    }
+    /// How many results were replaced before being read.
+    pub fn skipped(&self) -> u64 {
+        self.shared.skipped.load(Ordering::Relaxed)
+    }
+    /// Stops keeping the lease alive (the same as dropping the handle).
+    pub fn close(self) {}
+}
+
+impl Drop for KeepAlive {
+    fn drop(&mut self) {
+        self.pump
+            .send(Command::KeepAlive(KeepAliveCommand::Remove { id: self.id }));
+    }
+}
+
+impl std::fmt::Debug for KeepAlive {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeepAlive")
+            .field("id", &self.id)
+            .field("state", &self.state())
+            .finish()
+    }
+}
+
+/// Keepalive calls.
+impl Client {
+    /// Keeps a lease alive in the background until the returned handle is
+    /// dropped. Fails with [`EtcdError::LeaseNotFound`](crate::EtcdError::LeaseNotFound)
+    /// if the lease does not exist.
+    pub fn keep_alive(&self, id: i64) -> Result<KeepAlive> {
+        let ttl = self.time_to_live(id, false)?;
+        if ttl.ttl() <= 0 {
+            return Err(Error::Etcd(crate::EtcdError::LeaseNotFound));
+        }
+        let pump = self.pump()?;
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let shared = Arc::new(KeepAliveShared {
+            state: Mutex::new(LeaseState::Alive { ttl: ttl.ttl() }),
+            skipped: AtomicU64::new(0),
+        });
+        let cmd = KeepAliveCommand::Add(Box::new(NewKeepAlive {
+            id,
+            granted_ttl: ttl.granted_ttl().max(1),
+            remaining_ttl: ttl.ttl(),
+            shared: shared.clone(),
+            tx,
+            rx: rx.clone(),
+        }));
+        if !pump.send(Command::KeepAlive(cmd)) {
+            return Err(Error::ClientClosed);
+        }
+        Ok(KeepAlive {
+            id,
+            shared,
+            rx,
+            pump,
+        })
+    }
+
+    /// Refreshes a lease once, now, and returns its new TTL. Fails with
+    /// [`EtcdError::LeaseNotFound`](crate::EtcdError::LeaseNotFound) if
+    /// the lease does not exist.
+    pub fn keep_alive_once(&self, id: i64) -> Result<KeepAliveResponse> {
+        let req = pb::LeaseKeepAliveRequest {
+            ID: id,
+            ..Default::default()
+        };
+        let r = self.duplex_once(&methods::LEASE_LEASE_KEEP_ALIVE, req)?;
+        if r.TTL <= 0 {
+            return Err(Error::Etcd(crate::EtcdError::LeaseNotFound));
+        }
+        Ok(KeepAliveResponse {
+            header: r.header.into(),
+            id: r.ID,
+            ttl: r.TTL,
+        })
+    }
+}
+
+/// Commands from users to the keepalive driver.
+pub(crate) enum KeepAliveCommand {
+    Add(Box<NewKeepAlive>),
+    Remove { id: i64 },
+}
+
+pub(crate) struct NewKeepAlive {
+    id: i64,
+    granted_ttl: i64,
+    remaining_ttl: i64,
+    shared: Arc<KeepAliveShared>,
+    tx: Sender<Result<KeepAliveResponse>>,
+    /// The pump's copy of the receiver, to drop an unread result before
+    /// putting in the newer one.
+    rx: Receiver<Result<KeepAliveResponse>>,
+}
+
+struct Kept {
+    k: NewKeepAlive,
+    /// When the next refresh is due.
+    next_send: Instant,
+    /// When the oldest unanswered refresh was sent.
+    outstanding_since: Option<Instant>,
+    /// When the lease runs out unless refreshed, by our conservative clock.
+    expires_at: Instant,
+}
+
+impl Kept {
+    fn interval(&self) -> Duration {
+        // A third of the TTL, as the Go client; never busier than 2/s.
+        Duration::from_millis((self.k.granted_ttl.max(1) as u64) * 1000 / 3)
+            .max(Duration::from_millis(500))
+    }
+
+    fn deliver(&self, item: Result<KeepAliveResponse>) {
+        if let Err(TrySendError::Full(item)) = self.k.tx.try_send(item) {
+            if self.k.rx.try_recv().is_ok() {
+                self.k.shared.skipped.fetch_add(1, Ordering::Relaxed);
+            }
+            let _ = self.k.tx.try_send(item);
+        }
+    }
+
+    fn lose(self, why: String) {
+        let err = Error::LeaseLost {
+            id: self.k.id,
+            reason: why,
+        };
+        log::debug!("{err}");
+        *self.k.shared.state.lock() = LeaseState::Lost(err.clone());
+        self.deliver(Err(err));
+    }
+}
+
+/// The pump's side of every kept-alive lease of a client.
+#[derive(Default)]
+pub(crate) struct KeepAlives {
+    leases: HashMap<i64, Kept>,
+}
+
+type KeepAliveStream = Duplex<pb::LeaseKeepAliveRequest, pb::LeaseKeepAliveResponse>;
+
+fn refresh(id: i64) -> pb::LeaseKeepAliveRequest {
+    pb::LeaseKeepAliveRequest {
+        ID: id,
+        ..Default::default()
+    }
+}
+
+impl KeepAlives {
+    pub fn wants_stream(&self) -> bool {
+        !self.leases.is_empty()
+    }
+
+    pub fn command(&mut self, cmd: KeepAliveCommand, _stream: &mut KeepAliveStream) {
+        let now = Instant::now();
+        match cmd {
+            KeepAliveCommand::Add(k) => {
+                let expires_at = now + Duration::from_secs(k.remaining_ttl.max(0) as u64);
+                self.leases.insert(
+                    k.id,
+                    Kept {
+                        k: *k,
+                        next_send: now,
+                        outstanding_since: None,
+                        expires_at,
+                    },
+                );
+            }
+            KeepAliveCommand::Remove { id } => {
+                self.leases.remove(&id);
+            }
+        }
+    }
+
+    /// A fresh stream: refresh every lease on it at once.
+    pub fn on_open(&mut self, now: Instant, _stream: &mut KeepAliveStream) {
+        for k in self.leases.values_mut() {
+            k.next_send = now;
+            k.outstanding_since = None;
+        }
+    }
+
+    pub fn on_broken(&mut self) {
+        for k in self.leases.values_mut() {
+            k.outstanding_since = None;
+        }
+    }
+
+    pub fn on_response(&mut self, r: pb::LeaseKeepAliveResponse, now: Instant) {
+        let Some(k) = self.leases.get_mut(&r.ID) else {
+            return; // removed meanwhile
+        };
+        if r.TTL <= 0 {
+            let k = self.leases.remove(&r.ID).expect("lease entry");
+            k.lose("etcd no longer knows the lease (expired or revoked)".into());
+            return;
+        }
+        // The TTL counts from when the server got the refresh, which was
+        // after we sent it: measuring from the send is the safe side.
+        let sent = k.outstanding_since.take().unwrap_or(now);
+        k.expires_at = sent + Duration::from_secs(r.TTL as u64);
+        k.k.granted_ttl = r.TTL;
+        *k.k.shared.state.lock() = LeaseState::Alive { ttl: r.TTL };
+        k.deliver(Ok(KeepAliveResponse {
+            header: r.header.into(),
+            id: r.ID,
+            ttl: r.TTL,
+        }));
+    }
+
+    /// Sends due refreshes, reports leases whose TTL ran out locally, and
+    /// resets a stream that stopped answering. Returns the next due time.
+    pub fn tick(
+        &mut self,
+        now: Instant,
+        stream: &mut KeepAliveStream,
+        members: &Members,
+    ) -> Option<Instant> {
+        let expired: Vec<i64> = self
+            .leases
+            .iter()
+            .filter(|(_, k)| now >= k.expires_at)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in expired {
+            let k = self.leases.remove(&id).expect("lease entry");
+            k.lose("no refresh succeeded before its TTL ran out".into());
+        }
+        // A refresh unanswered for a whole interval means the member is
+        // frozen or cut off while TCP still looks fine: move elsewhere
+        // before the lease runs out.
+        let stalled = self.leases.values().any(|k| {
+            k.outstanding_since
+                .is_some_and(|t| now.duration_since(t) >= k.interval())
+        });
+        if stalled && stream.is_open() {
+            stream.reset(members, "keepalive refresh unanswered");
+            self.on_broken();
+        }
+        let mut next: Option<Instant> = None;
+        for k in self.leases.values_mut() {
+            if stream.is_open() && now >= k.next_send {
+                stream.send(refresh(k.k.id));
+                k.outstanding_since.get_or_insert(now);
+                k.next_send = now + k.interval();
+            }
+            let due = k.next_send.min(k.expires_at);
+            next = Some(next.map_or(due, |n| n.min(due)));
+        }
+        next
+    }
+
+    /// The client is closing: every handle reports it.
+    pub fn shutdown(&mut self) {
+        for (_, k) in self.leases.drain() {
+            *k.k.shared.state.lock() = LeaseState::Lost(Error::ClientClosed);
+            k.deliver(Err(Error::ClientClosed));
+        }
     }
 }

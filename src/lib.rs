@@ -70,10 +70,12 @@ mod error;
 mod kv;
 mod lease;
 pub mod proto;
+mod pump;
 mod tls;
 mod transport;
 mod txn;
 mod wait;
+mod watch;
 
 pub use client::{
     Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_SEND_MESSAGE_SIZE,
@@ -91,3 +93,6 @@ pub use lease::{
 pub use tls::TlsOptions;
 pub use txn::{Compare, CompareOp, Op, OpResponse, Txn, TxnResponse};
 pub use wait::CancelToken;
+pub use watch::{
+    EventType, WatchEvent, WatchOptions, WatchResponse, Watcher, DEFAULT_WATCH_BUFFER,
+};

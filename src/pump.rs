@@ -1,0 +1,383 @@
+//! The stream pump: one background thread per client (`etcd-pump`) that
+//! owns the long-lived streams (the shared Watch stream and the shared
+//! LeaseKeepAlive stream), re-opens them after failures, and hands results
+//! to users through crossbeam channels.
+//!
+//! Users talk to it with [`Command`]s; sending one also unparks the thread.
+//! The thread polls grpcio's stream futures itself with its own thread
+//! waker, so a response wakes it directly; there is no executor. The pump
+//! never blocks on a user: deliveries use `try_send`, and what to do with a
+//! full channel is each driver's policy.
+//!
+//! Each stream is a [`Duplex`], which knows nothing of watches or leases:
+//! it opens on the member [`Members::pick`] chooses, moves queued requests
+//! into gRPC, collects responses, and on failure marks the member failed
+//! and schedules a reopen with backoff. A driver (`watch::Watches`,
+//! `lease::KeepAlives`) re-creates its state on every fresh stream.
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::thread::{self, JoinHandle, Thread};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+use futures_core::Stream;
+use futures_sink::Sink;
+use grpcio::{CallOption, ClientDuplexReceiver, ClientDuplexSender, Metadata, Method, WriteFlags};
+
+use crate::lease::{KeepAliveCommand, KeepAlives};
+use crate::proto::{methods, rpc as pb};
+use crate::transport::Members;
+use crate::watch::{WatchCommand, Watches};
+
+/// First delay before reopening a broken stream; doubles up to the max.
+const REOPEN_BACKOFF_MIN: Duration = Duration::from_millis(50);
+const REOPEN_BACKOFF_MAX: Duration = Duration::from_secs(2);
+/// Longest the pump sleeps without looking at its timers.
+const IDLE_TICK: Duration = Duration::from_millis(500);
+
+/// What users ask of the pump.
+pub(crate) enum Command {
+    Watch(WatchCommand),
+    KeepAlive(KeepAliveCommand),
+}
+
+/// The users' side of the pump: sends commands and wakes the thread.
+pub(crate) struct PumpHandle {
+    tx: Sender<Command>,
+    thread: Thread,
+}
+
+impl PumpHandle {
+    /// Sends a command; false if the pump has stopped (client closed).
+    pub fn send(&self, cmd: Command) -> bool {
+        let ok = self.tx.send(cmd).is_ok();
+        self.thread.unpark();
+        ok
+    }
+
+    /// Wakes the pump so it re-checks its state (a slow consumer caught up).
+    pub fn nudge(&self) {
+        self.thread.unpark();
+    }
+}
+
+/// The running pump, owned by the client.
+pub(crate) struct Pump {
+    pub handle: Arc<PumpHandle>,
+    join: JoinHandle<()>,
+    stop: Sender<()>,
+}
+
+impl Pump {
+    pub fn start(members: Arc<Members>, headers: Metadata) -> Pump {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let (stop, stopped) = crossbeam_channel::bounded(1);
+        let join = thread::Builder::new()
+            .name("etcd-pump".into())
+            .spawn(move || {
+                let mut state = PumpThread {
+                    commands: rx,
+                    stopped,
+                    members,
+                    watch: Duplex::new(&methods::WATCH_WATCH, headers.clone()),
+                    lease: Duplex::new(&methods::LEASE_LEASE_KEEP_ALIVE, headers),
+                    watches: Watches::new(),
+                    keepalives: KeepAlives::default(),
+                };
+                state.run();
+            })
+            .expect("spawn etcd-pump thread");
+        let handle = Arc::new(PumpHandle {
+            tx,
+            thread: join.thread().clone(),
+        });
+        Pump { handle, join, stop }
+    }
+
+    /// Stops the thread, which cancels its streams on the server and ends
+    /// every watch and keepalive with [`Error::ClientClosed`](crate::Error),
+    /// and joins it.
+    pub fn stop(self) {
+        let _ = self.stop.send(());
+        self.handle.thread.unpark();
+        if self.join.join().is_err() {
+            log::error!("etcd-pump thread panicked");
+        }
+    }
+}
+
+struct PumpThread {
+    commands: Receiver<Command>,
+    stopped: Receiver<()>,
+    members: Arc<Members>,
+    watch: Duplex<pb::WatchRequest, pb::WatchResponse>,
+    lease: Duplex<pb::LeaseKeepAliveRequest, pb::LeaseKeepAliveResponse>,
+    watches: Watches,
+    keepalives: KeepAlives,
+}
+
+impl PumpThread {
+    fn run(&mut self) {
+        crate::wait::with_thread_waker(|cx| loop {
+            if self.stopped.try_recv().is_ok() {
+                break;
+            }
+            while let Ok(cmd) = self.commands.try_recv() {
+                match cmd {
+                    Command::Watch(c) => self.watches.command(c, &mut self.watch),
+                    Command::KeepAlive(c) => self.keepalives.command(c, &mut self.lease),
+                }
+            }
+            let now = Instant::now();
+            let mut next = now + IDLE_TICK;
+
+            let watch_wake = self.watches.tick(now, &mut self.watch);
+            let lease_wake = self.keepalives.tick(now, &mut self.lease, &self.members);
+            let progressed = self.drive_watch(cx, now) | self.drive_lease(cx, now);
+            for t in [
+                watch_wake,
+                lease_wake,
+                self.watch.retry_at(),
+                self.lease.retry_at(),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                next = next.min(t);
+            }
+            if !progressed {
+                thread::park_timeout(next.saturating_duration_since(Instant::now()));
+            }
+        });
+        // Dropping the streams cancels them on the server.
+        self.watch.close();
+        self.lease.close();
+        self.watches.shutdown();
+        self.keepalives.shutdown();
+    }
+
+    fn drive_watch(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
+        let want = self.watches.wants_stream();
+        let mut events = Vec::new();
+        let progressed = self.watch.drive(cx, &self.members, want, now, &mut events);
+        for ev in events {
+            match ev {
+                StreamEvent::Opened => self.watches.on_open(&mut self.watch),
+                StreamEvent::Message(m) => self.watches.on_response(m, &mut self.watch),
+                StreamEvent::Broken => self.watches.on_broken(),
+            }
+        }
+        progressed
+    }
+
+    fn drive_lease(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
+        let want = self.keepalives.wants_stream();
+        let mut events = Vec::new();
+        let progressed = self.lease.drive(cx, &self.members, want, now, &mut events);
+        for ev in events {
+            match ev {
+                StreamEvent::Opened => self.keepalives.on_open(now, &mut self.lease),
+                StreamEvent::Message(m) => self.keepalives.on_response(m, now),
+                StreamEvent::Broken => self.keepalives.on_broken(),
+            }
+        }
+        progressed
+    }
+}
+
+/// What happened on a stream during one [`Duplex::drive`].
+pub(crate) enum StreamEvent<Resp> {
+    /// A fresh stream is open: the driver queues its state again.
+    Opened,
+    /// A response arrived.
+    Message(Resp),
+    /// The stream failed; it will be reopened after a backoff.
+    Broken,
+}
+
+struct Live<Req, Resp> {
+    sink: ClientDuplexSender<Req>,
+    rx: ClientDuplexReceiver<Resp>,
+    member: usize,
+    unflushed: bool,
+}
+
+/// One long-lived bidirectional stream, reopened after failures.
+pub(crate) struct Duplex<Req: 'static, Resp: 'static> {
+    method: &'static Method<Req, Resp>,
+    headers: Metadata,
+    live: Option<Live<Req, Resp>>,
+    outbox: VecDeque<Req>,
+    retry_at: Option<Instant>,
+    backoff: Duration,
+}
+
+impl<Req: 'static, Resp: 'static> Duplex<Req, Resp> {
+    fn new(method: &'static Method<Req, Resp>, headers: Metadata) -> Self {
+        Duplex {
+            method,
+            headers,
+            live: None,
+            outbox: VecDeque::new(),
+            retry_at: None,
+            backoff: REOPEN_BACKOFF_MIN,
+        }
+    }
+
+    /// Queues a request; it is sent on the next drive if the stream is open.
+    pub fn send(&mut self, req: Req) {
+        if self.live.is_some() {
+            self.outbox.push_back(req);
+        }
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.live.is_some()
+    }
+
+    /// Drops the stream (which cancels it on the server) and whatever was
+    /// queued for it.
+    pub fn close(&mut self) {
+        self.live = None;
+        self.outbox.clear();
+    }
+
+    /// Gives up on the current stream as if it had failed: used when a
+    /// driver sees it stalled (a frozen member that TCP still holds open).
+    pub fn reset(&mut self, members: &Members, why: &str) {
+        if let Some(live) = self.live.take() {
+            log::debug!("{}: resetting stream: {why}", self.method.name);
+            members.failed(live.member);
+            self.outbox.clear();
+            self.retry_at = Some(Instant::now());
+        }
+    }
+
+    fn retry_at(&self) -> Option<Instant> {
+        self.live.is_none().then_some(self.retry_at).flatten()
+    }
+
+    fn broken(&mut self, members: &Members, why: &str, events: &mut Vec<StreamEvent<Resp>>) {
+        if let Some(live) = self.live.take() {
+            log::debug!(
+                "{} on {} broke: {why}; reopening in {:?}",
+                self.method.name,
+                members.get(live.member).endpoint,
+                self.backoff
+            );
+            members.failed(live.member);
+        }
+        self.outbox.clear();
+        self.retry_at = Some(Instant::now() + self.backoff);
+        self.backoff = (self.backoff * 2).min(REOPEN_BACKOFF_MAX);
+        events.push(StreamEvent::Broken);
+    }
+
+    /// Opens the stream if it is wanted and due, closes it if unwanted,
+    /// sends what is queued and collects what arrived. Returns whether
+    /// anything happened.
+    fn drive(
+        &mut self,
+        cx: &mut Context<'_>,
+        members: &Members,
+        want: bool,
+        now: Instant,
+        events: &mut Vec<StreamEvent<Resp>>,
+    ) -> bool {
+        if !want {
+            if self.live.is_some() {
+                self.close();
+            }
+            return false;
+        }
+        let mut progressed = false;
+        if self.live.is_none() {
+            if self.retry_at.is_some_and(|t| now < t) {
+                return false;
+            }
+            let member = members.pick();
+            let opt = CallOption::default().headers(self.headers.clone());
+            match members
+                .get(member)
+                .client
+                .duplex_streaming(self.method, opt)
+            {
+                Ok((mut sink, rx)) => {
+                    sink.enhance_batch(true);
+                    log::debug!(
+                        "{} opened on {}",
+                        self.method.name,
+                        members.get(member).endpoint
+                    );
+                    self.live = Some(Live {
+                        sink,
+                        rx,
+                        member,
+                        unflushed: false,
+                    });
+                    self.retry_at = None;
+                    events.push(StreamEvent::Opened);
+                    return true;
+                }
+                Err(e) => {
+                    members.failed(member);
+                    self.broken(members, &e.to_string(), events);
+                    return true;
+                }
+            }
+        }
+        let Some(live) = self.live.as_mut() else {
+            return progressed;
+        };
+        // Send.
+        let mut failure = None;
+        while !self.outbox.is_empty() {
+            match Pin::new(&mut live.sink).poll_ready(cx) {
+                Poll::Ready(Ok(())) => {
+                    let req = self.outbox.pop_front().expect("non-empty outbox");
+                    if let Err(e) =
+                        Pin::new(&mut live.sink).start_send((req, WriteFlags::default()))
+                    {
+                        failure = Some(e.to_string());
+                        break;
+                    }
+                    live.unflushed = true;
+                    progressed = true;
+                }
+                Poll::Ready(Err(e)) => {
+                    failure = Some(e.to_string());
+                    break;
+                }
+                Poll::Pending => break,
+            }
+        }
+        if failure.is_none() && live.unflushed {
+            match Pin::new(&mut live.sink).poll_flush(cx) {
+                Poll::Ready(Ok(())) => live.unflushed = false,
+                Poll::Ready(Err(e)) => failure = Some(e.to_string()),
+                Poll::Pending => {}
+            }
+        }
+        // Receive.
+        while failure.is_none() {
+            match Pin::new(&mut live.rx).poll_next(cx) {
+                Poll::Ready(Some(Ok(resp))) => {
+                    self.backoff = REOPEN_BACKOFF_MIN;
+                    events.push(StreamEvent::Message(resp));
+                    progressed = true;
+                }
+                Poll::Ready(Some(Err(e))) => failure = Some(e.to_string()),
+                Poll::Ready(None) => failure = Some("stream ended by the server".into()),
+                Poll::Pending => break,
+            }
+        }
+        if let Some(why) = failure {
+            self.broken(members, &why, events);
+            progressed = true;
+        }
+        progressed
+    }
+}
