@@ -88,7 +88,8 @@ pub use kv::{
     GetResponse, KeyValue, PutOptions, PutResponse, ResponseHeader, SortOrder, SortTarget,
 };
 pub use lease::{
-    LeaseGrantResponse, LeaseLeasesResponse, LeaseRevokeResponse, LeaseTimeToLiveResponse,
+    KeepAlive, KeepAliveResponse, LeaseGrantResponse, LeaseLeasesResponse, LeaseRevokeResponse,
+    LeaseState, LeaseTimeToLiveResponse,
 };
 pub use tls::TlsOptions;
 pub use txn::{Compare, CompareOp, Op, OpResponse, Txn, TxnResponse};

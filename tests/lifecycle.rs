@@ -67,14 +67,28 @@ fn close_and_drop_release_threads_and_descriptors() {
             .completion_queue_threads(2)
             .connect()
             .unwrap();
+        // Streams too: the pump thread starts with the first watch.
+        let w = c.watch("k").unwrap();
+        let lease = c.grant(5).unwrap().id();
+        let ka = c.keep_alive(lease).unwrap();
         c.put("k", format!("{round}")).unwrap();
         assert_eq!(c.get("k").unwrap().count(), 1);
+        assert!(w.recv_timeout(Duration::from_secs(5)).unwrap().is_some());
         let (own, _) = threads();
         assert_eq!(
             own.iter().filter(|n| n.starts_with("etcd-grpc")).count(),
             2,
             "{own:?}"
         );
+        assert_eq!(
+            own.iter().filter(|n| *n == "etcd-pump").count(),
+            1,
+            "{own:?}"
+        );
+        if round % 3 == 0 {
+            // Handles that outlive the client see it closed.
+            drop((w, ka));
+        }
         if round % 2 == 0 {
             c.close().unwrap();
         } else {
@@ -85,7 +99,11 @@ fn close_and_drop_release_threads_and_descriptors() {
         // close() and the last drop join the client's threads before
         // returning.
         let (own, _) = threads();
-        assert!(!own.iter().any(|n| n.starts_with("etcd-grpc")), "{own:?}");
+        assert!(
+            !own.iter()
+                .any(|n| n.starts_with("etcd-") && !n.starts_with("etcd-harness")),
+            "{own:?}"
+        );
     }
     let own_after = settles(own_before.len(), || threads().0.len());
     assert_eq!(

@@ -1,0 +1,203 @@
+//! Leases against real etcd: grant, revoke, TTL, listing, keepalive once and
+//! in the background, loss reporting, and keepalive through member faults.
+
+mod common;
+
+use std::thread;
+use std::time::{Duration, Instant};
+
+use etcd_blocking::{Client, Error, EtcdError, LeaseState, PutOptions};
+
+fn client() -> Client {
+    Client::connect(common::shared().endpoints()).expect("connect")
+}
+
+#[test]
+fn grant_ttl_list_revoke() {
+    let c = client();
+    let p = common::unique_prefix("lease");
+    let g = c.grant(60).unwrap();
+    assert!(g.id() != 0);
+    assert_eq!(g.ttl(), 60);
+    c.put_with(format!("{p}k"), "v", PutOptions::new().lease(g.id()))
+        .unwrap();
+    let t = c.time_to_live(g.id(), true).unwrap();
+    assert_eq!(t.id(), g.id());
+    assert_eq!(t.granted_ttl(), 60);
+    assert!(t.ttl() > 0 && t.ttl() <= 60);
+    assert_eq!(t.keys(), [format!("{p}k").into_bytes()]);
+    assert!(c.time_to_live(g.id(), false).unwrap().keys().is_empty());
+    assert!(c.leases().unwrap().ids().contains(&g.id()));
+    c.revoke(g.id()).unwrap();
+    assert_eq!(
+        c.get(format!("{p}k")).unwrap().count(),
+        0,
+        "keys go with the lease"
+    );
+    assert_eq!(c.time_to_live(g.id(), false).unwrap().ttl(), -1);
+    assert!(!c.leases().unwrap().ids().contains(&g.id()));
+}
+
+#[test]
+fn lease_errors_are_typed() {
+    let c = client();
+    let e = c.revoke(0x5eed_0001).unwrap_err();
+    assert!(matches!(e, Error::Etcd(EtcdError::LeaseNotFound)), "{e}");
+    let e = c.keep_alive_once(0x5eed_0002).unwrap_err();
+    assert!(matches!(e, Error::Etcd(EtcdError::LeaseNotFound)), "{e}");
+    let e = c.keep_alive(0x5eed_0003).unwrap_err();
+    assert!(matches!(e, Error::Etcd(EtcdError::LeaseNotFound)), "{e}");
+    let e = c.grant(10_000_000_000).unwrap_err();
+    assert!(matches!(e, Error::Etcd(EtcdError::LeaseTtlTooLarge)), "{e}");
+    let id = 0x5eed_0000 + i64::from(std::process::id());
+    let g = c.grant_with_id(30, id).unwrap();
+    assert_eq!(g.id(), id);
+    let e = c.grant_with_id(30, id).unwrap_err();
+    assert!(matches!(e, Error::Etcd(EtcdError::LeaseExists)), "{e}");
+    c.revoke(id).unwrap();
+}
+
+#[test]
+fn keep_alive_once_refreshes() {
+    let c = client();
+    let g = c.grant(5).unwrap();
+    thread::sleep(Duration::from_millis(1100));
+    assert!(c.time_to_live(g.id(), false).unwrap().ttl() < 5);
+    let r = c.keep_alive_once(g.id()).unwrap();
+    assert_eq!((r.id(), r.ttl()), (g.id(), 5));
+    assert!(r.header().revision() > 0);
+    c.revoke(g.id()).unwrap();
+}
+
+#[test]
+fn keepalive_holds_a_short_lease_until_dropped() {
+    let c = client();
+    let p = common::unique_prefix("held");
+    let g = c.grant(2).unwrap();
+    c.put_with(format!("{p}k"), "v", PutOptions::new().lease(g.id()))
+        .unwrap();
+    let ka = c.keep_alive(g.id()).unwrap();
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(10) {
+        thread::sleep(Duration::from_millis(500));
+        assert!(ka.is_alive(), "{:?}", ka.state());
+    }
+    assert_eq!(c.get(format!("{p}k")).unwrap().count(), 1);
+    let latest = ka.receiver().try_recv().unwrap().unwrap();
+    assert_eq!(latest.ttl(), 2);
+    // Nobody read the receiver for ten seconds: one slot, the rest counted.
+    assert!(ka.skipped() >= 5, "skipped {}", ka.skipped());
+    drop(ka);
+    thread::sleep(Duration::from_secs(4));
+    assert_eq!(c.time_to_live(g.id(), false).unwrap().ttl(), -1, "expired");
+    assert_eq!(c.get(format!("{p}k")).unwrap().count(), 0);
+}
+
+#[test]
+fn a_lease_revoked_elsewhere_is_reported_lost() {
+    let c = client();
+    let other = client();
+    let g = c.grant(3).unwrap();
+    let ka = c.keep_alive(g.id()).unwrap();
+    thread::sleep(Duration::from_millis(300));
+    let revoked = Instant::now();
+    other.revoke(g.id()).unwrap();
+    // Within one refresh interval (a third of the TTL) plus the round trip.
+    let r = loop {
+        match ka.receiver().recv_timeout(Duration::from_secs(3)) {
+            Ok(Ok(_)) => continue,
+            Ok(Err(e)) => break e,
+            Err(e) => panic!("no loss reported: {e}"),
+        }
+    };
+    assert!(
+        revoked.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        revoked.elapsed()
+    );
+    assert!(
+        matches!(r, Error::LeaseLost { id, .. } if id == g.id()),
+        "{r}"
+    );
+    assert!(matches!(
+        ka.state(),
+        LeaseState::Lost(Error::LeaseLost { .. })
+    ));
+    assert_eq!(ka.ttl(), None);
+}
+
+#[test]
+fn a_thousand_leases_for_thirty_seconds() {
+    let cluster = common::Cluster::single();
+    let c = Client::connect(cluster.endpoints()).unwrap();
+    let ids: Vec<i64> = (0..1000).map(|_| c.grant(3).unwrap().id()).collect();
+    let handles: Vec<_> = ids.iter().map(|&id| c.keep_alive(id).unwrap()).collect();
+    thread::sleep(Duration::from_secs(30));
+    assert!(handles.iter().all(|h| h.is_alive()));
+    let listed = c.leases().unwrap();
+    assert!(ids.iter().all(|id| listed.ids().contains(id)));
+}
+
+/// Keeps 100 leases alive while `fault` hits the member the keepalive
+/// stream uses; every lease must survive.
+fn leases_survive(fault: impl FnOnce(&common::Cluster, usize)) {
+    let cluster = common::ClusterBuilder::new(3)
+        .arg("--grpc-keepalive-min-time=1s")
+        .start();
+    let c = Client::builder(cluster.endpoints())
+        .keepalive_time(Duration::from_secs(1))
+        .keepalive_timeout(Duration::from_secs(1))
+        .request_timeout(Duration::from_secs(3))
+        .connect()
+        .unwrap();
+    let ids: Vec<i64> = (0..100).map(|_| c.grant(4).unwrap().id()).collect();
+    let handles: Vec<_> = ids.iter().map(|&id| c.keep_alive(id).unwrap()).collect();
+    // Learn which member answers the keepalives.
+    let first = handles[0]
+        .receiver()
+        .recv_timeout(Duration::from_secs(5))
+        .unwrap()
+        .unwrap();
+    let member = first.header().member_id();
+    let idx = (0..3)
+        .find(|&i| cluster.member_id(i) == Some(member))
+        .expect("member of the keepalive stream");
+    let faulted = Instant::now();
+    fault(&cluster, idx);
+    // Wait until a refresh comes from another member.
+    loop {
+        assert!(
+            faulted.elapsed() < Duration::from_secs(20),
+            "no refresh after the fault"
+        );
+        if let Ok(Ok(r)) = handles[0]
+            .receiver()
+            .recv_timeout(Duration::from_millis(200))
+        {
+            if r.header().member_id() != member {
+                break;
+            }
+        }
+    }
+    eprintln!(
+        "keepalive moved to another member in {:?}",
+        faulted.elapsed()
+    );
+    // Outlive the TTL a few times over.
+    thread::sleep(Duration::from_secs(10));
+    for h in &handles {
+        assert!(h.is_alive(), "{:?}", h.state());
+    }
+    let listed = c.leases().unwrap();
+    assert!(ids.iter().all(|id| listed.ids().contains(id)));
+}
+
+#[test]
+fn leases_survive_killing_the_member_in_use() {
+    leases_survive(|cluster, idx| cluster.kill(idx));
+}
+
+#[test]
+fn leases_survive_freezing_the_member_in_use() {
+    leases_survive(|cluster, idx| cluster.stop(idx));
+}

@@ -1,0 +1,477 @@
+//! Watches against real etcd: every option, cancel, many watchers on one
+//! stream, progress, fragments, compaction, history replay, a slow
+//! consumer, and members killed or frozen under a running watch.
+
+mod common;
+
+use std::collections::HashMap;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use etcd_blocking::{
+    Client, CompactOptions, DeleteOptions, Error, EventType, PutOptions, WatchOptions,
+    WatchResponse, Watcher,
+};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn client() -> Client {
+    Client::connect(common::shared().endpoints()).expect("connect")
+}
+
+/// The next response that carries events.
+fn next_events(w: &Watcher) -> WatchResponse {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match w.recv_timeout(left).unwrap() {
+            Some(r) if !r.events().is_empty() => return r,
+            Some(_) => continue,
+            None => panic!("no events within {WAIT:?}"),
+        }
+    }
+}
+
+/// Reads events until `n` have arrived; returns (key, revision, type).
+fn collect(w: &Watcher, n: usize) -> Vec<(String, i64, EventType)> {
+    let mut out = Vec::new();
+    while out.len() < n {
+        for ev in next_events(w).events() {
+            out.push((
+                ev.kv().key_str().unwrap().to_string(),
+                ev.revision(),
+                ev.event_type(),
+            ));
+        }
+    }
+    out
+}
+
+/// A gauge from etcd's /metrics.
+fn metric(endpoint: &str, name: &str) -> i64 {
+    let (_, body) = common::http_get(endpoint, "/metrics").unwrap();
+    body.lines()
+        .find_map(|l| {
+            l.strip_prefix(name)?
+                .strip_prefix(' ')?
+                .trim()
+                .parse::<f64>()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("{name} not in /metrics")) as i64
+}
+
+#[test]
+fn put_and_delete_events_on_one_key() {
+    let c = client();
+    let p = common::unique_prefix("basic");
+    let key = format!("{p}k");
+    let w = c.watch(&*key).unwrap();
+    assert!(w.try_recv().unwrap().is_none());
+    let rev = c.put(&*key, "v1").unwrap().header().revision();
+    c.put(format!("{p}other"), "x").unwrap();
+    let r = next_events(&w);
+    assert_eq!(r.watch_id(), w.id());
+    assert_eq!(r.events().len(), 1);
+    let ev = &r.events()[0];
+    assert_eq!(ev.event_type(), EventType::Put);
+    assert_eq!(ev.kv().value(), b"v1");
+    assert_eq!(ev.revision(), rev);
+    assert!(ev.prev_kv().is_none());
+    c.delete(&*key).unwrap();
+    let r = next_events(&w);
+    assert_eq!(r.events()[0].event_type(), EventType::Delete);
+    assert_eq!(r.events()[0].kv().key(), key.as_bytes());
+}
+
+#[test]
+fn prefix_range_and_start_revision_replay_history() {
+    let c = client();
+    let p = common::unique_prefix("history");
+    let first = c.put(format!("{p}a"), "1").unwrap().header().revision();
+    c.put(format!("{p}b"), "2").unwrap();
+    c.put(format!("{p}c"), "3").unwrap();
+    c.delete(format!("{p}a")).unwrap();
+    // From the first revision, the whole history replays in order.
+    let w = c
+        .watch_with(&*p, WatchOptions::new().prefix().start_revision(first))
+        .unwrap();
+    let got = collect(&w, 4);
+    let keys: Vec<_> = got
+        .iter()
+        .map(|(k, _, t)| (k.trim_start_matches(&*p), *t))
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            ("a", EventType::Put),
+            ("b", EventType::Put),
+            ("c", EventType::Put),
+            ("a", EventType::Delete)
+        ]
+    );
+    assert!(got.windows(2).all(|w| w[0].1 < w[1].1));
+    // A range watch sees only its range.
+    let r = c
+        .watch_with(
+            format!("{p}b"),
+            WatchOptions::new().range_end(format!("{p}c")),
+        )
+        .unwrap();
+    c.put(format!("{p}c"), "x").unwrap();
+    c.put(format!("{p}b"), "y").unwrap();
+    let ev = next_events(&r);
+    assert_eq!(ev.events()[0].kv().key(), format!("{p}b").as_bytes());
+}
+
+#[test]
+fn from_key_on_its_own_cluster() {
+    let cluster = common::Cluster::single();
+    let c = Client::connect(cluster.endpoints()).unwrap();
+    let w = c.watch_with("m", WatchOptions::new().from_key()).unwrap();
+    c.put("a", "below").unwrap();
+    c.put("z", "above").unwrap();
+    let r = next_events(&w);
+    assert_eq!(r.events()[0].kv().key(), b"z");
+    let all = c.watch_with("", WatchOptions::new().from_key()).unwrap();
+    c.put("a", "again").unwrap();
+    assert_eq!(next_events(&all).events()[0].kv().key(), b"a");
+}
+
+#[test]
+fn prev_kv_and_filters() {
+    let c = client();
+    let p = common::unique_prefix("filters");
+    let key = format!("{p}k");
+    c.put(&*key, "old").unwrap();
+    let with_prev = c.watch_with(&*key, WatchOptions::new().prev_kv()).unwrap();
+    let no_put = c.watch_with(&*key, WatchOptions::new().no_put()).unwrap();
+    let no_delete = c
+        .watch_with(&*key, WatchOptions::new().no_delete())
+        .unwrap();
+    c.put(&*key, "new").unwrap();
+    c.delete(&*key).unwrap();
+    let r = next_events(&with_prev);
+    assert_eq!(r.events()[0].prev_kv().unwrap().value(), b"old");
+    assert_eq!(r.events()[0].kv().value(), b"new");
+    let r = next_events(&no_put);
+    assert_eq!(r.events()[0].event_type(), EventType::Delete);
+    let r = next_events(&no_delete);
+    assert_eq!(r.events()[0].event_type(), EventType::Put);
+    // The delete never reaches the no-delete watcher.
+    assert!(no_delete
+        .recv_timeout(Duration::from_millis(300))
+        .unwrap()
+        .is_none());
+}
+
+#[test]
+fn created_notify_comes_first() {
+    let c = client();
+    let p = common::unique_prefix("created");
+    let w = c
+        .watch_with(&*p, WatchOptions::new().prefix().created_notify())
+        .unwrap();
+    let first = w.recv_timeout(WAIT).unwrap().unwrap();
+    assert!(first.is_created());
+    assert!(first.events().is_empty());
+    assert!(first.header().revision() > 0);
+}
+
+#[test]
+fn progress_requests_and_notifications() {
+    let cluster = common::ClusterBuilder::new(1)
+        .arg("--experimental-watch-progress-notify-interval=500ms")
+        .start();
+    let c = Client::connect(cluster.endpoints()).unwrap();
+    let rev = c.put("k", "v").unwrap().header().revision();
+    let w = c.watch("k").unwrap();
+    w.request_progress().unwrap();
+    let r = w.recv_timeout(WAIT).unwrap().expect("progress response");
+    assert!(r.is_progress_notify() && r.events().is_empty());
+    assert!(r.header().revision() >= rev);
+    // Periodic notifications when asked for.
+    let periodic = c
+        .watch_with("other", WatchOptions::new().progress_notify())
+        .unwrap();
+    let r = periodic
+        .recv_timeout(WAIT)
+        .unwrap()
+        .expect("periodic progress");
+    assert!(r.is_progress_notify());
+}
+
+#[test]
+fn fragments_are_joined_before_delivery() {
+    let cluster = common::Cluster::single();
+    let c = Client::connect(cluster.endpoints()).unwrap();
+    let value = vec![b'f'; 700 * 1024];
+    for i in 0..3 {
+        c.put(format!("big/{i}"), value.clone()).unwrap();
+    }
+    // One delete revision whose events carry 2.1 MB of previous values:
+    // more than etcd's 1.5 MiB request limit, so etcd fragments it.
+    let w = c
+        .watch_with("big/", WatchOptions::new().prefix().prev_kv().fragment())
+        .unwrap();
+    let rev = c
+        .delete_with("big/", DeleteOptions::new().prefix())
+        .unwrap()
+        .header()
+        .revision();
+    let r = next_events(&w);
+    assert_eq!(r.events().len(), 3, "one revision, one message");
+    for ev in r.events() {
+        assert_eq!(ev.revision(), rev);
+        assert_eq!(ev.prev_kv().unwrap().value().len(), value.len());
+    }
+}
+
+#[test]
+fn cancel_and_drop_end_the_watch_on_the_server() {
+    let cluster = common::Cluster::single();
+    let ep = cluster.endpoint(0);
+    let c = Client::connect(cluster.endpoints()).unwrap();
+    let before = metric(&ep, "etcd_debugging_mvcc_watcher_total");
+    let a = c.watch("a").unwrap();
+    let b = c.watch("b").unwrap();
+    assert_eq!(metric(&ep, "etcd_debugging_mvcc_watcher_total"), before + 2);
+    a.cancel();
+    drop(b);
+    let deadline = Instant::now() + WAIT;
+    while metric(&ep, "etcd_debugging_mvcc_watcher_total") != before {
+        assert!(
+            Instant::now() < deadline,
+            "watches not canceled on the server"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_thousand_watchers_share_one_stream() {
+    let cluster = common::Cluster::single();
+    let ep = cluster.endpoint(0);
+    let c = Client::connect(cluster.endpoints()).unwrap();
+    let watchers: Vec<Watcher> = (0..1000)
+        .map(|i| {
+            c.watch_with(format!("w/{i}"), WatchOptions::new().prefix())
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(metric(&ep, "etcd_debugging_mvcc_watch_stream_total"), 1);
+    assert_eq!(metric(&ep, "etcd_debugging_mvcc_watcher_total"), 1000);
+    // Every watcher sees its own key, and only it.
+    for i in (0..1000).step_by(7) {
+        c.put(format!("w/{i}"), "x").unwrap();
+    }
+    for (i, w) in watchers.iter().enumerate() {
+        if i % 7 == 0 {
+            let r = next_events(w);
+            assert_eq!(r.events()[0].kv().key(), format!("w/{i}").as_bytes());
+        }
+    }
+    drop(watchers);
+    let deadline = Instant::now() + WAIT;
+    while metric(&ep, "etcd_debugging_mvcc_watch_stream_total") != 0 {
+        assert!(
+            Instant::now() < deadline,
+            "stream not closed after the last watch"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn compaction_ends_a_watch_with_its_revision() {
+    let cluster = common::Cluster::single();
+    let c = Client::connect(cluster.endpoints()).unwrap();
+    let r1 = c.put("k", "1").unwrap().header().revision();
+    c.put("k", "2").unwrap();
+    let r3 = c.put("k", "3").unwrap().header().revision();
+    c.compact_with(r3, CompactOptions::new().physical())
+        .unwrap();
+    let w = c
+        .watch_with("k", WatchOptions::new().start_revision(r1))
+        .unwrap();
+    match w.recv_timeout(WAIT).unwrap_err() {
+        Error::WatchCompacted { compact_revision } => assert_eq!(compact_revision, r3),
+        other => panic!("{other:?}"),
+    }
+    // The end is reported again, not a hang.
+    assert!(matches!(w.recv(), Err(Error::WatchCanceled { .. })));
+    assert_eq!(w.iter().count(), 1);
+}
+
+#[test]
+fn a_slow_consumer_loses_nothing_and_stays_bounded() {
+    let cluster = common::Cluster::single();
+    let c = Client::connect(cluster.endpoints()).unwrap();
+    let w = c
+        .watch_with("slow/", WatchOptions::new().prefix().buffer(8))
+        .unwrap();
+    let writer = {
+        let c = c.clone();
+        thread::spawn(move || {
+            for i in 0..3000 {
+                c.put(format!("slow/{i:05}"), "v").unwrap();
+            }
+        })
+    };
+    // Sleep while thousands of events arrive: the buffer holds 8.
+    thread::sleep(Duration::from_secs(2));
+    assert!(w.receiver().len() <= 8);
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while seen.len() < 3000 {
+        assert!(Instant::now() < deadline, "only {} events", seen.len());
+        if let Some(r) = w.recv_timeout(Duration::from_secs(5)).unwrap() {
+            for ev in r.events() {
+                seen.push(ev.kv().key_str().unwrap().to_string());
+            }
+        }
+        if seen.len() % 500 < 20 {
+            thread::sleep(Duration::from_millis(50)); // stay slow now and then
+        }
+    }
+    writer.join().unwrap();
+    let want: Vec<String> = (0..3000).map(|i| format!("slow/{i:05}")).collect();
+    assert_eq!(seen, want, "every event once, in order");
+}
+
+/// Writes `n` keys under `prefix` through `c`, retrying a put whose outcome
+/// is unknown (that may write the key twice: both revisions are real and
+/// the watcher must see both). Returns after the last put.
+fn write_sequence(c: Client, prefix: &'static str, n: usize) -> thread::JoinHandle<()> {
+    thread::spawn(move || {
+        for i in 0..n {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                match c.put(format!("{prefix}{i:05}"), format!("{i}")) {
+                    Ok(_) => break,
+                    Err(e) if Instant::now() < deadline => {
+                        eprintln!("writer: {e}");
+                        thread::sleep(Duration::from_millis(50));
+                    }
+                    Err(e) => panic!("writer gave up: {e}"),
+                }
+            }
+        }
+    })
+}
+
+/// Runs a watch while a writer puts 2000 keys and `fault` hits the member
+/// the watch stream is on; the watch must see exactly the history.
+fn watch_survives(fault: impl FnOnce(&common::Cluster, usize)) {
+    let cluster = common::ClusterBuilder::new(3)
+        .arg("--grpc-keepalive-min-time=1s")
+        .start();
+    let eps = cluster.endpoints();
+    let watch_client = Client::builder(&eps)
+        .keepalive_time(Duration::from_secs(1))
+        .keepalive_timeout(Duration::from_secs(1))
+        .connect()
+        .unwrap();
+    let writer_client = Client::builder(&eps)
+        .request_timeout(Duration::from_secs(3))
+        .connect()
+        .unwrap();
+    let start = writer_client
+        .put("seq-start", "")
+        .unwrap()
+        .header()
+        .revision()
+        + 1;
+    let w = watch_client
+        .watch_with("seq/", WatchOptions::new().prefix())
+        .unwrap();
+    let writer = write_sequence(writer_client.clone(), "seq/", 2000);
+    let mut live: Vec<(i64, String)> = Vec::new();
+    let mut fault = Some(fault);
+    let mut last_message = Instant::now();
+    let mut longest_gap = Duration::ZERO;
+    let mut faulted = false;
+    let started = Instant::now();
+    while !writer.is_finished() || !w.receiver().is_empty() || live.len() < 2000 {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "stuck at {}",
+            live.len()
+        );
+        let Some(r) = w.recv_timeout(Duration::from_secs(1)).unwrap() else {
+            if writer.is_finished() && live.len() >= 2000 {
+                break;
+            }
+            continue;
+        };
+        if !faulted && live.len() > 300 {
+            let fault = fault.take().expect("one fault");
+            let member = r.header().member_id();
+            let idx = (0..3)
+                .find(|&i| cluster.member_id(i) == Some(member))
+                .expect("member of the watch");
+            eprintln!("fault on member {idx} after {} events", live.len());
+            fault(&cluster, idx);
+            faulted = true;
+        }
+        if faulted {
+            longest_gap = longest_gap.max(last_message.elapsed());
+        }
+        last_message = Instant::now();
+        for ev in r.events() {
+            live.push((ev.revision(), ev.kv().key_str().unwrap().to_string()));
+        }
+    }
+    writer.join().unwrap();
+    eprintln!("longest pause in delivery after the fault: {longest_gap:?}");
+    assert!(faulted);
+    // The truth: replay the same range from the start on a fresh watch.
+    let replay = writer_client
+        .watch_with("seq/", WatchOptions::new().prefix().start_revision(start))
+        .unwrap();
+    let mut truth: Vec<(i64, String)> = Vec::new();
+    while truth.len() < live.len() {
+        let r = next_events(&replay);
+        for ev in r.events() {
+            truth.push((ev.revision(), ev.kv().key_str().unwrap().to_string()));
+        }
+    }
+    assert_eq!(live.len(), truth.len());
+    assert!(live == truth, "the live watch differs from the history");
+    let mut per_key: HashMap<&str, usize> = HashMap::new();
+    for (_, k) in &live {
+        *per_key.entry(k).or_default() += 1;
+    }
+    assert_eq!(per_key.len(), 2000, "every key seen");
+}
+
+#[test]
+fn watch_survives_killing_its_member() {
+    watch_survives(|cluster, idx| {
+        cluster.kill(idx);
+        thread::sleep(Duration::from_secs(1));
+        cluster.restart(idx);
+    });
+}
+
+#[test]
+fn watch_survives_freezing_its_member() {
+    watch_survives(|cluster, idx| {
+        cluster.stop(idx);
+        thread::sleep(Duration::from_secs(4));
+        cluster.cont(idx);
+    });
+}
+
+#[test]
+fn closing_the_client_ends_watches() {
+    let cluster = common::Cluster::single();
+    let c = Client::connect(cluster.endpoints()).unwrap();
+    let w = c.watch("k").unwrap();
+    c.put_with("k", "v", PutOptions::new()).unwrap();
+    next_events(&w);
+    c.close().unwrap();
+    assert!(matches!(w.recv(), Err(Error::ClientClosed)));
+    assert!(matches!(w.recv(), Err(Error::WatchCanceled { .. })));
+    assert!(matches!(c.watch("k"), Err(Error::ClientClosed)));
+}
