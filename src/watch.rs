@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError, TrySendError};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 
 use crate::client::Client;
 use crate::error::{Error, Result};
@@ -379,7 +379,10 @@ impl Client {
         let pump = self.pump()?;
         let id = self.next_watch_id();
         let buffer = opts.buffer.unwrap_or(self.watch_buffer());
-        let (tx, rx) = crossbeam_channel::bounded(buffer);
+        // Unbounded underneath, bounded by the pump (it alone sends, and
+        // checks the length first): a bounded crossbeam channel would
+        // allocate every slot up front, ~90 KB per idle watcher.
+        let (tx, rx) = crossbeam_channel::unbounded();
         let (created_tx, created_rx) = crossbeam_channel::bounded(1);
         let shared = Arc::new(WatcherShared {
             suspended: AtomicBool::new(false),
@@ -642,28 +645,28 @@ impl Watches {
             events: r.events.into_iter().map(WatchEvent::from).collect(),
             created: false,
         };
-        match e.w.tx.try_send(Ok(resp)) {
-            Ok(()) => {
+        // Only the pump sends, so the length cannot grow between the
+        // check and the send.
+        if e.w.tx.len() < e.w.capacity {
+            // A send fails only when the watcher is gone; its cancel
+            // command is on the way.
+            if e.w.tx.send(Ok(resp)).is_ok() {
                 if let Some(rev) = last_rev {
                     e.next_rev = rev + 1;
                 }
             }
-            Err(TrySendError::Full(_)) => {
-                // Not delivered, so not counted: the watch resumes from
-                // the same `next_rev` once the consumer catches up.
-                log::debug!(
-                    "watch {id}: consumer is behind; suspending at revision {}",
-                    e.next_rev
-                );
-                e.state = State::Suspended;
-                e.w.shared.suspended.store(true, Ordering::Relaxed);
-                self.by_server_id.remove(&r.watch_id);
-                e.server_id = None;
-                stream.send(cancel_request(r.watch_id));
-            }
-            Err(TrySendError::Disconnected(_)) => {
-                // The watcher is gone; its cancel command is on the way.
-            }
+        } else {
+            // Not delivered, so not counted: the watch resumes from
+            // the same `next_rev` once the consumer catches up.
+            log::debug!(
+                "watch {id}: consumer is behind; suspending at revision {}",
+                e.next_rev
+            );
+            e.state = State::Suspended;
+            e.w.shared.suspended.store(true, Ordering::Relaxed);
+            self.by_server_id.remove(&r.watch_id);
+            e.server_id = None;
+            stream.send(cancel_request(r.watch_id));
         }
     }
 

@@ -1,0 +1,343 @@
+//! Throughput benchmark with the same flags and output line as the peer
+//! clients' programs in `../shared/anchors`, so the three can be compared
+//! side by side against one server:
+//!
+//!     cargo bench --bench throughput -- -workload put -clients 64 -conns 4 -total 30000
+//!
+//! Workloads (as the anchors define them): `put`; `range` (`-serializable`
+//! for serializable reads) of one key; `txn` (compare mod revision, then
+//! put); `watch` (puts under `w/` while one prefix watch counts the events;
+//! qps is delivered events per second); `lease` (keep-alive-once on one
+//! lease). Two resource probes: `idle-watches` (`-total` idle watches on one
+//! client) and `idle-leases` (`-total` leases kept alive by one client),
+//! which report memory and CPU instead of qps.
+//!
+//! `-endpoints` defaults to `ETCD_ENDPOINTS`, else a throwaway etcd on tmpfs
+//! that the benchmark starts and stops. Without flags, a short default suite
+//! runs. `client_cpu_us_per_op` is this process's user+sys CPU time
+//! (getrusage) over the run, divided by the operations.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use etcd_blocking::{Client, Compare, CompareOp, GetOptions, Op, Txn, WatchOptions};
+
+#[derive(Clone, Debug)]
+struct Args {
+    endpoints: Option<Vec<String>>,
+    workload: String,
+    clients: usize,
+    conns: usize,
+    total: usize,
+    key_size: usize,
+    val_size: usize,
+    serializable: bool,
+    idle_secs: u64,
+}
+
+impl Default for Args {
+    fn default() -> Self {
+        Args {
+            endpoints: None,
+            workload: "put".into(),
+            clients: 1,
+            conns: 1,
+            total: 10_000,
+            key_size: 8,
+            val_size: 8,
+            serializable: false,
+            idle_secs: 10,
+        }
+    }
+}
+
+fn parse(argv: &[String]) -> Result<Args, String> {
+    let mut a = Args::default();
+    let mut it = argv.iter();
+    while let Some(flag) = it.next() {
+        let flag = flag.trim_start_matches('-');
+        let (name, inline) = match flag.split_once('=') {
+            Some((n, v)) => (n, Some(v.to_string())),
+            None => (flag, None),
+        };
+        if name == "serializable" {
+            a.serializable = inline.map_or(true, |v| v != "false");
+            continue;
+        }
+        if name == "bench" || name.is_empty() {
+            continue; // cargo bench passes --bench
+        }
+        let value = match inline {
+            Some(v) => v,
+            None => it.next().ok_or(format!("-{name} needs a value"))?.clone(),
+        };
+        let num = |v: &str| {
+            v.parse::<usize>()
+                .map_err(|_| format!("-{name}: not a number: {v}"))
+        };
+        match name {
+            "endpoints" => a.endpoints = Some(value.split(',').map(str::to_string).collect()),
+            "workload" => a.workload = value,
+            "clients" => a.clients = num(&value)?.max(1),
+            "conns" => a.conns = num(&value)?.max(1),
+            "total" => a.total = num(&value)?.max(1),
+            "key-size" => a.key_size = num(&value)?.max(1),
+            "val-size" => a.val_size = num(&value)?,
+            "idle-secs" => a.idle_secs = num(&value)? as u64,
+            other => return Err(format!("unknown flag -{other}")),
+        }
+    }
+    Ok(a)
+}
+
+/// This process's user+sys CPU time.
+fn cpu_time() -> Duration {
+    // SAFETY: getrusage only writes the struct we hand it.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
+/// Resident memory of this process, in MiB.
+fn rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .unwrap_or(0.0)
+        / 1024.0
+}
+
+fn key(a: &Args, i: usize) -> String {
+    format!("{:0width$}", i % 100_000, width = a.key_size)
+}
+
+fn run(a: &Args, endpoints: &[String]) {
+    match a.workload.as_str() {
+        "idle-watches" => return idle_watches(a, endpoints),
+        "idle-leases" => return idle_leases(a, endpoints),
+        "put" | "range" | "txn" | "watch" | "lease" => {}
+        other => {
+            eprintln!("unknown workload {other}");
+            std::process::exit(2);
+        }
+    }
+    let clients: Vec<Client> = (0..a.conns)
+        .map(|_| {
+            Client::builder(endpoints)
+                .request_timeout(Duration::from_secs(30))
+                .connect()
+                .expect("connect")
+        })
+        .collect();
+    let val = "v".repeat(a.val_size);
+    let c0 = &clients[0];
+    if a.workload == "range" {
+        c0.put(key(a, 0), val.clone()).expect("seed");
+    }
+    let lease = (a.workload == "lease").then(|| c0.grant(60).expect("grant").id());
+    let watcher = (a.workload == "watch").then(|| {
+        c0.watch_with("w/", WatchOptions::new().prefix())
+            .expect("watch")
+    });
+
+    let next = Arc::new(AtomicUsize::new(0));
+    let cpu0 = cpu_time();
+    let start = Instant::now();
+    let counter = watcher.map(|w| {
+        let total = a.total;
+        thread::spawn(move || {
+            let mut got = 0;
+            while got < total {
+                got += w.recv().expect("watch").events().len();
+            }
+        })
+    });
+    let workers: Vec<_> = (0..a.clients)
+        .map(|w| {
+            let c = clients[w % clients.len()].clone();
+            let a = a.clone();
+            let val = val.clone();
+            let next = next.clone();
+            thread::spawn(move || {
+                let mut lat = Vec::with_capacity(a.total / a.clients + 1);
+                let range_key = key(&a, 0);
+                let range_opts = if a.serializable {
+                    GetOptions::new().serializable()
+                } else {
+                    GetOptions::new()
+                };
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= a.total {
+                        return lat;
+                    }
+                    let t = Instant::now();
+                    let r = match a.workload.as_str() {
+                        "put" => c.put(key(&a, i), val.as_str()).map(drop),
+                        "range" => c.get_with(range_key.as_str(), range_opts.clone()).map(drop),
+                        "txn" => {
+                            let k = key(&a, i);
+                            c.txn(
+                                Txn::new()
+                                    .when([Compare::mod_revision(
+                                        k.as_str(),
+                                        CompareOp::Greater,
+                                        0,
+                                    )])
+                                    .and_then([Op::put(k.as_str(), val.as_str())])
+                                    .or_else([Op::put(k.as_str(), val.as_str())]),
+                            )
+                            .map(drop)
+                        }
+                        "watch" => c.put(format!("w/{}", key(&a, i)), val.as_str()).map(drop),
+                        "lease" => c.keep_alive_once(lease.expect("lease")).map(drop),
+                        _ => unreachable!(),
+                    };
+                    if let Err(e) = r {
+                        eprintln!("{e}");
+                        std::process::exit(1);
+                    }
+                    lat.push(t.elapsed());
+                }
+            })
+        })
+        .collect();
+    let mut lat: Vec<Duration> = workers
+        .into_iter()
+        .flat_map(|w| w.join().expect("worker"))
+        .collect();
+    if let Some(c) = counter {
+        c.join().expect("watch counter");
+    }
+    let elapsed = start.elapsed();
+    let cpu = cpu_time() - cpu0;
+    lat.sort_unstable();
+    let pct = |q: f64| lat[((lat.len() - 1) as f64 * q) as usize].as_secs_f64() * 1000.0;
+    println!(
+        "client=etcd-blocking workload={} clients={} conns={} total={} qps={:.0} p50_ms={:.3} p99_ms={:.3} client_cpu_us_per_op={:.1}",
+        a.workload,
+        a.clients,
+        a.conns,
+        a.total,
+        a.total as f64 / elapsed.as_secs_f64(),
+        pct(0.5),
+        pct(0.99),
+        cpu.as_secs_f64() * 1e6 / a.total as f64
+    );
+    for c in clients {
+        let _ = c.close();
+    }
+}
+
+/// `-total` idle watches on one client: setup time, memory, and CPU while
+/// nothing happens.
+fn idle_watches(a: &Args, endpoints: &[String]) {
+    let c = Client::connect(endpoints).expect("connect");
+    let rss0 = rss_mib();
+    let t = Instant::now();
+    let watchers: Vec<_> = (0..a.total)
+        .map(|i| c.watch(format!("idle/{i}")).expect("watch"))
+        .collect();
+    let setup = t.elapsed();
+    let rss1 = rss_mib();
+    let cpu0 = cpu_time();
+    thread::sleep(Duration::from_secs(a.idle_secs));
+    let cpu = cpu_time() - cpu0;
+    println!(
+        "client=etcd-blocking workload=idle-watches total={} setup_s={:.2} rss_mib_per_1000={:.2} idle_cpu_pct={:.2}",
+        a.total,
+        setup.as_secs_f64(),
+        (rss1 - rss0) * 1000.0 / a.total as f64,
+        cpu.as_secs_f64() * 100.0 / a.idle_secs as f64
+    );
+    drop(watchers);
+    let _ = c.close();
+}
+
+/// `-total` leases kept alive by one client: memory and CPU per second.
+fn idle_leases(a: &Args, endpoints: &[String]) {
+    let c = Client::connect(endpoints).expect("connect");
+    let ids: Vec<i64> = (0..a.total)
+        .map(|_| c.grant(30).expect("grant").id())
+        .collect();
+    let rss0 = rss_mib();
+    let handles: Vec<_> = ids
+        .iter()
+        .map(|&id| c.keep_alive(id).expect("keep alive"))
+        .collect();
+    let cpu0 = cpu_time();
+    thread::sleep(Duration::from_secs(a.idle_secs));
+    let cpu = cpu_time() - cpu0;
+    let rss1 = rss_mib();
+    let alive = handles.iter().filter(|h| h.is_alive()).count();
+    println!(
+        "client=etcd-blocking workload=idle-leases total={} alive={} rss_mib_per_1000={:.2} cpu_pct={:.2}",
+        a.total,
+        alive,
+        (rss1 - rss0) * 1000.0 / a.total as f64,
+        cpu.as_secs_f64() * 100.0 / a.idle_secs as f64
+    );
+    drop(handles);
+    for id in ids {
+        let _ = c.revoke(id);
+    }
+    let _ = c.close();
+}
+
+fn main() {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let explicit = argv.iter().any(|a| a.trim_start_matches('-') != "bench");
+    let a = match parse(&argv) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
+    let from_env = std::env::var("ETCD_ENDPOINTS")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| s.split(',').map(str::to_string).collect());
+    let mut _server = None;
+    let endpoints = match a.endpoints.clone().or(from_env) {
+        Some(e) => e,
+        None => {
+            let cluster = common::Cluster::single();
+            let e = cluster.endpoints();
+            _server = Some(cluster);
+            e
+        }
+    };
+    if explicit {
+        run(&a, &endpoints);
+        return;
+    }
+    // The default suite: short runs of every workload.
+    for (workload, clients, conns, total) in [
+        ("put", 1, 1, 2000),
+        ("put", 16, 4, 5000),
+        ("range", 1, 1, 2000),
+        ("txn", 1, 1, 2000),
+        ("watch", 1, 1, 2000),
+        ("lease", 1, 1, 2000),
+    ] {
+        let a = Args {
+            workload: workload.into(),
+            clients,
+            conns,
+            total,
+            ..a.clone()
+        };
+        run(&a, &endpoints);
+    }
+}
