@@ -166,6 +166,7 @@ impl ClientBuilder {
         Ok(Client {
             timeout: self.request_timeout,
             token: None,
+            target: None,
             shared: Arc::new(Shared {
                 transport: RwLock::new(Some(transport)),
                 closed: AtomicBool::new(false),
@@ -220,6 +221,8 @@ pub struct Client {
     shared: Arc<Shared>,
     timeout: Duration,
     token: Option<CancelToken>,
+    /// Member every call of this handle goes to, if any.
+    target: Option<usize>,
 }
 
 struct Shared {
@@ -310,6 +313,23 @@ impl Client {
         }
     }
 
+    /// A handle on the same connections whose calls all go to one member,
+    /// with no failover: for operator calls aimed at a member (status,
+    /// defragment, hash), as `etcdctl --endpoints=one`. `endpoint` must be
+    /// one of the client's endpoints, in any accepted form.
+    pub fn with_endpoint(&self, endpoint: &str) -> Result<Client> {
+        let wanted = Endpoint::parse(endpoint)?;
+        let idx = self.with_transport(|t| {
+            t.member_index(&wanted).ok_or_else(|| {
+                Error::InvalidConfig(format!("{endpoint} is not one of the client's endpoints"))
+            })
+        })?;
+        Ok(Client {
+            target: Some(idx),
+            ..self.clone()
+        })
+    }
+
     /// The deadline this handle gives its calls.
     pub fn timeout(&self) -> Duration {
         self.timeout
@@ -343,7 +363,27 @@ impl Client {
                 closed: &self.shared.closed,
                 token: self.token.as_ref(),
             },
+            target: self.target,
         }
+    }
+
+    /// Runs `f` with the transport, or fails if the client is closed.
+    fn with_transport<T>(&self, f: impl FnOnce(&Transport) -> Result<T>) -> Result<T> {
+        if self.is_closed() {
+            return Err(Error::ClientClosed);
+        }
+        let guard = self.shared.transport.read();
+        f(guard.as_ref().ok_or(Error::ClientClosed)?)
+    }
+
+    /// A server-streaming call; each message goes to `on_message`.
+    pub(crate) fn server_streaming<Req, Resp>(
+        &self,
+        method: &Method<Req, Resp>,
+        req: &Req,
+        on_message: &mut dyn FnMut(Resp) -> Result<()>,
+    ) -> Result<()> {
+        self.with_transport(|t| t.server_streaming(method, req, &self.ctx(), on_message))
     }
 
     /// Runs one unary RPC through the transport with this handle's
@@ -354,12 +394,7 @@ impl Client {
         req: &Req,
         retry: Retry,
     ) -> Result<Resp> {
-        if self.is_closed() {
-            return Err(Error::ClientClosed);
-        }
-        let guard = self.shared.transport.read();
-        let transport = guard.as_ref().ok_or(Error::ClientClosed)?;
-        transport.unary(method, req, retry, &self.ctx())
+        self.with_transport(|t| t.unary(method, req, retry, &self.ctx()))
     }
 
     /// One request and one response over a fresh bidirectional stream.
@@ -368,12 +403,7 @@ impl Client {
         method: &Method<Req, Resp>,
         req: Req,
     ) -> Result<Resp> {
-        if self.is_closed() {
-            return Err(Error::ClientClosed);
-        }
-        let guard = self.shared.transport.read();
-        let transport = guard.as_ref().ok_or(Error::ClientClosed)?;
-        transport.duplex_once(method, req, &self.ctx())
+        self.with_transport(|t| t.duplex_once(method, req, &self.ctx()))
     }
 
     /// The stream pump, started on first use.

@@ -48,6 +48,9 @@ pub(crate) struct CallCtx<'a> {
     pub timeout: Duration,
     pub deadline: Instant,
     pub intr: Interrupt<'a>,
+    /// A member the call must go to (no failover), for operator calls
+    /// aimed at one member.
+    pub target: Option<usize>,
 }
 
 impl CallCtx<'_> {
@@ -278,7 +281,10 @@ impl Transport {
             });
         }
         let n = self.members.list.len();
-        let start = self.members.pinned.load(Ordering::Relaxed);
+        let (start, candidates) = match ctx.target {
+            Some(t) => (t, 1),
+            None => (self.members.pinned.load(Ordering::Relaxed), n),
+        };
         let mut causes = Vec::new();
         let mut idx = start;
         // Members tried since the last answer that was not a transport
@@ -291,7 +297,7 @@ impl Transport {
             // skipping it sends nothing, so even writes may go elsewhere.
             // The last candidate is always tried, so the error comes from
             // a real attempt.
-            if failed_in_a_row + 1 < n && member.is_failing() {
+            if failed_in_a_row + 1 < candidates && member.is_failing() {
                 causes.push(EndpointError {
                     endpoint: member.endpoint.to_string(),
                     cause: "connection is failing (skipped)".into(),
@@ -306,7 +312,7 @@ impl Transport {
             }
             let err = match attempt(member, method, req, opt, ctx) {
                 Ok(resp) => {
-                    if idx != start {
+                    if idx != start && ctx.target.is_none() {
                         self.members.repin(start, idx);
                     }
                     return Ok(resp);
@@ -321,7 +327,7 @@ impl Transport {
                 });
                 self.members.failed(idx);
                 failed_in_a_row += 1;
-                if retry == Retry::Never || failed_in_a_row >= n {
+                if retry == Retry::Never || failed_in_a_row >= candidates {
                     return Err(Error::Unavailable(causes));
                 }
                 idx = (idx + 1) % n;
@@ -345,7 +351,7 @@ impl Transport {
             backoff = (backoff * 2).min(RETRY_BACKOFF_MAX);
             failed_in_a_row = 0;
             causes.clear();
-            if *e == crate::EtcdError::NoLeader {
+            if *e == crate::EtcdError::NoLeader && ctx.target.is_none() {
                 self.members.failed(idx);
                 idx = (idx + 1) % n;
             }
@@ -367,7 +373,7 @@ impl Transport {
             if let Some(e) = ctx.intr.check() {
                 return Err(e);
             }
-            let idx = self.members.pick();
+            let idx = ctx.target.unwrap_or_else(|| self.members.pick());
             let member = &self.members.list[idx];
             let opt = CallOption::default()
                 .timeout(ctx.remaining()?)
@@ -398,6 +404,65 @@ impl Transport {
             self.members.failed(idx);
         }
         Err(Error::Unavailable(causes))
+    }
+
+    /// Runs a server-streaming call, handing each message to `on_message`
+    /// as it arrives, until the server ends the stream. The whole stream
+    /// shares the call's deadline. An error from `on_message` cancels the
+    /// call and is returned.
+    pub fn server_streaming<Req, Resp>(
+        &self,
+        method: &Method<Req, Resp>,
+        req: &Req,
+        ctx: &CallCtx<'_>,
+        on_message: &mut dyn FnMut(Resp) -> Result<()>,
+    ) -> Result<()> {
+        if let Some(e) = ctx.intr.check() {
+            return Err(e);
+        }
+        let idx = ctx.target.unwrap_or_else(|| self.members.pick());
+        let member = &self.members.list[idx];
+        let opt = CallOption::default()
+            .timeout(ctx.remaining()?)
+            .headers(has_leader());
+        let grpc = |e| map_error(e, ctx.timeout);
+        let mut rx = member
+            .client
+            .server_streaming(method, req, opt)
+            .map_err(grpc)?;
+        loop {
+            let next = match wait::block_on(&mut Next(&mut rx), &ctx.intr, None) {
+                Ok(next) => next,
+                Err(interrupt) => {
+                    rx.cancel();
+                    return Err(interrupt.unwrap_or(Error::DeadlineExceeded(ctx.timeout)));
+                }
+            };
+            match next {
+                None => return Ok(()),
+                Some(Ok(msg)) => {
+                    if let Err(e) = on_message(msg) {
+                        rx.cancel();
+                        return Err(e);
+                    }
+                }
+                Some(Err(e)) => {
+                    let err = grpc(e);
+                    if transport_failure(&err).is_some() {
+                        self.members.failed(idx);
+                    }
+                    return Err(err);
+                }
+            }
+        }
+    }
+
+    /// Index of a configured endpoint, for calls aimed at one member.
+    pub fn member_index(&self, endpoint: &Endpoint) -> Option<usize> {
+        self.members
+            .list
+            .iter()
+            .position(|m| m.endpoint == *endpoint)
     }
 
     /// The members, for the stream pump.
@@ -528,6 +593,19 @@ fn build_channel(
 
 fn clamp_len(n: usize) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+/// The next item of a stream, as a future.
+struct Next<'a, S>(&'a mut S);
+
+impl<S: futures_core::Stream + Unpin> Future for Next<'_, S> {
+    type Output = Option<S::Item>;
+    fn poll(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        Pin::new(&mut *self.0).poll_next(cx)
+    }
 }
 
 /// Sends one request on a fresh stream, then resolves to the first
