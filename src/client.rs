@@ -15,6 +15,7 @@ use grpcio::Method;
 use parking_lot::{Mutex, RwLock};
 use protobuf::Message;
 
+use crate::auth::Credentials;
 use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
 use crate::pump::{Pump, PumpHandle};
@@ -55,6 +56,7 @@ pub struct ClientBuilder {
     pub(crate) require_leader: bool,
     pub(crate) tls: Option<TlsOptions>,
     pub(crate) watch_buffer: usize,
+    pub(crate) credentials: Option<Credentials>,
 }
 
 impl ClientBuilder {
@@ -80,6 +82,7 @@ impl ClientBuilder {
             require_leader: false,
             tls: None,
             watch_buffer: crate::watch::DEFAULT_WATCH_BUFFER,
+            credentials: None,
         }
     }
 
@@ -147,6 +150,20 @@ impl ClientBuilder {
     pub fn tls(mut self, opts: TlsOptions) -> Self {
         self.tls = Some(opts);
         self
+    }
+
+    /// Authenticate as this user: the client logs in at connect (a wrong
+    /// password is [`EtcdError::AuthFailed`](crate::EtcdError::AuthFailed)
+    /// then, with no retries), attaches the token to every call and stream,
+    /// and logs in again once when etcd says the token is stale.
+    pub fn credentials(mut self, creds: Credentials) -> Self {
+        self.credentials = Some(creds);
+        self
+    }
+
+    /// Shorthand for [`credentials`](Self::credentials).
+    pub fn user(self, name: impl Into<String>, password: impl Into<String>) -> Self {
+        self.credentials(Credentials::new(name, password))
     }
 
     /// Default capacity of each watcher's channel, in responses (default
@@ -417,7 +434,7 @@ impl Client {
         }
         let guard = self.shared.transport.read();
         let transport = guard.as_ref().ok_or(Error::ClientClosed)?;
-        let p = Pump::start(transport.members(), transport.stream_headers());
+        let p = Pump::start(transport.members(), transport.session());
         let handle = p.handle.clone();
         *pump = Some(p);
         Ok(handle)

@@ -104,9 +104,23 @@ pub enum Error {
         reason: String,
     },
 
+    /// The server does not support this call (an etcd 3.5 call on 3.4).
+    #[error("unsupported by this server: {0}")]
+    Unsupported(String),
+
     /// A key or value was not valid UTF-8 where text was asked for.
     #[error("not UTF-8: {0}")]
     Utf8(#[from] std::str::Utf8Error),
+
+    /// A snapshot stream was incomplete or corrupt: it ended early, etcd's
+    /// remaining byte count did not reach 0, or its trailing SHA-256
+    /// checksum did not match. What was written is not a usable snapshot.
+    #[error("bad snapshot: {0}")]
+    Snapshot(String),
+
+    /// A local I/O failure (writing a snapshot to its file or writer).
+    #[error("I/O: {0}")]
+    Io(#[source] std::sync::Arc<std::io::Error>),
 }
 
 impl Error {

@@ -64,6 +64,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod auth;
 mod client;
 mod endpoint;
 mod error;
@@ -77,6 +78,7 @@ mod txn;
 mod wait;
 mod watch;
 
+pub use auth::{AuthStatus, Credentials, Permission, PermissionType};
 pub use client::{
     Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_SEND_MESSAGE_SIZE,
     DEFAULT_REQUEST_TIMEOUT,

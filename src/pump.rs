@@ -27,6 +27,8 @@ use futures_core::Stream;
 use futures_sink::Sink;
 use grpcio::{CallOption, ClientDuplexReceiver, ClientDuplexSender, Metadata, Method, WriteFlags};
 
+use crate::auth::Session;
+use crate::error::Error;
 use crate::lease::{KeepAliveCommand, KeepAlives};
 use crate::proto::{methods, rpc as pb};
 use crate::transport::Members;
@@ -35,6 +37,8 @@ use crate::watch::{WatchCommand, Watches};
 /// First delay before reopening a broken stream; doubles up to the max.
 const REOPEN_BACKOFF_MIN: Duration = Duration::from_millis(50);
 const REOPEN_BACKOFF_MAX: Duration = Duration::from_secs(2);
+/// Longest the pump waits for a new token before reopening anyway.
+const TOKEN_RENEW_LIMIT: Duration = Duration::from_secs(5);
 /// Longest the pump sleeps without looking at its timers.
 const IDLE_TICK: Duration = Duration::from_millis(500);
 
@@ -72,19 +76,21 @@ pub(crate) struct Pump {
 }
 
 impl Pump {
-    pub fn start(members: Arc<Members>, headers: Metadata) -> Pump {
+    pub fn start(members: Arc<Members>, session: Option<Arc<Session>>) -> Pump {
         let (tx, rx) = crossbeam_channel::unbounded();
         let (stop, stopped) = crossbeam_channel::bounded(1);
         let join = thread::Builder::new()
             .name("etcd-pump".into())
             .spawn(move || {
+                let authenticated = session.is_some();
                 let mut state = PumpThread {
                     commands: rx,
                     stopped,
                     members,
-                    watch: Duplex::new(&methods::WATCH_WATCH, headers.clone()),
-                    lease: Duplex::new(&methods::LEASE_LEASE_KEEP_ALIVE, headers),
-                    watches: Watches::new(),
+                    session,
+                    watch: Duplex::new(&methods::WATCH_WATCH),
+                    lease: Duplex::new(&methods::LEASE_LEASE_KEEP_ALIVE),
+                    watches: Watches::new(authenticated),
                     keepalives: KeepAlives::default(),
                 };
                 state.run();
@@ -113,6 +119,7 @@ struct PumpThread {
     commands: Receiver<Command>,
     stopped: Receiver<()>,
     members: Arc<Members>,
+    session: Option<Arc<Session>>,
     watch: Duplex<pb::WatchRequest, pb::WatchResponse>,
     lease: Duplex<pb::LeaseKeepAliveRequest, pb::LeaseKeepAliveResponse>,
     watches: Watches,
@@ -159,10 +166,48 @@ impl PumpThread {
         self.keepalives.shutdown();
     }
 
+    /// Headers for a new stream and the token generation they carry.
+    fn headers(&self) -> (u64, Metadata) {
+        match &self.session {
+            Some(s) => s.stream_headers(),
+            None => (0, crate::transport::has_leader()),
+        }
+    }
+
+    /// A stream failed because etcd rejected its token: log in again (a
+    /// blocking call, bounded, and rare) before it reopens.
+    fn renew_token(&self, generation: u64) {
+        let Some(session) = &self.session else {
+            return;
+        };
+        let never = std::sync::atomic::AtomicBool::new(false);
+        let intr = crate::wait::Interrupt {
+            closed: &never,
+            token: None,
+        };
+        let deadline = Instant::now() + TOKEN_RENEW_LIMIT;
+        if let Err(e) = session.refresh(&self.members, generation, &intr, deadline) {
+            log::warn!("renewing the auth token for streams: {e}");
+        }
+    }
+
     fn drive_watch(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
         let want = self.watches.wants_stream();
         let mut events = Vec::new();
-        let progressed = self.watch.drive(cx, &self.members, want, now, &mut events);
+        let headers = self.headers();
+        let progressed = self
+            .watch
+            .drive(cx, &self.members, &headers, want, now, &mut events);
+        if let Some(generation) = self.watch.stale_token.take() {
+            self.renew_token(generation);
+        }
+        if std::mem::take(&mut self.watches.renew_token) {
+            if let Some(generation) = self.watch.token_generation() {
+                self.renew_token(generation);
+            }
+            self.watch.reopen();
+            self.watches.on_broken();
+        }
         for ev in events {
             match ev {
                 StreamEvent::Opened => self.watches.on_open(&mut self.watch),
@@ -176,7 +221,13 @@ impl PumpThread {
     fn drive_lease(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
         let want = self.keepalives.wants_stream();
         let mut events = Vec::new();
-        let progressed = self.lease.drive(cx, &self.members, want, now, &mut events);
+        let headers = self.headers();
+        let progressed = self
+            .lease
+            .drive(cx, &self.members, &headers, want, now, &mut events);
+        if let Some(generation) = self.lease.stale_token.take() {
+            self.renew_token(generation);
+        }
         for ev in events {
             match ev {
                 StreamEvent::Opened => self.keepalives.on_open(now, &mut self.lease),
@@ -203,23 +254,26 @@ struct Live<Req, Resp> {
     rx: ClientDuplexReceiver<Resp>,
     member: usize,
     unflushed: bool,
+    /// Token generation the stream was opened with.
+    token_generation: u64,
 }
 
 /// One long-lived bidirectional stream, reopened after failures.
 pub(crate) struct Duplex<Req: 'static, Resp: 'static> {
     method: &'static Method<Req, Resp>,
-    headers: Metadata,
     live: Option<Live<Req, Resp>>,
     outbox: VecDeque<Req>,
     retry_at: Option<Instant>,
     backoff: Duration,
+    /// Set (to the generation used) when etcd rejected the stream's token.
+    pub stale_token: Option<u64>,
 }
 
 impl<Req: 'static, Resp: 'static> Duplex<Req, Resp> {
-    fn new(method: &'static Method<Req, Resp>, headers: Metadata) -> Self {
+    fn new(method: &'static Method<Req, Resp>) -> Self {
         Duplex {
             method,
-            headers,
+            stale_token: None,
             live: None,
             outbox: VecDeque::new(),
             retry_at: None,
@@ -256,12 +310,27 @@ impl<Req: 'static, Resp: 'static> Duplex<Req, Resp> {
         }
     }
 
+    /// The token generation the open stream carries.
+    fn token_generation(&self) -> Option<u64> {
+        self.live.as_ref().map(|l| l.token_generation)
+    }
+
+    /// Closes the stream to open a new one at once (new headers); the
+    /// member did nothing wrong.
+    fn reopen(&mut self) {
+        self.close();
+        self.retry_at = None;
+    }
+
     fn retry_at(&self) -> Option<Instant> {
         self.live.is_none().then_some(self.retry_at).flatten()
     }
 
-    fn broken(&mut self, members: &Members, why: &str, events: &mut Vec<StreamEvent<Resp>>) {
+    fn broken(&mut self, members: &Members, why: &Error, events: &mut Vec<StreamEvent<Resp>>) {
         if let Some(live) = self.live.take() {
+            if crate::auth::is_stale_token(why) {
+                self.stale_token = Some(live.token_generation);
+            }
             log::debug!(
                 "{} on {} broke: {why}; reopening in {:?}",
                 self.method.name,
@@ -283,6 +352,7 @@ impl<Req: 'static, Resp: 'static> Duplex<Req, Resp> {
         &mut self,
         cx: &mut Context<'_>,
         members: &Members,
+        (token_generation, headers): &(u64, Metadata),
         want: bool,
         now: Instant,
         events: &mut Vec<StreamEvent<Resp>>,
@@ -299,7 +369,7 @@ impl<Req: 'static, Resp: 'static> Duplex<Req, Resp> {
                 return false;
             }
             let member = members.pick();
-            let opt = CallOption::default().headers(self.headers.clone());
+            let opt = CallOption::default().headers(headers.clone());
             match members
                 .get(member)
                 .client
@@ -317,6 +387,7 @@ impl<Req: 'static, Resp: 'static> Duplex<Req, Resp> {
                         rx,
                         member,
                         unflushed: false,
+                        token_generation: *token_generation,
                     });
                     self.retry_at = None;
                     events.push(StreamEvent::Opened);
@@ -324,7 +395,7 @@ impl<Req: 'static, Resp: 'static> Duplex<Req, Resp> {
                 }
                 Err(e) => {
                     members.failed(member);
-                    self.broken(members, &e.to_string(), events);
+                    self.broken(members, &Error::from(e), events);
                     return true;
                 }
             }
@@ -333,7 +404,7 @@ impl<Req: 'static, Resp: 'static> Duplex<Req, Resp> {
             return progressed;
         };
         // Send.
-        let mut failure = None;
+        let mut failure: Option<Error> = None;
         while !self.outbox.is_empty() {
             match Pin::new(&mut live.sink).poll_ready(cx) {
                 Poll::Ready(Ok(())) => {
@@ -341,14 +412,14 @@ impl<Req: 'static, Resp: 'static> Duplex<Req, Resp> {
                     if let Err(e) =
                         Pin::new(&mut live.sink).start_send((req, WriteFlags::default()))
                     {
-                        failure = Some(e.to_string());
+                        failure = Some(Error::from(e));
                         break;
                     }
                     live.unflushed = true;
                     progressed = true;
                 }
                 Poll::Ready(Err(e)) => {
-                    failure = Some(e.to_string());
+                    failure = Some(Error::from(e));
                     break;
                 }
                 Poll::Pending => break,
@@ -357,7 +428,7 @@ impl<Req: 'static, Resp: 'static> Duplex<Req, Resp> {
         if failure.is_none() && live.unflushed {
             match Pin::new(&mut live.sink).poll_flush(cx) {
                 Poll::Ready(Ok(())) => live.unflushed = false,
-                Poll::Ready(Err(e)) => failure = Some(e.to_string()),
+                Poll::Ready(Err(e)) => failure = Some(Error::from(e)),
                 Poll::Pending => {}
             }
         }
@@ -369,8 +440,13 @@ impl<Req: 'static, Resp: 'static> Duplex<Req, Resp> {
                     events.push(StreamEvent::Message(resp));
                     progressed = true;
                 }
-                Poll::Ready(Some(Err(e))) => failure = Some(e.to_string()),
-                Poll::Ready(None) => failure = Some("stream ended by the server".into()),
+                Poll::Ready(Some(Err(e))) => failure = Some(Error::from(e)),
+                Poll::Ready(None) => {
+                    failure = Some(Error::Grpc {
+                        code: crate::Code::Unavailable,
+                        message: "stream ended by the server".into(),
+                    })
+                }
                 Poll::Pending => break,
             }
         }

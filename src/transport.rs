@@ -23,6 +23,7 @@ use grpcio::{
 };
 use protobuf::Message;
 
+use crate::auth::{self, Session};
 use crate::client::ClientBuilder;
 use crate::endpoint::Endpoint;
 use crate::error::{self, EndpointError, Error, Result};
@@ -91,6 +92,10 @@ impl Members {
         &self.list[idx]
     }
 
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
     /// Where a new stream should go: the pinned member unless its
     /// connection is failing and another's is not.
     pub fn pick(&self) -> usize {
@@ -126,6 +131,8 @@ impl Members {
 
 pub(crate) struct Transport {
     members: Arc<Members>,
+    /// The authenticated session, when the config has credentials.
+    session: Option<Arc<Session>>,
     max_send: usize,
     /// Extra metadata sent with every unary call (`hasleader`), built once.
     headers: Option<Metadata>,
@@ -180,7 +187,12 @@ impl Transport {
             .collect::<Result<Vec<_>>>()?;
         drop(env);
         let headers = cfg.require_leader.then(has_leader);
+        let session = cfg
+            .credentials
+            .clone()
+            .map(|c| Arc::new(Session::new(c, cfg.require_leader)));
         let t = Transport {
+            session,
             members: Arc::new(Members {
                 list: members,
                 pinned: AtomicUsize::new(0),
@@ -193,6 +205,15 @@ impl Transport {
         let first = t.wait_connected(Instant::now() + cfg.connect_timeout)?;
         t.members.pinned.store(first, Ordering::Relaxed);
         log::debug!("connected to {}", t.members.list[first].endpoint);
+        if let Some(session) = &t.session {
+            // A wrong password fails here, typed, without retries.
+            let never = std::sync::atomic::AtomicBool::new(false);
+            let intr = Interrupt {
+                closed: &never,
+                token: None,
+            };
+            session.refresh(&t.members, 0, &intr, Instant::now() + cfg.connect_timeout)?;
+        }
         Ok(t)
     }
 
@@ -291,6 +312,7 @@ impl Transport {
         // failure; once every member failed that way, give up.
         let mut failed_in_a_row = 0;
         let mut backoff = RETRY_BACKOFF_MIN;
+        let mut token_renewed = false;
         loop {
             let member = &self.members.list[idx];
             // A channel in TRANSIENT_FAILURE would fail the call at once;
@@ -307,8 +329,12 @@ impl Transport {
                 continue;
             }
             let mut opt = CallOption::default().timeout(ctx.remaining()?);
-            if let Some(h) = &self.headers {
-                opt = opt.headers(h.clone());
+            let (token_generation, headers) = match &self.session {
+                Some(s) => s.unary_headers(),
+                None => (0, self.headers.clone()),
+            };
+            if let Some(h) = headers {
+                opt = opt.headers(h);
             }
             let err = match attempt(member, method, req, opt, ctx) {
                 Ok(resp) => {
@@ -332,6 +358,13 @@ impl Transport {
                 }
                 idx = (idx + 1) % n;
                 continue;
+            }
+            if let (Some(session), false) = (&self.session, token_renewed) {
+                if auth::is_stale_token(&err) {
+                    session.refresh(&self.members, token_generation, &ctx.intr, ctx.deadline)?;
+                    token_renewed = true;
+                    continue;
+                }
             }
             // etcd itself said "not now" (no leader, leader changed, timed
             // out inside raft): a repeatable call waits a little and tries
@@ -377,7 +410,7 @@ impl Transport {
             let member = &self.members.list[idx];
             let opt = CallOption::default()
                 .timeout(ctx.remaining()?)
-                .headers(has_leader());
+                .headers(self.stream_headers());
             let grpc = |e| map_error(e, ctx.timeout);
             let (sink, rx) = member.client.duplex_streaming(method, opt).map_err(grpc)?;
             let mut once = SendThenReceive {
@@ -424,7 +457,7 @@ impl Transport {
         let member = &self.members.list[idx];
         let opt = CallOption::default()
             .timeout(ctx.remaining()?)
-            .headers(has_leader());
+            .headers(self.stream_headers());
         let grpc = |e| map_error(e, ctx.timeout);
         let mut rx = member
             .client
@@ -470,10 +503,19 @@ impl Transport {
         self.members.clone()
     }
 
+    /// The authenticated session, if any, for the stream pump.
+    pub fn session(&self) -> Option<Arc<Session>> {
+        self.session.clone()
+    }
+
     /// Metadata for streams: etcd's `hasleader`, always, so a member that
-    /// loses its leader ends the stream and the pump moves elsewhere.
+    /// loses its leader ends the stream and the pump moves elsewhere; and
+    /// the token when authenticated.
     pub fn stream_headers(&self) -> Metadata {
-        has_leader()
+        match &self.session {
+            Some(s) => s.stream_headers().1,
+            None => has_leader(),
+        }
     }
 
     /// Drops the channels and waits (up to `limit`) for grpcio's threads to
@@ -527,7 +569,7 @@ fn attempt<Req, Resp: Unpin>(
     }
 }
 
-fn map_error(e: grpcio::Error, timeout: Duration) -> Error {
+pub(crate) fn map_error(e: grpcio::Error, timeout: Duration) -> Error {
     match e {
         grpcio::Error::RpcFailure(s) => error::from_status(s.code().into(), s.message(), timeout),
         other => Error::from(other),
@@ -546,7 +588,7 @@ fn transport_failure(err: &Error) -> Option<String> {
     }
 }
 
-fn has_leader() -> Metadata {
+pub(crate) fn has_leader() -> Metadata {
     let mut b = MetadataBuilder::new();
     b.add_str("hasleader", "true").expect("static metadata");
     b.build()

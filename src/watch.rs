@@ -449,6 +449,8 @@ struct WatchEntry {
     next_rev: i64,
     /// A fragmented response being put back together.
     partial: Option<pb::WatchResponse>,
+    /// Whether a refusal was already retried with a fresh token.
+    auth_retried: bool,
 }
 
 impl WatchEntry {
@@ -479,14 +481,21 @@ pub(crate) struct Watches {
     /// etcd answers creates in order, and a failed create may not carry
     /// the watch id, so answers are matched by position.
     creating: VecDeque<u64>,
+    /// Whether the client logs in (so refusals may be stale tokens).
+    authenticated: bool,
+    /// Set when a create was refused for auth reasons: the pump renews
+    /// the token and reopens the stream.
+    pub renew_token: bool,
 }
 
 impl Watches {
-    pub fn new() -> Watches {
+    pub fn new(authenticated: bool) -> Watches {
         Watches {
             entries: HashMap::new(),
             by_server_id: HashMap::new(),
             creating: VecDeque::new(),
+            authenticated,
+            renew_token: false,
         }
     }
 
@@ -508,6 +517,7 @@ impl Watches {
                     server_id: None,
                     next_rev: 0,
                     partial: None,
+                    auth_retried: false,
                 };
                 self.entries.insert(id, entry);
                 if stream.is_open() {
@@ -606,16 +616,7 @@ impl Watches {
         if r.canceled {
             self.by_server_id.remove(&r.watch_id);
             let e = self.entries.remove(&id).expect("mapped watch");
-            let err = if r.compact_revision != 0 {
-                Error::WatchCompacted {
-                    compact_revision: r.compact_revision,
-                }
-            } else {
-                Error::WatchCanceled {
-                    reason: r.cancel_reason,
-                }
-            };
-            e.finish(err);
+            e.finish(end_error(r));
             return;
         }
         if r.fragment {
@@ -687,19 +688,21 @@ impl Watches {
             return;
         };
         if r.canceled {
+            // etcd checks a watch's permission with the token the stream
+            // was opened with; once that token is gone (expired, or the
+            // member restarted) creates are refused. Retry once on a new
+            // stream with a new token before believing the refusal.
+            if self.authenticated && !e.auth_retried && is_auth_refusal(&r.cancel_reason) {
+                e.auth_retried = true;
+                e.state = State::Idle;
+                self.renew_token = true;
+                return;
+            }
             let e = self.entries.remove(&id).expect("watch entry");
-            let err = if r.compact_revision != 0 {
-                Error::WatchCompacted {
-                    compact_revision: r.compact_revision,
-                }
-            } else {
-                Error::WatchCanceled {
-                    reason: r.cancel_reason,
-                }
-            };
-            e.finish(err);
+            e.finish(end_error(r));
             return;
         }
+        e.auth_retried = false;
         let header: ResponseHeader = r.header.into();
         e.state = State::Active;
         e.server_id = Some(r.watch_id);
@@ -763,6 +766,30 @@ impl Watches {
             e.finish(Error::ClientClosed);
         }
     }
+}
+
+/// The error that ends a watch etcd canceled.
+fn end_error(r: pb::WatchResponse) -> Error {
+    if r.compact_revision != 0 {
+        Error::WatchCompacted {
+            compact_revision: r.compact_revision,
+        }
+    } else {
+        Error::WatchCanceled {
+            reason: r.cancel_reason,
+        }
+    }
+}
+
+/// Whether etcd refused a watch for auth reasons (its reason is free text).
+fn is_auth_refusal(reason: &str) -> bool {
+    [
+        "permission denied",
+        "invalid auth token",
+        "auth store is old",
+    ]
+    .iter()
+    .any(|s| reason.contains(s))
 }
 
 fn cancel_request(server_id: i64) -> pb::WatchRequest {

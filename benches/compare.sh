@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark: etcd-blocking, the official Go client and the async
+# Rust etcd-client, against ONE etcd server on tmpfs, alternating the
+# programs for each workload, then the ratios ours/Go.
+#
+#   bash benches/compare.sh                 # the default matrix
+#   ROUNDS=3 bash benches/compare.sh        # more alternations per workload
+#   ETCD_BIN=/usr/bin/etcd bash benches/compare.sh
+#
+# Needs ../shared/anchors (built here with its build.sh when bin/ is missing).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+anchors="$(pwd)/../shared/anchors"
+rounds="${ROUNDS:-2}"
+
+if [ ! -x "$anchors/bin/go-clientv3" ] || [ ! -x "$anchors/bin/rust-etcd-client" ]; then
+  if [ -x "$anchors/build.sh" ]; then
+    bash "$anchors/build.sh"
+  else
+    echo "compare.sh: no ../shared/anchors; only our numbers will be printed" >&2
+  fi
+fi
+
+cargo bench --features tls --no-run >/dev/null 2>&1 || cargo bench --features tls --no-run
+ours="$(ls -t target/release/deps/throughput-* | grep -v '\.d$' | head -1)"
+
+etcd_bin="${ETCD_BIN:-$(command -v etcd || echo /usr/bin/etcd)}"
+dir="$(mktemp -d /dev/shm/etcd-bench.XXXXXX)"
+port=$((20000 + RANDOM % 20000))
+"$etcd_bin" --name bench --data-dir "$dir/data" \
+  --listen-client-urls "http://127.0.0.1:$port" --advertise-client-urls "http://127.0.0.1:$port" \
+  --listen-peer-urls "http://127.0.0.1:$((port + 1))" --initial-advertise-peer-urls "http://127.0.0.1:$((port + 1))" \
+  --initial-cluster "bench=http://127.0.0.1:$((port + 1))" \
+  --logger zap --log-outputs stderr --log-level error >"$dir/etcd.log" 2>&1 &
+etcd_pid=$!
+trap 'kill $etcd_pid 2>/dev/null; wait $etcd_pid 2>/dev/null; rm -rf "$dir"' EXIT
+ep="127.0.0.1:$port"
+for _ in $(seq 100); do
+  curl -fs "http://$ep/health" >/dev/null 2>&1 && break
+  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+  sleep 0.1
+done
+sleep 0.5
+version="$("$etcd_bin" --version | sed -n 's/^etcd Version: //p')"
+echo "# etcd $version on tmpfs at $ep; $(nproc) cores; $rounds rounds, alternating"
+
+run() {
+  local prog=$1
+  shift
+  "$prog" -endpoints "$ep" "$@" 2>/dev/null | grep '^client=' || echo "client=$(basename "$prog") FAILED $*"
+}
+
+field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p" <<<"$2"; }
+
+results="$dir/results"
+: >"$results"
+matrix=(
+  "-workload put -clients 1 -conns 1 -total 5000"
+  "-workload range -clients 1 -conns 1 -total 5000"
+  "-workload txn -clients 1 -conns 1 -total 5000"
+  "-workload watch -clients 1 -conns 1 -total 5000"
+  "-workload lease -clients 1 -conns 1 -total 5000"
+  "-workload put -clients 64 -conns 4 -total 30000"
+  "-workload range -clients 64 -conns 4 -total 30000"
+  "-workload txn -clients 64 -conns 4 -total 30000"
+)
+if [ -n "${MATRIX:-}" ]; then
+  IFS=';' read -r -a matrix <<<"$MATRIX"
+fi
+for args in "${matrix[@]}"; do
+  for _ in $(seq "$rounds"); do
+    # shellcheck disable=SC2086
+    for prog in "$ours" "$anchors/bin/go-clientv3" "$anchors/bin/rust-etcd-client"; do
+      [ -x "$prog" ] || continue
+      line="$(run "$prog" $args)"
+      echo "$line"
+      echo "$args|$line" >>"$results"
+    done
+  done
+done
+
+echo
+echo "# medians over rounds; ratio = etcd-blocking / go-clientv3 (qps: higher is better; cpu: lower is better)"
+printf '%-44s %10s %10s %10s %9s %9s %9s %8s %8s\n' workload ours_qps go_qps rs_qps ours_cpu go_cpu rs_cpu qps_x cpu_x
+median() { sort -n | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print 0}'; }
+for args in "${matrix[@]}"; do
+  declare -A qps=() cpu=()
+  for client in etcd-blocking go-clientv3 rust-etcd-client; do
+    lines="$(grep -F "$args|client=$client " "$results" | cut -d'|' -f2 || true)"
+    qps[$client]="$(while read -r l; do [ -n "$l" ] && field qps "$l"; done <<<"$lines" | median)"
+    cpu[$client]="$(while read -r l; do [ -n "$l" ] && field client_cpu_us_per_op "$l"; done <<<"$lines" | median)"
+  done
+  qx="$(awk -v a="${qps[etcd-blocking]}" -v b="${qps[go-clientv3]}" 'BEGIN{if (b>0) printf "%.2f", a/b; else print "-"}')"
+  cx="$(awk -v a="${cpu[etcd-blocking]}" -v b="${cpu[go-clientv3]}" 'BEGIN{if (b>0) printf "%.2f", a/b; else print "-"}')"
+  printf '%-44s %10s %10s %10s %9s %9s %9s %8s %8s\n' "$args" "${qps[etcd-blocking]}" "${qps[go-clientv3]}" \
+    "${qps[rust-etcd-client]}" "${cpu[etcd-blocking]}" "${cpu[go-clientv3]}" "${cpu[rust-etcd-client]}" "$qx" "$cx"
+  unset qps cpu
+done

@@ -1,0 +1,554 @@
+//! Authentication: the client's own session (user and password from the
+//! config, a token attached to every call and stream, refreshed once when
+//! etcd says it is stale) and the admin API (users, roles, permissions).
+//!
+//! The token refresh is single-flight: callers that see an invalid token
+//! note the token generation they used; the first to take the refresh lock
+//! authenticates again, the others find the generation moved on and simply
+//! retry with the new token. Passwords and tokens are never logged and
+//! never appear in `Debug` output or errors.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use grpcio::{CallOption, Metadata, MetadataBuilder};
+use parking_lot::{Mutex, RwLock};
+
+use crate::client::Client;
+use crate::error::{Code, EndpointError, Error, EtcdError, Result};
+use crate::kv::{Range, ResponseHeader};
+use crate::proto::{auth as authpb, methods, rpc as pb};
+use crate::transport::{Members, Retry};
+use crate::wait::{self, Interrupt};
+
+/// A user name and password for [`ClientBuilder::credentials`](crate::ClientBuilder::credentials).
+#[derive(Clone)]
+pub struct Credentials {
+    user: String,
+    password: String,
+}
+
+impl Credentials {
+    /// Credentials of `user`.
+    pub fn new(user: impl Into<String>, password: impl Into<String>) -> Credentials {
+        Credentials {
+            user: user.into(),
+            password: password.into(),
+        }
+    }
+    /// The user name.
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("user", &self.user)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// The metadata a call carries with the current token.
+struct Tokened {
+    generation: u64,
+    unary: Metadata,
+    stream: Metadata,
+}
+
+/// The client's authenticated session.
+pub(crate) struct Session {
+    creds: Credentials,
+    require_leader: bool,
+    current: RwLock<Option<Arc<Tokened>>>,
+    generation: AtomicU64,
+    refresh: Mutex<()>,
+}
+
+impl Session {
+    pub fn new(creds: Credentials, require_leader: bool) -> Session {
+        Session {
+            creds,
+            require_leader,
+            current: RwLock::new(None),
+            generation: AtomicU64::new(0),
+            refresh: Mutex::new(()),
+        }
+    }
+
+    /// Headers for a unary call, and the token generation they carry.
+    pub fn unary_headers(&self) -> (u64, Option<Metadata>) {
+        match &*self.current.read() {
+            Some(t) => (t.generation, Some(t.unary.clone())),
+            None => (0, None),
+        }
+    }
+
+    /// Headers for a stream (always with `hasleader`), and the token
+    /// generation they carry.
+    pub fn stream_headers(&self) -> (u64, Metadata) {
+        match &*self.current.read() {
+            Some(t) => (t.generation, t.stream.clone()),
+            None => (0, headers(None, true)),
+        }
+    }
+
+    /// Authenticates again unless someone already did since `seen`
+    /// (the generation the caller's failed call used).
+    pub fn refresh(
+        &self,
+        members: &Members,
+        seen: u64,
+        intr: &Interrupt<'_>,
+        deadline: Instant,
+    ) -> Result<()> {
+        let _one_at_a_time = self.refresh.lock();
+        if self.generation.load(Ordering::Acquire) != seen {
+            return Ok(());
+        }
+        let token = authenticate(members, &self.creds, intr, deadline)?;
+        let generation = seen + 1;
+        *self.current.write() = Some(Arc::new(Tokened {
+            generation,
+            unary: headers(Some(&token), self.require_leader),
+            stream: headers(Some(&token), true),
+        }));
+        self.generation.store(generation, Ordering::Release);
+        log::debug!("authenticated as {}", self.creds.user);
+        Ok(())
+    }
+}
+
+fn headers(token: Option<&str>, has_leader: bool) -> Metadata {
+    let mut b = MetadataBuilder::new();
+    if let Some(t) = token {
+        b.add_str("token", t).expect("token is ASCII");
+    }
+    if has_leader {
+        b.add_str("hasleader", "true").expect("static metadata");
+    }
+    b.build()
+}
+
+/// Whether `e` says the token must be renewed.
+pub(crate) fn is_stale_token(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::Etcd(EtcdError::InvalidAuthToken | EtcdError::AuthOldRevision)
+    )
+}
+
+/// One Authenticate call, failing over between members on transport
+/// errors. A wrong password is [`EtcdError::AuthFailed`], returned at once.
+fn authenticate(
+    members: &Members,
+    creds: &Credentials,
+    intr: &Interrupt<'_>,
+    deadline: Instant,
+) -> Result<String> {
+    let req = pb::AuthenticateRequest {
+        name: creds.user.clone(),
+        password: creds.password.clone(),
+        ..Default::default()
+    };
+    let mut causes = Vec::new();
+    for _ in 0..members.len() {
+        let idx = members.pick();
+        let member = members.get(idx);
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(Error::DeadlineExceeded(left));
+        }
+        let opt = CallOption::default().timeout(left);
+        let result = member
+            .client
+            .unary_call_async(&methods::AUTH_AUTHENTICATE, &req, opt)
+            .and_then(|mut rx| match wait::block_on(&mut rx, intr, None) {
+                Ok(r) => r,
+                Err(_) => {
+                    rx.cancel();
+                    Err(grpcio::Error::RemoteStopped)
+                }
+            });
+        match result {
+            Ok(r) => return Ok(r.token),
+            Err(grpcio::Error::RemoteStopped) => {
+                return Err(intr.check().unwrap_or(Error::DeadlineExceeded(left)))
+            }
+            Err(e) => {
+                let err = crate::transport::map_error(e, left);
+                match err {
+                    Error::Grpc {
+                        code: Code::Unavailable,
+                        message,
+                    } => {
+                        causes.push(EndpointError {
+                            endpoint: member.endpoint.to_string(),
+                            cause: message,
+                        });
+                        members.failed(idx);
+                    }
+                    other => return Err(other),
+                }
+            }
+        }
+    }
+    Err(Error::Unavailable(causes))
+}
+
+/// What a role may do with a key or range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PermissionType {
+    /// Read.
+    Read,
+    /// Write.
+    Write,
+    /// Read and write.
+    ReadWrite,
+}
+
+/// A permission of a role: a type over a key, a prefix or a range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Permission {
+    kind: PermissionType,
+    key: Vec<u8>,
+    range_end: Vec<u8>,
+}
+
+impl Permission {
+    fn new(kind: PermissionType, key: impl Into<Vec<u8>>) -> Permission {
+        Permission {
+            kind,
+            key: key.into(),
+            range_end: Vec::new(),
+        }
+    }
+    /// Read access to `key`.
+    pub fn read(key: impl Into<Vec<u8>>) -> Permission {
+        Permission::new(PermissionType::Read, key)
+    }
+    /// Write access to `key`.
+    pub fn write(key: impl Into<Vec<u8>>) -> Permission {
+        Permission::new(PermissionType::Write, key)
+    }
+    /// Read and write access to `key`.
+    pub fn read_write(key: impl Into<Vec<u8>>) -> Permission {
+        Permission::new(PermissionType::ReadWrite, key)
+    }
+    /// Extends the permission to every key with the key as prefix.
+    pub fn with_prefix(mut self) -> Permission {
+        self.range_end = crate::kv::prefix_range_end(&self.key);
+        self
+    }
+    /// Extends the permission to `[key, end)`.
+    pub fn with_range_end(mut self, end: impl Into<Vec<u8>>) -> Permission {
+        self.range_end = end.into();
+        self
+    }
+    /// The type.
+    pub fn permission_type(&self) -> PermissionType {
+        self.kind
+    }
+    /// The key (start of the range).
+    pub fn key(&self) -> &[u8] {
+        &self.key
+    }
+    /// End of the range; empty for a single key.
+    pub fn range_end(&self) -> &[u8] {
+        &self.range_end
+    }
+
+    fn into_proto(self) -> authpb::Permission {
+        use authpb::permission::Type;
+        authpb::Permission {
+            permType: match self.kind {
+                PermissionType::Read => Type::READ,
+                PermissionType::Write => Type::WRITE,
+                PermissionType::ReadWrite => Type::READWRITE,
+            }
+            .into(),
+            key: self.key,
+            range_end: self.range_end,
+            ..Default::default()
+        }
+    }
+
+    fn from_proto(p: authpb::Permission) -> Permission {
+        use authpb::permission::Type;
+        Permission {
+            kind: match p.permType.enum_value() {
+                Ok(Type::WRITE) => PermissionType::Write,
+                Ok(Type::READWRITE) => PermissionType::ReadWrite,
+                _ => PermissionType::Read,
+            },
+            key: p.key,
+            range_end: p.range_end,
+        }
+    }
+}
+
+/// Whether auth is on, and the auth store's revision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthStatus {
+    header: ResponseHeader,
+    enabled: bool,
+    auth_revision: u64,
+}
+
+impl AuthStatus {
+    /// The response header.
+    pub fn header(&self) -> &ResponseHeader {
+        &self.header
+    }
+    /// Whether authentication is enabled.
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+    /// Revision of the auth store (changes with every user/role change).
+    pub fn auth_revision(&self) -> u64 {
+        self.auth_revision
+    }
+}
+
+fn not_empty(what: &str, name: &str) -> Result<()> {
+    if name.is_empty() {
+        Err(Error::InvalidRequest(format!("{what} name is empty")))
+    } else {
+        Ok(())
+    }
+}
+
+/// Auth administration.
+impl Client {
+    /// Turns authentication on (needs a `root` user with the `root` role).
+    pub fn auth_enable(&self) -> Result<ResponseHeader> {
+        let r = self.unary(
+            &methods::AUTH_AUTH_ENABLE,
+            &pb::AuthEnableRequest::default(),
+            Retry::Safe,
+        )?;
+        Ok(r.header.into())
+    }
+
+    /// Turns authentication off (as root).
+    pub fn auth_disable(&self) -> Result<ResponseHeader> {
+        let r = self.unary(
+            &methods::AUTH_AUTH_DISABLE,
+            &pb::AuthDisableRequest::default(),
+            Retry::Safe,
+        )?;
+        Ok(r.header.into())
+    }
+
+    /// Whether auth is enabled, and the auth revision. Needs etcd 3.5; on
+    /// 3.4 it fails with [`Error::Unsupported`].
+    pub fn auth_status(&self) -> Result<AuthStatus> {
+        match self.unary(
+            &methods::AUTH_AUTH_STATUS,
+            &pb::AuthStatusRequest::default(),
+            Retry::Safe,
+        ) {
+            Ok(r) => Ok(AuthStatus {
+                header: r.header.into(),
+                enabled: r.enabled,
+                auth_revision: r.authRevision,
+            }),
+            Err(Error::Grpc {
+                code: Code::Unimplemented,
+                ..
+            }) => Err(Error::Unsupported(
+                "auth status needs etcd 3.5 or later".into(),
+            )),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Adds a user with a password.
+    pub fn user_add(&self, name: &str, password: &str) -> Result<ResponseHeader> {
+        not_empty("user", name)?;
+        let req = pb::AuthUserAddRequest {
+            name: name.into(),
+            password: password.into(),
+            ..Default::default()
+        };
+        Ok(self
+            .unary(&methods::AUTH_USER_ADD, &req, Retry::Never)?
+            .header
+            .into())
+    }
+
+    /// Adds a user that cannot log in with a password (etcd 3.5; for
+    /// users authenticated by TLS common name).
+    pub fn user_add_no_password(&self, name: &str) -> Result<ResponseHeader> {
+        not_empty("user", name)?;
+        let req = pb::AuthUserAddRequest {
+            name: name.into(),
+            options: protobuf::MessageField::some(authpb::UserAddOptions {
+                no_password: true,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        Ok(self
+            .unary(&methods::AUTH_USER_ADD, &req, Retry::Never)?
+            .header
+            .into())
+    }
+
+    /// Deletes a user.
+    pub fn user_delete(&self, name: &str) -> Result<ResponseHeader> {
+        not_empty("user", name)?;
+        let req = pb::AuthUserDeleteRequest {
+            name: name.into(),
+            ..Default::default()
+        };
+        Ok(self
+            .unary(&methods::AUTH_USER_DELETE, &req, Retry::Never)?
+            .header
+            .into())
+    }
+
+    /// The roles granted to a user.
+    pub fn user_get(&self, name: &str) -> Result<Vec<String>> {
+        not_empty("user", name)?;
+        let req = pb::AuthUserGetRequest {
+            name: name.into(),
+            ..Default::default()
+        };
+        Ok(self
+            .unary(&methods::AUTH_USER_GET, &req, Retry::Safe)?
+            .roles)
+    }
+
+    /// Every user name.
+    pub fn user_list(&self) -> Result<Vec<String>> {
+        let r = self.unary(
+            &methods::AUTH_USER_LIST,
+            &pb::AuthUserListRequest::default(),
+            Retry::Safe,
+        )?;
+        Ok(r.users)
+    }
+
+    /// Changes a user's password.
+    pub fn user_change_password(&self, name: &str, password: &str) -> Result<ResponseHeader> {
+        not_empty("user", name)?;
+        let req = pb::AuthUserChangePasswordRequest {
+            name: name.into(),
+            password: password.into(),
+            ..Default::default()
+        };
+        let r = self.unary(&methods::AUTH_USER_CHANGE_PASSWORD, &req, Retry::Never)?;
+        Ok(r.header.into())
+    }
+
+    /// Grants a role to a user.
+    pub fn user_grant_role(&self, user: &str, role: &str) -> Result<ResponseHeader> {
+        not_empty("user", user)?;
+        not_empty("role", role)?;
+        let req = pb::AuthUserGrantRoleRequest {
+            user: user.into(),
+            role: role.into(),
+            ..Default::default()
+        };
+        let r = self.unary(&methods::AUTH_USER_GRANT_ROLE, &req, Retry::Never)?;
+        Ok(r.header.into())
+    }
+
+    /// Revokes a role from a user.
+    pub fn user_revoke_role(&self, user: &str, role: &str) -> Result<ResponseHeader> {
+        not_empty("user", user)?;
+        not_empty("role", role)?;
+        let req = pb::AuthUserRevokeRoleRequest {
+            name: user.into(),
+            role: role.into(),
+            ..Default::default()
+        };
+        let r = self.unary(&methods::AUTH_USER_REVOKE_ROLE, &req, Retry::Never)?;
+        Ok(r.header.into())
+    }
+
+    /// Adds a role.
+    pub fn role_add(&self, name: &str) -> Result<ResponseHeader> {
+        not_empty("role", name)?;
+        let req = pb::AuthRoleAddRequest {
+            name: name.into(),
+            ..Default::default()
+        };
+        Ok(self
+            .unary(&methods::AUTH_ROLE_ADD, &req, Retry::Never)?
+            .header
+            .into())
+    }
+
+    /// Deletes a role.
+    pub fn role_delete(&self, name: &str) -> Result<ResponseHeader> {
+        not_empty("role", name)?;
+        let req = pb::AuthRoleDeleteRequest {
+            role: name.into(),
+            ..Default::default()
+        };
+        Ok(self
+            .unary(&methods::AUTH_ROLE_DELETE, &req, Retry::Never)?
+            .header
+            .into())
+    }
+
+    /// A role's permissions.
+    pub fn role_get(&self, name: &str) -> Result<Vec<Permission>> {
+        not_empty("role", name)?;
+        let req = pb::AuthRoleGetRequest {
+            role: name.into(),
+            ..Default::default()
+        };
+        let r = self.unary(&methods::AUTH_ROLE_GET, &req, Retry::Safe)?;
+        Ok(r.perm.into_iter().map(Permission::from_proto).collect())
+    }
+
+    /// Every role name.
+    pub fn role_list(&self) -> Result<Vec<String>> {
+        let r = self.unary(
+            &methods::AUTH_ROLE_LIST,
+            &pb::AuthRoleListRequest::default(),
+            Retry::Safe,
+        )?;
+        Ok(r.roles)
+    }
+
+    /// Grants a permission to a role.
+    pub fn role_grant_permission(&self, role: &str, perm: Permission) -> Result<ResponseHeader> {
+        not_empty("role", role)?;
+        if perm.key.is_empty() {
+            return Err(Error::EmptyKey);
+        }
+        let req = pb::AuthRoleGrantPermissionRequest {
+            name: role.into(),
+            perm: protobuf::MessageField::some(perm.into_proto()),
+            ..Default::default()
+        };
+        let r = self.unary(&methods::AUTH_ROLE_GRANT_PERMISSION, &req, Retry::Never)?;
+        Ok(r.header.into())
+    }
+
+    /// Revokes a role's permission on exactly this key or range (as it
+    /// was granted; the permission type does not matter).
+    pub fn role_revoke_permission(&self, role: &str, perm: &Permission) -> Result<ResponseHeader> {
+        not_empty("role", role)?;
+        let (key, range_end) = if perm.range_end.is_empty() {
+            Range::Key.resolve(perm.key.clone())?
+        } else {
+            (perm.key.clone(), perm.range_end.clone())
+        };
+        let req = pb::AuthRoleRevokePermissionRequest {
+            role: role.into(),
+            key,
+            range_end,
+            ..Default::default()
+        };
+        let r = self.unary(&methods::AUTH_ROLE_REVOKE_PERMISSION, &req, Retry::Never)?;
+        Ok(r.header.into())
+    }
+}

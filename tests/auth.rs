@@ -1,0 +1,194 @@
+//! Auth against real etcd: the admin API, permissions, logging in, wrong
+//! passwords, and tokens that expire under running calls, watches and
+//! keepalives.
+
+mod common;
+
+use std::thread;
+use std::time::{Duration, Instant};
+
+use etcd_blocking::{
+    Client, Credentials, Error, EtcdError, GetOptions, Permission, PermissionType, WatchOptions,
+};
+
+/// A fresh server with auth enabled and a root user.
+fn secured(extra: &[&str]) -> (common::Cluster, Client) {
+    let cluster = common::ClusterBuilder::new(1)
+        .args(extra.iter().copied())
+        .start();
+    let admin = Client::connect(cluster.endpoints()).unwrap();
+    admin.user_add("root", "rootpw").unwrap();
+    admin.user_grant_role("root", "root").unwrap();
+    admin.auth_enable().unwrap();
+    let root = Client::builder(cluster.endpoints())
+        .user("root", "rootpw")
+        .connect()
+        .unwrap();
+    (cluster, root)
+}
+
+#[test]
+fn users_roles_and_permissions() {
+    let (cluster, root) = secured(&[]);
+    root.role_add("reader").unwrap();
+    root.role_grant_permission("reader", Permission::read("app/").with_prefix())
+        .unwrap();
+    root.role_grant_permission("reader", Permission::read_write("scratch"))
+        .unwrap();
+    let perms = root.role_get("reader").unwrap();
+    assert_eq!(perms.len(), 2);
+    let app = perms.iter().find(|p| p.key() == b"app/").unwrap();
+    assert_eq!(app.permission_type(), PermissionType::Read);
+    assert_eq!(app.range_end(), b"app0");
+    assert!(root.role_list().unwrap().contains(&"reader".to_string()));
+
+    root.user_add("alice", "alicepw").unwrap();
+    root.user_grant_role("alice", "reader").unwrap();
+    assert_eq!(root.user_get("alice").unwrap(), ["reader"]);
+    let users = root.user_list().unwrap();
+    assert!(users.contains(&"alice".to_string()) && users.contains(&"root".to_string()));
+
+    root.put("app/x", "1").unwrap();
+    let alice = Client::builder(cluster.endpoints())
+        .user("alice", "alicepw")
+        .connect()
+        .unwrap();
+    assert_eq!(
+        alice
+            .get_with("app/", GetOptions::new().prefix())
+            .unwrap()
+            .count(),
+        1
+    );
+    alice.put("scratch", "mine").unwrap();
+    let e = alice.put("app/x", "2").unwrap_err();
+    assert!(matches!(e, Error::Etcd(EtcdError::PermissionDenied)), "{e}");
+    let e = alice.get("other").unwrap_err();
+    assert!(matches!(e, Error::Etcd(EtcdError::PermissionDenied)), "{e}");
+
+    // Revoking takes effect; the client logs in again when the auth
+    // revision moves (etcd 3.5 says "revision of auth store is old").
+    root.role_revoke_permission("reader", &Permission::read("app/").with_prefix())
+        .unwrap();
+    let e = alice.get("app/x").unwrap_err();
+    assert!(matches!(e, Error::Etcd(EtcdError::PermissionDenied)), "{e}");
+    root.user_revoke_role("alice", "reader").unwrap();
+    assert!(root.user_get("alice").unwrap().is_empty());
+
+    // Changing the password: the old one no longer logs in.
+    root.user_change_password("alice", "newpw").unwrap();
+    let e = Client::builder(cluster.endpoints())
+        .user("alice", "alicepw")
+        .connect()
+        .unwrap_err();
+    assert!(matches!(e, Error::Etcd(EtcdError::AuthFailed)), "{e}");
+
+    // Typed admin errors.
+    let e = root.user_add("alice", "x").unwrap_err();
+    assert!(
+        matches!(e, Error::Etcd(EtcdError::UserAlreadyExists)),
+        "{e}"
+    );
+    let e = root.user_get("nobody").unwrap_err();
+    assert!(matches!(e, Error::Etcd(EtcdError::UserNotFound)), "{e}");
+    let e = root.role_get("nobody").unwrap_err();
+    assert!(matches!(e, Error::Etcd(EtcdError::RoleNotFound)), "{e}");
+    let e = root.user_revoke_role("alice", "reader").unwrap_err();
+    assert!(matches!(e, Error::Etcd(EtcdError::RoleNotGranted)), "{e}");
+    assert!(matches!(
+        root.user_add("", "x"),
+        Err(Error::InvalidRequest(_))
+    ));
+    assert!(matches!(root.role_add(""), Err(Error::InvalidRequest(_))));
+
+    root.user_delete("alice").unwrap();
+    root.role_delete("reader").unwrap();
+    assert!(!root.user_list().unwrap().contains(&"alice".to_string()));
+
+    // Status needs 3.5; 3.4 says so clearly.
+    match root.auth_status() {
+        Ok(s) => {
+            assert!(common::etcd_at_least(3, 5));
+            assert!(s.enabled() && s.auth_revision() > 0);
+        }
+        Err(Error::Unsupported(_)) => assert!(!common::etcd_at_least(3, 5)),
+        Err(e) => panic!("{e}"),
+    }
+    root.auth_disable().unwrap();
+    let anonymous = Client::connect(cluster.endpoints()).unwrap();
+    anonymous.put("open", "again").unwrap();
+}
+
+#[test]
+fn a_wrong_password_fails_fast_and_typed() {
+    let (cluster, _root) = secured(&[]);
+    let started = Instant::now();
+    let e = Client::builder(cluster.endpoints())
+        .user("root", "wrong")
+        .connect()
+        .unwrap_err();
+    assert!(matches!(e, Error::Etcd(EtcdError::AuthFailed)), "{e}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    // No password or token in what a user might log.
+    let builder = Client::builder(cluster.endpoints()).user("root", "s3cr3t-pw");
+    assert!(!format!("{builder:?}").contains("s3cr3t-pw"));
+    assert!(!format!("{:?}", Credentials::new("u", "s3cr3t-pw")).contains("s3cr3t-pw"));
+    assert!(!e.to_string().contains("wrong"));
+    // Without credentials, calls are refused with etcd's own error.
+    let anonymous = Client::connect(cluster.endpoints()).unwrap();
+    let e = anonymous.get("k").unwrap_err();
+    assert!(matches!(e, Error::Etcd(_)), "{e}");
+}
+
+#[test]
+fn expired_tokens_are_renewed_for_calls_watches_and_keepalives() {
+    // Simple tokens that expire after 2 s idle.
+    let (cluster, _root) = secured(&["--auth-token-ttl=2"]);
+    let c = Client::builder(cluster.endpoints())
+        .user("root", "rootpw")
+        .connect()
+        .unwrap();
+    let lease = c.grant(20).unwrap().id();
+    let ka = c.keep_alive(lease).unwrap();
+    let w = c.watch_with("w/", WatchOptions::new().prefix()).unwrap();
+    c.put("w/1", "a").unwrap();
+    assert_eq!(
+        w.recv_timeout(Duration::from_secs(5))
+            .unwrap()
+            .unwrap()
+            .events()
+            .len(),
+        1
+    );
+
+    // Let the token expire: the next call logs in again by itself.
+    thread::sleep(Duration::from_secs(4));
+    c.put("w/2", "b").unwrap();
+    assert_eq!(c.get("w/2").unwrap().count(), 1);
+    assert_eq!(
+        w.recv_timeout(Duration::from_secs(5))
+            .unwrap()
+            .unwrap()
+            .events()
+            .len(),
+        1
+    );
+
+    // A restart forgets every token; the pump's streams reopen with a new
+    // one and the watch resumes without loss.
+    cluster.restart(0);
+    let writer = Client::builder(cluster.endpoints())
+        .user("root", "rootpw")
+        .connect()
+        .unwrap();
+    writer.put("w/3", "c").unwrap();
+    let r = w
+        .recv_timeout(Duration::from_secs(15))
+        .unwrap()
+        .expect("event after restart");
+    assert_eq!(r.events()[0].kv().key(), b"w/3");
+    // The keepalive kept going through all of it.
+    thread::sleep(Duration::from_secs(3));
+    assert!(ka.is_alive(), "{:?}", ka.state());
+    assert!(c.time_to_live(lease, false).unwrap().ttl() > 0);
+}
