@@ -31,6 +31,9 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// client (etcd's own request limit is 1.5 MiB by default).
 pub const DEFAULT_MAX_SEND_MESSAGE_SIZE: usize = 2 * 1024 * 1024;
 
+/// Default for [`ClientBuilder::attempt_fraction`].
+pub const DEFAULT_ATTEMPT_FRACTION: f64 = 1.0 / 3.0;
+
 /// How long closing waits for gRPC's threads before giving up on them.
 const SHUTDOWN_LIMIT: Duration = Duration::from_secs(5);
 
@@ -57,6 +60,7 @@ pub struct ClientBuilder {
     pub(crate) tls: Option<TlsOptions>,
     pub(crate) watch_buffer: usize,
     pub(crate) credentials: Option<Credentials>,
+    pub(crate) attempt_fraction: f64,
 }
 
 impl ClientBuilder {
@@ -83,6 +87,7 @@ impl ClientBuilder {
             tls: None,
             watch_buffer: crate::watch::DEFAULT_WATCH_BUFFER,
             credentials: None,
+            attempt_fraction: DEFAULT_ATTEMPT_FRACTION,
         }
     }
 
@@ -152,6 +157,17 @@ impl ClientBuilder {
         self
     }
 
+    /// The share of a call's deadline that one attempt of a repeatable
+    /// call (reads, lease and member queries) may use while other members
+    /// remain to be tried (default 1/3). A member that does not answer in
+    /// that time is passed over for the next, so one frozen member cannot
+    /// eat the whole deadline. 1.0 gives every attempt the whole deadline.
+    /// Writes always get the whole deadline: they are never sent twice.
+    pub fn attempt_fraction(mut self, share: f64) -> Self {
+        self.attempt_fraction = share;
+        self
+    }
+
     /// Authenticate as this user: the client logs in at connect (a wrong
     /// password is [`EtcdError::AuthFailed`](crate::EtcdError::AuthFailed)
     /// then, with no retries), attaches the token to every call and stream,
@@ -213,6 +229,11 @@ impl ClientBuilder {
             if d.is_zero() {
                 return Err(Error::InvalidConfig(format!("{name} must be positive")));
             }
+        }
+        if !(self.attempt_fraction > 0.0 && self.attempt_fraction <= 1.0) {
+            return Err(Error::InvalidConfig(
+                "attempt fraction must be in (0, 1]".into(),
+            ));
         }
         if self.cq_threads == 0 {
             return Err(Error::InvalidConfig(

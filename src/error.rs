@@ -64,6 +64,18 @@ pub enum Error {
     #[error("no endpoint available: {}", EndpointErrors(.0))]
     Unavailable(Vec<EndpointError>),
 
+    /// A write (put, delete, txn, compact, member change, …) failed after
+    /// it may have reached the server: it may or may not have been
+    /// applied. It was not sent again; read before retrying. (A write that
+    /// ends with [`Error::DeadlineExceeded`] is in the same state.)
+    #[error("outcome unknown: the request may have been applied ({endpoint}: {cause})")]
+    Ambiguous {
+        /// The endpoint the request went to.
+        endpoint: String,
+        /// What went wrong.
+        cause: String,
+    },
+
     /// etcd answered with one of its own errors.
     #[error("etcd: {0}")]
     Etcd(#[from] EtcdError),
@@ -132,7 +144,7 @@ impl Error {
     /// on the call (a write that timed out may already be applied).
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::Unavailable(_) | Error::DeadlineExceeded(_) => true,
+            Error::Unavailable(_) | Error::DeadlineExceeded(_) | Error::Ambiguous { .. } => true,
             Error::Etcd(e) => e.is_transient(),
             Error::Grpc { code, .. } => *code == Code::Unavailable,
             _ => false,
@@ -144,7 +156,7 @@ impl Error {
         match self {
             Error::DeadlineExceeded(_) => Some(Code::DeadlineExceeded),
             Error::Canceled => Some(Code::Cancelled),
-            Error::Unavailable(_) => Some(Code::Unavailable),
+            Error::Unavailable(_) | Error::Ambiguous { .. } => Some(Code::Unavailable),
             Error::Etcd(e) => Some(e.code()),
             Error::Grpc { code, .. } => Some(*code),
             _ => None,

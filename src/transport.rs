@@ -131,6 +131,9 @@ impl Members {
 
 pub(crate) struct Transport {
     members: Arc<Members>,
+    /// Share of a call's deadline one attempt of a repeatable call may use
+    /// while other members remain to be tried.
+    attempt_fraction: f64,
     /// The authenticated session, when the config has credentials.
     session: Option<Arc<Session>>,
     max_send: usize,
@@ -192,6 +195,7 @@ impl Transport {
             .clone()
             .map(|c| Arc::new(Session::new(c, cfg.require_leader)));
         let t = Transport {
+            attempt_fraction: cfg.attempt_fraction,
             session,
             members: Arc::new(Members {
                 list: members,
@@ -328,7 +332,16 @@ impl Transport {
                 idx = (idx + 1) % n;
                 continue;
             }
-            let mut opt = CallOption::default().timeout(ctx.remaining()?);
+            // A repeatable call gives each member only a share of its
+            // deadline while others are left to try, so one frozen member
+            // cannot eat all of it.
+            let remaining = ctx.remaining()?;
+            let attempt_limit = if retry == Retry::Safe && failed_in_a_row + 1 < candidates {
+                remaining.min(ctx.timeout.mul_f64(self.attempt_fraction))
+            } else {
+                remaining
+            };
+            let mut opt = CallOption::default().timeout(attempt_limit);
             let (token_generation, headers) = match &self.session {
                 Some(s) => s.unary_headers(),
                 None => (0, self.headers.clone()),
@@ -343,17 +356,29 @@ impl Transport {
                     }
                     return Ok(resp);
                 }
+                Err(Error::DeadlineExceeded(_)) if attempt_limit < remaining => Error::Grpc {
+                    code: error::Code::Unavailable,
+                    message: format!("no answer within {attempt_limit:?}"),
+                },
                 Err(err) => err,
             };
             if let Some(cause) = transport_failure(&err) {
                 log::debug!("{} failed: {cause}", member.endpoint);
+                self.members.failed(idx);
+                failed_in_a_row += 1;
+                // A write that may have reached the member must not be
+                // sent again; the caller learns that it may be applied.
+                if retry == Retry::Never && !never_sent(&cause) {
+                    return Err(Error::Ambiguous {
+                        endpoint: member.endpoint.to_string(),
+                        cause,
+                    });
+                }
                 causes.push(EndpointError {
                     endpoint: member.endpoint.to_string(),
                     cause,
                 });
-                self.members.failed(idx);
-                failed_in_a_row += 1;
-                if retry == Retry::Never || failed_in_a_row >= candidates {
+                if failed_in_a_row >= candidates {
                     return Err(Error::Unavailable(causes));
                 }
                 idx = (idx + 1) % n;
@@ -574,6 +599,12 @@ pub(crate) fn map_error(e: grpcio::Error, timeout: Duration) -> Error {
         grpcio::Error::RpcFailure(s) => error::from_status(s.code().into(), s.message(), timeout),
         other => Error::from(other),
     }
+}
+
+/// Whether a transport failure happened before the request could leave
+/// the client: gRPC could not connect at all, so nothing was sent.
+fn never_sent(cause: &str) -> bool {
+    cause.starts_with("failed to connect to all addresses")
 }
 
 /// The cause to record if `err` is a transport failure (the member could not

@@ -26,6 +26,8 @@
 //! `ETCD_HARNESS_TIMEOUT_SECS` (startup timeout, default 20).
 #![allow(dead_code)]
 
+pub mod proxy;
+
 use std::collections::hash_map::RandomState;
 use std::ffi::OsStr;
 use std::fs::{self, File, OpenOptions};
@@ -573,6 +575,21 @@ pub fn json_field<'a>(json: &'a str, key: &str) -> Option<&'a str> {
 // Cluster
 // ---------------------------------------------------------------------------
 
+/// PEM files for [`ClusterBuilder::tls`]: what etcd serves its `https://`
+/// client listener with.
+#[derive(Clone, Debug)]
+pub struct TlsFiles {
+    /// Server certificate (`--cert-file`). Its SAN must match what clients
+    /// dial (e.g. `IP:127.0.0.1`) or the name they check instead.
+    pub cert: PathBuf,
+    /// The server certificate's private key (`--key-file`).
+    pub key: PathBuf,
+    /// CA that client certificates must chain to (`--trusted-ca-file`).
+    pub ca: PathBuf,
+    /// Require a client certificate signed by `ca` (`--client-cert-auth`).
+    pub client_cert_auth: bool,
+}
+
 /// Builder for a [`Cluster`] of `n` members with extra etcd flags.
 ///
 /// ```ignore
@@ -584,6 +601,7 @@ pub struct ClusterBuilder {
     args: Vec<String>,
     startup_timeout: Duration,
     log_level: String,
+    tls: Option<TlsFiles>,
 }
 
 impl ClusterBuilder {
@@ -604,6 +622,7 @@ impl ClusterBuilder {
             args: Vec::new(),
             startup_timeout,
             log_level,
+            tls: None,
         }
     }
 
@@ -634,6 +653,18 @@ impl ClusterBuilder {
     /// etcd's `--log-level` (default `warn`, or `ETCD_HARNESS_LOG_LEVEL`).
     pub fn log_level(mut self, level: &str) -> Self {
         self.log_level = level.to_string();
+        self
+    }
+
+    /// Serves clients over TLS as well: every member gets a second client
+    /// listener, `https://127.0.0.1:P` on a port of its own, with
+    /// `--cert-file`, `--key-file`, `--trusted-ca-file` and (if asked)
+    /// `--client-cert-auth` from `files`. The plain `http://` listener
+    /// stays, unaffected by those flags, so the harness's probes (`/health`,
+    /// the JSON gateway) and [`Cluster::endpoints`] / [`Cluster::client_urls`]
+    /// work as usual; [`Cluster::tls_client_urls`] gives the `https://` URLs.
+    pub fn tls(mut self, files: TlsFiles) -> Self {
+        self.tls = Some(files);
         self
     }
 
@@ -692,6 +723,7 @@ pub struct Cluster {
     args: Vec<String>,
     log_level: String,
     startup_timeout: Duration,
+    tls: Option<TlsFiles>,
     members: RwLock<Vec<Arc<Member>>>,
     pending_peers: Mutex<Vec<PortGuard>>,
     // Last field: removed after the members' fields are dropped.
@@ -701,6 +733,8 @@ pub struct Cluster {
 struct Member {
     name: String,
     client: PortGuard,
+    /// The `https://` client listener's port ([`ClusterBuilder::tls`]).
+    tls_client: Option<PortGuard>,
     peer: PortGuard,
     dir: PathBuf,
     initial_cluster: String,
@@ -717,6 +751,17 @@ struct Proc {
 impl Member {
     fn client_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.client.port)
+    }
+    fn tls_client_url(&self) -> Option<String> {
+        let guard = self.tls_client.as_ref()?;
+        Some(format!("https://127.0.0.1:{}", guard.port))
+    }
+    /// `--listen-client-urls` / `--advertise-client-urls`.
+    fn all_client_urls(&self) -> String {
+        match self.tls_client_url() {
+            Some(tls) => format!("{},{tls}", self.client_url()),
+            None => self.client_url(),
+        }
     }
     fn peer_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.peer.port)
@@ -803,21 +848,25 @@ impl Cluster {
                 )
             })?;
         let token = format!("etcd-harness-{}-{seq}-{:x}", std::process::id(), rand_u64());
-        let ports: Vec<(String, PortGuard, PortGuard)> = (0..b.size)
-            .map(|i| (format!("m{i}"), reserve_port(), reserve_port()))
+        let ports: Vec<(String, PortGuard, PortGuard, Option<PortGuard>)> = (0..b.size)
+            .map(|i| {
+                let tls = b.tls.as_ref().map(|_| reserve_port());
+                (format!("m{i}"), reserve_port(), reserve_port(), tls)
+            })
             .collect();
         let initial_cluster = ports
             .iter()
-            .map(|(name, _, peer)| format!("{name}=http://127.0.0.1:{}", peer.port))
+            .map(|(name, _, peer, _)| format!("{name}=http://127.0.0.1:{}", peer.port))
             .collect::<Vec<_>>()
             .join(",");
         let mut members = Vec::new();
-        for (name, client, peer) in ports {
+        for (name, client, peer, tls_client) in ports {
             let mdir = dir.path().join(&name);
             fs::create_dir_all(&mdir).map_err(|e| format!("{}: {e}", mdir.display()))?;
             members.push(Arc::new(Member {
                 name,
                 client,
+                tls_client,
                 peer,
                 dir: mdir,
                 initial_cluster: initial_cluster.clone(),
@@ -829,6 +878,7 @@ impl Cluster {
             args: b.args.clone(),
             log_level: b.log_level.clone(),
             startup_timeout: b.startup_timeout,
+            tls: b.tls.clone(),
             members: RwLock::new(members),
             pending_peers: Mutex::new(Vec::new()),
             dir,
@@ -871,9 +921,9 @@ impl Cluster {
             .arg("--data-dir")
             .arg(m.data_dir())
             .arg("--listen-client-urls")
-            .arg(m.client_url())
+            .arg(m.all_client_urls())
             .arg("--advertise-client-urls")
-            .arg(m.client_url())
+            .arg(m.all_client_urls())
             .arg("--listen-peer-urls")
             .arg(m.peer_url())
             .arg("--initial-advertise-peer-urls")
@@ -892,6 +942,17 @@ impl Cluster {
                 .arg("stderr")
                 .arg("--log-level")
                 .arg(&self.log_level);
+        }
+        if let Some(tls) = &self.tls {
+            cmd.arg("--cert-file")
+                .arg(&tls.cert)
+                .arg("--key-file")
+                .arg(&tls.key)
+                .arg("--trusted-ca-file")
+                .arg(&tls.ca);
+            if tls.client_cert_auth {
+                cmd.arg("--client-cert-auth");
+            }
         }
         cmd.args(&self.args)
             .current_dir(&m.dir)
@@ -949,7 +1010,7 @@ impl Cluster {
             out.push_str(&format!(
                 "--- member {i} ({}) client {} peer {} log {} (last {LOG_TAIL_LINES} lines):\n{}\n",
                 m.name,
-                m.client_url(),
+                m.all_client_urls(),
                 m.peer_url(),
                 m.log_path().display(),
                 tail(&m.log_path(), LOG_TAIL_LINES)
@@ -992,6 +1053,20 @@ impl Cluster {
     /// Client URL `"http://127.0.0.1:P"` of member `i`.
     pub fn client_url(&self, i: usize) -> String {
         self.member(i).client_url()
+    }
+
+    /// `https://127.0.0.1:P` client URLs of every member; panics unless the
+    /// cluster was built with [`ClusterBuilder::tls`].
+    pub fn tls_client_urls(&self) -> Vec<String> {
+        (0..self.len()).map(|i| self.tls_client_url(i)).collect()
+    }
+
+    /// `https://127.0.0.1:P` client URL of member `i`; panics unless the
+    /// cluster was built with [`ClusterBuilder::tls`].
+    pub fn tls_client_url(&self, i: usize) -> String {
+        self.member(i)
+            .tls_client_url()
+            .unwrap_or_else(|| panic!("member {i} has no TLS listener: use ClusterBuilder::tls"))
     }
 
     /// Peer URL `"http://127.0.0.1:P"` of member `i`.
@@ -1290,6 +1365,7 @@ impl Cluster {
         let member = Arc::new(Member {
             name: name.to_string(),
             client: reserve_port(),
+            tls_client: self.tls.as_ref().map(|_| reserve_port()),
             peer,
             dir: mdir,
             initial_cluster: initial_cluster.to_string(),

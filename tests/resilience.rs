@@ -1,0 +1,207 @@
+//! Fault tests on three-member clusters: the member in use killed, frozen
+//! or blackholed; every member down and back; a member without a leader.
+//! Each prints how long the client took to get past the fault.
+
+mod common;
+
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::proxy::Proxy;
+use etcd_blocking::{Client, Error, EtcdError, GetOptions};
+
+/// Index of the member that answered `c`'s last read.
+fn member_in_use(cluster: &common::Cluster, c: &Client) -> usize {
+    let id = c.get("probe").unwrap().header().member_id();
+    (0..cluster.len())
+        .find(|&i| cluster.member_id(i) == Some(id))
+        .expect("member in use")
+}
+
+/// A write after a fault: applied, or reported as possibly applied; never
+/// another error, and never sent twice.
+fn write_after_fault(c: &Client, key: &str) -> &'static str {
+    match c.put(key, "v") {
+        Ok(_) => "applied",
+        Err(Error::Ambiguous { .. }) => "ambiguous",
+        Err(Error::DeadlineExceeded(_)) => "deadline (outcome unknown)",
+        Err(e) => panic!("write after fault: {e}"),
+    }
+}
+
+#[test]
+fn killed_member_reads_and_writes_move_on() {
+    let cluster = common::Cluster::start(3);
+    let c = Client::builder(cluster.endpoints())
+        .request_timeout(Duration::from_secs(3))
+        .connect()
+        .unwrap();
+    c.put("probe", "x").unwrap();
+    let idx = member_in_use(&cluster, &c);
+    cluster.kill(idx);
+    let t = Instant::now();
+    let r = c.get("probe").unwrap();
+    eprintln!("kill -9: read moved on in {:?}", t.elapsed());
+    assert_eq!(r.count(), 1);
+    let t = Instant::now();
+    let outcome = write_after_fault(&c, "after-kill");
+    eprintln!("kill -9: write {outcome} in {:?}", t.elapsed());
+    // The pin moved: the next write goes straight to a live member.
+    c.put("after-kill-2", "v").unwrap();
+    assert_eq!(c.get("after-kill-2").unwrap().count(), 1);
+}
+
+#[test]
+fn frozen_member_costs_one_attempt_share() {
+    let cluster = common::Cluster::start(3);
+    let c = Client::builder(cluster.endpoints())
+        .request_timeout(Duration::from_secs(3))
+        .connect()
+        .unwrap();
+    c.put("probe", "x").unwrap();
+    let idx = member_in_use(&cluster, &c);
+    cluster.stop(idx);
+    let t = Instant::now();
+    let r = c
+        .get_with("probe", GetOptions::new().serializable())
+        .unwrap();
+    let took = t.elapsed();
+    eprintln!("SIGSTOP: read moved on in {took:?}");
+    assert_eq!(r.count(), 1);
+    // One third of the 3 s deadline, plus slack: not the whole deadline.
+    assert!(took < Duration::from_millis(2500), "{took:?}");
+    // The pin moved: later reads go straight elsewhere (serializable: a
+    // linearizable read waits for a new leader if the frozen one led).
+    let t = Instant::now();
+    c.get_with("probe", GetOptions::new().serializable())
+        .unwrap();
+    assert!(
+        t.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        t.elapsed()
+    );
+    // A write is applied or reported as possibly applied; if the frozen
+    // member was the leader, writes wait for a new election.
+    let t = Instant::now();
+    let outcome = write_after_fault(&c, "after-stop");
+    eprintln!("SIGSTOP: write {outcome} in {:?}", t.elapsed());
+    let t = Instant::now();
+    while c.put("after-stop-2", "v").is_err() {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "writes never resumed"
+        );
+    }
+    eprintln!("SIGSTOP: writes flowing again after {:?}", t.elapsed());
+    cluster.cont(idx);
+}
+
+#[test]
+fn blackholed_member_is_passed_over() {
+    let cluster = common::Cluster::start(3);
+    // Every member behind a proxy of ours; the one in use goes dark.
+    let proxies: Vec<Proxy> = (0..3).map(|i| Proxy::start(&cluster.endpoint(i))).collect();
+    let eps: Vec<String> = proxies.iter().map(|p| p.addr().to_string()).collect();
+    let c = Client::builder(&eps)
+        .request_timeout(Duration::from_secs(3))
+        .connect()
+        .unwrap();
+    c.put("probe", "x").unwrap();
+    let idx = member_in_use(&cluster, &c);
+    proxies[idx].blackhole(true);
+    let t = Instant::now();
+    let r = c.get("probe").unwrap();
+    eprintln!("blackhole: read moved on in {:?}", t.elapsed());
+    assert_eq!(r.count(), 1);
+    assert_ne!(r.header().member_id(), cluster.member_id(idx).unwrap());
+    assert!(t.elapsed() < Duration::from_millis(2500));
+    let t = Instant::now();
+    c.put("after-blackhole", "v").unwrap();
+    eprintln!("blackhole: next write in {:?}", t.elapsed());
+    // Watches are opened elsewhere too.
+    let w = c.watch("watched").unwrap();
+    c.put("watched", "1").unwrap();
+    assert!(w.recv_timeout(Duration::from_secs(5)).unwrap().is_some());
+    proxies[idx].blackhole(false);
+}
+
+#[test]
+fn all_members_down_fails_fast_then_recovers() {
+    let cluster = common::Cluster::start(3);
+    let c = Client::builder(cluster.endpoints())
+        .request_timeout(Duration::from_secs(3))
+        .connect()
+        .unwrap();
+    c.put("k", "v").unwrap();
+    for i in 0..3 {
+        cluster.kill(i);
+    }
+    let t = Instant::now();
+    let e = c.get("k").unwrap_err();
+    eprintln!("all down: read failed in {:?}: {e}", t.elapsed());
+    match &e {
+        Error::Unavailable(causes) => {
+            assert_eq!(causes.len(), 3, "{e}");
+            for ep in cluster.endpoints() {
+                assert!(e.to_string().contains(&ep), "{e} lacks {ep}");
+            }
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(t.elapsed() < Duration::from_secs(3));
+    for i in 0..3 {
+        cluster.restart_no_wait(i);
+    }
+    cluster.wait_all_running_healthy();
+    let t = Instant::now();
+    loop {
+        match c.get("k") {
+            Ok(r) => {
+                assert_eq!(r.count(), 1);
+                break;
+            }
+            Err(e) => {
+                assert!(t.elapsed() < Duration::from_secs(15), "not recovered: {e}");
+                thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+    eprintln!(
+        "all down: recovered {:?} after the cluster was back",
+        t.elapsed()
+    );
+}
+
+#[test]
+fn require_leader_refuses_a_cut_off_member() {
+    let cluster = common::Cluster::start(3);
+    let lone = cluster.endpoint(0);
+    let plain = Client::builder([&lone])
+        .request_timeout(Duration::from_secs(1))
+        .connect()
+        .unwrap();
+    let strict = Client::builder([&lone])
+        .request_timeout(Duration::from_secs(1))
+        .require_leader(true)
+        .connect()
+        .unwrap();
+    plain.put("k", "v").unwrap();
+    cluster.kill(1);
+    cluster.kill(2);
+    // Wait until member 0 notices it has no leader.
+    let t = Instant::now();
+    loop {
+        match strict.get_with("k", GetOptions::new().serializable()) {
+            Err(Error::Etcd(EtcdError::NoLeader)) => break,
+            other => {
+                assert!(t.elapsed() < Duration::from_secs(15), "{other:?}");
+                thread::sleep(Duration::from_millis(200));
+            }
+        }
+    }
+    // Without require-leader the isolated member still serves stale reads.
+    let r = plain
+        .get_with("k", GetOptions::new().serializable())
+        .unwrap();
+    assert_eq!(r.count(), 1);
+}
