@@ -105,6 +105,14 @@ fn close_and_drop_release_threads_and_descriptors() {
             "{own:?}"
         );
     }
+    // And many short lives in a row.
+    let t = Instant::now();
+    for _ in 0..1000 {
+        let c = Client::connect(&eps).unwrap();
+        c.get("k").unwrap();
+        c.close().unwrap();
+    }
+    eprintln!("1000 connect/get/close cycles in {:?}", t.elapsed());
     let own_after = settles(own_before.len(), || threads().0.len());
     assert_eq!(
         own_after,
