@@ -61,6 +61,7 @@ pub struct ClientBuilder {
     pub(crate) watch_buffer: usize,
     pub(crate) credentials: Option<Credentials>,
     pub(crate) attempt_fraction: f64,
+    pub(crate) auto_sync: Option<Duration>,
 }
 
 impl ClientBuilder {
@@ -88,6 +89,7 @@ impl ClientBuilder {
             watch_buffer: crate::watch::DEFAULT_WATCH_BUFFER,
             credentials: None,
             attempt_fraction: DEFAULT_ATTEMPT_FRACTION,
+            auto_sync: None,
         }
     }
 
@@ -157,6 +159,14 @@ impl ClientBuilder {
         self
     }
 
+    /// Refresh the endpoint list from the cluster's member list at this
+    /// interval (off by default): new members are added, removed ones
+    /// dropped, learners skipped. [`Client::sync_endpoints`] does it once.
+    pub fn auto_sync_interval(mut self, every: Duration) -> Self {
+        self.auto_sync = Some(every);
+        self
+    }
+
     /// The share of a call's deadline that one attempt of a repeatable
     /// call (reads, lease and member queries) may use while other members
     /// remain to be tried (default 1/3). A member that does not answer in
@@ -195,8 +205,9 @@ impl ClientBuilder {
     /// them answers.
     pub fn connect(self) -> Result<Client> {
         self.validate()?;
-        let transport = Transport::connect(&self)?;
-        Ok(Client {
+        let transport = Arc::new(Transport::connect(&self)?);
+        let auto_sync = self.auto_sync;
+        let client = Client {
             timeout: self.request_timeout,
             token: None,
             target: None,
@@ -207,7 +218,13 @@ impl ClientBuilder {
                 watch_ids: AtomicU64::new(1),
                 config: self,
             }),
-        })
+        };
+        if auto_sync.is_some() {
+            // Auto-sync runs on the pump, so it starts now, not on the
+            // first watch.
+            client.pump()?;
+        }
+        Ok(client)
     }
 
     pub(crate) fn parsed_endpoints(&self) -> Result<Vec<Endpoint>> {
@@ -260,14 +277,14 @@ pub struct Client {
     timeout: Duration,
     token: Option<CancelToken>,
     /// Member every call of this handle goes to, if any.
-    target: Option<usize>,
+    target: Option<Endpoint>,
 }
 
 struct Shared {
     /// `None` once closed. Calls hold the read lock while in flight, so
     /// closing (the write lock) waits for them; they notice the closed flag
     /// within [`crate::wait::CLOSE_POLL`] and cancel themselves.
-    transport: RwLock<Option<Transport>>,
+    transport: RwLock<Option<Arc<Transport>>>,
     closed: AtomicBool,
     /// The stream pump, started by the first watch or keepalive.
     pump: Mutex<Option<Pump>>,
@@ -287,7 +304,12 @@ impl Shared {
             return Ok(());
         };
         log::debug!("closing client");
-        if transport.shutdown(SHUTDOWN_LIMIT) {
+        // Only the pump shared the transport, and it has been joined.
+        let stopped = match Arc::try_unwrap(transport) {
+            Ok(t) => t.shutdown(SHUTDOWN_LIMIT),
+            Err(_) => false,
+        };
+        if stopped {
             Ok(())
         } else {
             Err(Error::Grpc {
@@ -357,13 +379,13 @@ impl Client {
     /// one of the client's endpoints, in any accepted form.
     pub fn with_endpoint(&self, endpoint: &str) -> Result<Client> {
         let wanted = Endpoint::parse(endpoint)?;
-        let idx = self.with_transport(|t| {
-            t.member_index(&wanted).ok_or_else(|| {
+        self.with_transport(|t| {
+            t.members().index_of(&wanted).map(drop).ok_or_else(|| {
                 Error::InvalidConfig(format!("{endpoint} is not one of the client's endpoints"))
             })
         })?;
         Ok(Client {
-            target: Some(idx),
+            target: Some(wanted),
             ..self.clone()
         })
     }
@@ -374,8 +396,19 @@ impl Client {
     }
 
     /// The endpoints, as configured.
-    pub fn endpoints(&self) -> &[String] {
-        &self.shared.config.endpoints
+    ///
+    /// After [`sync_endpoints`](Self::sync_endpoints) (or auto-sync) these
+    /// are the cluster's members' client URLs.
+    pub fn endpoints(&self) -> Vec<String> {
+        self.with_transport(|t| Ok(t.members().endpoints()))
+            .unwrap_or_else(|_| self.shared.config.endpoints.clone())
+    }
+
+    /// Replaces the endpoints with the client URLs of the cluster's voting
+    /// members (from a member list call; learners are skipped), keeping
+    /// the connections of endpoints that stay. Returns the new list.
+    pub fn sync_endpoints(&self) -> Result<Vec<String>> {
+        self.with_transport(|t| t.sync_endpoints(&self.ctx()))
     }
 
     /// Closes the client for every handle: calls in flight return
@@ -401,7 +434,7 @@ impl Client {
                 closed: &self.shared.closed,
                 token: self.token.as_ref(),
             },
-            target: self.target,
+            target: self.target.as_ref(),
         }
     }
 
@@ -455,7 +488,7 @@ impl Client {
         }
         let guard = self.shared.transport.read();
         let transport = guard.as_ref().ok_or(Error::ClientClosed)?;
-        let p = Pump::start(transport.members(), transport.session());
+        let p = Pump::start(transport.clone(), self.shared.config.auto_sync);
         let handle = p.handle.clone();
         *pump = Some(p);
         Ok(handle)

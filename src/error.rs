@@ -375,6 +375,9 @@ etcd_errors! {
     TimeoutDueToConnectionLost = (Unavailable, "request timed out, possibly due to connection lost"),
     /// A linearizable read waited too long for the applied index.
     TimeoutWaitAppliedIndex = (Unavailable, "request timed out, waiting for the applied index took too long"),
+    /// raft dropped the proposal before it entered the log (typically
+    /// during a leader transfer): it was not applied and may be sent again.
+    ProposalDropped = (Unknown, "raft proposal dropped"),
     /// The cluster is unhealthy (too few members reachable to act).
     Unhealthy = (Unavailable, "unhealthy cluster"),
     /// The cluster detected data corruption (`CORRUPT` alarm).
@@ -401,7 +404,20 @@ impl EtcdError {
     /// Whether the failure is transient: another try (perhaps on another
     /// member) may succeed without changing the request.
     pub fn is_transient(&self) -> bool {
-        self.code() == Code::Unavailable || *self == EtcdError::TooManyRequests
+        self.code() == Code::Unavailable
+            || matches!(
+                self,
+                EtcdError::TooManyRequests | EtcdError::ProposalDropped
+            )
+    }
+
+    /// Whether the request provably was not applied, so even a write may
+    /// be sent again.
+    pub fn was_not_applied(&self) -> bool {
+        matches!(
+            self,
+            EtcdError::ProposalDropped | EtcdError::TooManyRequests
+        )
     }
 }
 

@@ -66,10 +66,12 @@
 
 mod auth;
 mod client;
+mod cluster;
 mod endpoint;
 mod error;
 mod kv;
 mod lease;
+mod maintenance;
 pub mod proto;
 mod pump;
 mod tls;
@@ -80,8 +82,12 @@ mod watch;
 
 pub use auth::{AuthStatus, Credentials, Permission, PermissionType};
 pub use client::{
-    Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_SEND_MESSAGE_SIZE,
-    DEFAULT_REQUEST_TIMEOUT,
+    Client, ClientBuilder, DEFAULT_ATTEMPT_FRACTION, DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_SEND_MESSAGE_SIZE, DEFAULT_REQUEST_TIMEOUT,
+};
+pub use cluster::{
+    Member, MemberAddResponse, MemberListResponse, MemberPromoteResponse, MemberRemoveResponse,
+    MemberUpdateResponse,
 };
 pub use endpoint::Endpoint;
 pub use error::{Code, EndpointError, Error, EtcdError, Result};
@@ -92,6 +98,10 @@ pub use kv::{
 pub use lease::{
     KeepAlive, KeepAliveResponse, LeaseGrantResponse, LeaseLeasesResponse, LeaseRevokeResponse,
     LeaseState, LeaseTimeToLiveResponse,
+};
+pub use maintenance::{
+    Alarm, AlarmResponse, AlarmType, DefragmentResponse, HashKvResponse, HashResponse,
+    MoveLeaderResponse, SnapshotInfo, StatusResponse,
 };
 pub use tls::TlsOptions;
 pub use txn::{Compare, CompareOp, Op, OpResponse, Txn, TxnResponse};

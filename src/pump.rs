@@ -31,12 +31,14 @@ use crate::auth::Session;
 use crate::error::Error;
 use crate::lease::{KeepAliveCommand, KeepAlives};
 use crate::proto::{methods, rpc as pb};
-use crate::transport::Members;
+use crate::transport::{Member, Members, Transport};
 use crate::watch::{WatchCommand, Watches};
 
 /// First delay before reopening a broken stream; doubles up to the max.
 const REOPEN_BACKOFF_MIN: Duration = Duration::from_millis(50);
 const REOPEN_BACKOFF_MAX: Duration = Duration::from_secs(2);
+/// Deadline of one endpoint auto-sync (a member list call).
+const SYNC_TIMEOUT: Duration = Duration::from_secs(2);
 /// Longest the pump waits for a new token before reopening anyway.
 const TOKEN_RENEW_LIMIT: Duration = Duration::from_secs(5);
 /// Longest the pump sleeps without looking at its timers.
@@ -76,17 +78,20 @@ pub(crate) struct Pump {
 }
 
 impl Pump {
-    pub fn start(members: Arc<Members>, session: Option<Arc<Session>>) -> Pump {
+    pub fn start(transport: Arc<Transport>, sync_every: Option<Duration>) -> Pump {
         let (tx, rx) = crossbeam_channel::unbounded();
         let (stop, stopped) = crossbeam_channel::bounded(1);
         let join = thread::Builder::new()
             .name("etcd-pump".into())
             .spawn(move || {
+                let session = transport.session();
                 let authenticated = session.is_some();
                 let mut state = PumpThread {
+                    transport,
+                    sync_every,
+                    next_sync: sync_every.map(|d| Instant::now() + d),
                     commands: rx,
                     stopped,
-                    members,
                     session,
                     watch: Duplex::new(&methods::WATCH_WATCH),
                     lease: Duplex::new(&methods::LEASE_LEASE_KEEP_ALIVE),
@@ -118,7 +123,10 @@ impl Pump {
 struct PumpThread {
     commands: Receiver<Command>,
     stopped: Receiver<()>,
-    members: Arc<Members>,
+    transport: Arc<Transport>,
+    /// Endpoint auto-sync: how often, and when next.
+    sync_every: Option<Duration>,
+    next_sync: Option<Instant>,
     session: Option<Arc<Session>>,
     watch: Duplex<pb::WatchRequest, pb::WatchResponse>,
     lease: Duplex<pb::LeaseKeepAliveRequest, pb::LeaseKeepAliveResponse>,
@@ -141,14 +149,20 @@ impl PumpThread {
             let now = Instant::now();
             let mut next = now + IDLE_TICK;
 
+            if self.next_sync.is_some_and(|t| now >= t) {
+                self.sync_endpoints();
+            }
+            let members = self.transport.members();
             let watch_wake = self.watches.tick(now, &mut self.watch);
-            let lease_wake = self.keepalives.tick(now, &mut self.lease, &self.members);
-            let progressed = self.drive_watch(cx, now) | self.drive_lease(cx, now);
+            let lease_wake = self.keepalives.tick(now, &mut self.lease, &members);
+            let progressed =
+                self.drive_watch(cx, &members, now) | self.drive_lease(cx, &members, now);
             for t in [
                 watch_wake,
                 lease_wake,
                 self.watch.retry_at(),
                 self.lease.retry_at(),
+                self.next_sync,
             ]
             .into_iter()
             .flatten()
@@ -164,6 +178,24 @@ impl PumpThread {
         self.lease.close();
         self.watches.shutdown();
         self.keepalives.shutdown();
+    }
+
+    /// Refreshes the endpoint list from the cluster (auto-sync).
+    fn sync_endpoints(&mut self) {
+        let never = std::sync::atomic::AtomicBool::new(false);
+        let ctx = crate::transport::CallCtx {
+            timeout: SYNC_TIMEOUT,
+            deadline: Instant::now() + SYNC_TIMEOUT,
+            intr: crate::wait::Interrupt {
+                closed: &never,
+                token: None,
+            },
+            target: None,
+        };
+        if let Err(e) = self.transport.sync_endpoints(&ctx) {
+            log::debug!("endpoint auto-sync failed: {e}");
+        }
+        self.next_sync = self.sync_every.map(|d| Instant::now() + d);
     }
 
     /// Headers for a new stream and the token generation they carry.
@@ -186,18 +218,18 @@ impl PumpThread {
             token: None,
         };
         let deadline = Instant::now() + TOKEN_RENEW_LIMIT;
-        if let Err(e) = session.refresh(&self.members, generation, &intr, deadline) {
+        if let Err(e) = session.refresh(&self.transport.members(), generation, &intr, deadline) {
             log::warn!("renewing the auth token for streams: {e}");
         }
     }
 
-    fn drive_watch(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
+    fn drive_watch(&mut self, cx: &mut Context<'_>, members: &Members, now: Instant) -> bool {
         let want = self.watches.wants_stream();
         let mut events = Vec::new();
         let headers = self.headers();
         let progressed = self
             .watch
-            .drive(cx, &self.members, &headers, want, now, &mut events);
+            .drive(cx, members, &headers, want, now, &mut events);
         if let Some(generation) = self.watch.stale_token.take() {
             self.renew_token(generation);
         }
@@ -218,13 +250,13 @@ impl PumpThread {
         progressed
     }
 
-    fn drive_lease(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
+    fn drive_lease(&mut self, cx: &mut Context<'_>, members: &Members, now: Instant) -> bool {
         let want = self.keepalives.wants_stream();
         let mut events = Vec::new();
         let headers = self.headers();
         let progressed = self
             .lease
-            .drive(cx, &self.members, &headers, want, now, &mut events);
+            .drive(cx, members, &headers, want, now, &mut events);
         if let Some(generation) = self.lease.stale_token.take() {
             self.renew_token(generation);
         }
@@ -252,7 +284,7 @@ pub(crate) enum StreamEvent<Resp> {
 struct Live<Req, Resp> {
     sink: ClientDuplexSender<Req>,
     rx: ClientDuplexReceiver<Resp>,
-    member: usize,
+    member: Arc<Member>,
     unflushed: bool,
     /// Token generation the stream was opened with.
     token_generation: u64,
@@ -304,7 +336,7 @@ impl<Req: 'static, Resp: 'static> Duplex<Req, Resp> {
     pub fn reset(&mut self, members: &Members, why: &str) {
         if let Some(live) = self.live.take() {
             log::debug!("{}: resetting stream: {why}", self.method.name);
-            members.failed(live.member);
+            members.failed_at(&live.member.endpoint);
             self.outbox.clear();
             self.retry_at = Some(Instant::now());
         }
@@ -334,10 +366,10 @@ impl<Req: 'static, Resp: 'static> Duplex<Req, Resp> {
             log::debug!(
                 "{} on {} broke: {why}; reopening in {:?}",
                 self.method.name,
-                members.get(live.member).endpoint,
+                live.member.endpoint,
                 self.backoff
             );
-            members.failed(live.member);
+            members.failed_at(&live.member.endpoint);
         }
         self.outbox.clear();
         self.retry_at = Some(Instant::now() + self.backoff);
@@ -368,20 +400,12 @@ impl<Req: 'static, Resp: 'static> Duplex<Req, Resp> {
             if self.retry_at.is_some_and(|t| now < t) {
                 return false;
             }
-            let member = members.pick();
+            let member = members.get(members.pick()).clone();
             let opt = CallOption::default().headers(headers.clone());
-            match members
-                .get(member)
-                .client
-                .duplex_streaming(self.method, opt)
-            {
+            match member.client.duplex_streaming(self.method, opt) {
                 Ok((mut sink, rx)) => {
                     sink.enhance_batch(true);
-                    log::debug!(
-                        "{} opened on {}",
-                        self.method.name,
-                        members.get(member).endpoint
-                    );
+                    log::debug!("{} opened on {}", self.method.name, member.endpoint);
                     self.live = Some(Live {
                         sink,
                         rx,
@@ -394,7 +418,7 @@ impl<Req: 'static, Resp: 'static> Duplex<Req, Resp> {
                     return true;
                 }
                 Err(e) => {
-                    members.failed(member);
+                    members.failed_at(&member.endpoint);
                     self.broken(members, &Error::from(e), events);
                     return true;
                 }

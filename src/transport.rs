@@ -27,7 +27,9 @@ use crate::auth::{self, Session};
 use crate::client::ClientBuilder;
 use crate::endpoint::Endpoint;
 use crate::error::{self, EndpointError, Error, Result};
+use crate::proto::{methods, rpc as pb};
 use crate::wait::{self, Interrupt};
+use parking_lot::RwLock;
 
 /// First wait before retrying a call that etcd refused for a transient
 /// reason; it doubles up to [`RETRY_BACKOFF_MAX`].
@@ -51,7 +53,7 @@ pub(crate) struct CallCtx<'a> {
     pub intr: Interrupt<'a>,
     /// A member the call must go to (no failover), for operator calls
     /// aimed at one member.
-    pub target: Option<usize>,
+    pub target: Option<&'a Endpoint>,
 }
 
 impl CallCtx<'_> {
@@ -83,13 +85,30 @@ impl Member {
 /// The endpoints and which one is pinned: shared by unary calls and the
 /// stream pump, so both follow one policy.
 pub(crate) struct Members {
-    list: Vec<Member>,
+    list: Vec<Arc<Member>>,
     pinned: AtomicUsize,
 }
 
 impl Members {
-    pub fn get(&self, idx: usize) -> &Member {
+    pub fn get(&self, idx: usize) -> &Arc<Member> {
         &self.list[idx]
+    }
+
+    /// Records that the member at `endpoint` failed, if it is still listed.
+    pub fn failed_at(&self, endpoint: &Endpoint) {
+        if let Some(idx) = self.index_of(endpoint) {
+            self.failed(idx);
+        }
+    }
+
+    /// Index of this endpoint in the list.
+    pub fn index_of(&self, endpoint: &Endpoint) -> Option<usize> {
+        self.list.iter().position(|m| m.endpoint == *endpoint)
+    }
+
+    /// The endpoints, in order.
+    pub fn endpoints(&self) -> Vec<String> {
+        self.list.iter().map(|m| m.endpoint.to_string()).collect()
     }
 
     pub fn len(&self) -> usize {
@@ -130,7 +149,12 @@ impl Members {
 }
 
 pub(crate) struct Transport {
-    members: Arc<Members>,
+    /// The current members; replaced as a whole by an endpoint sync, so a
+    /// call works on one consistent snapshot.
+    current: RwLock<Arc<Members>>,
+    /// To build channels for members found by a sync.
+    env: Arc<Environment>,
+    cfg: ClientBuilder,
     /// Share of a call's deadline one attempt of a repeatable call may use
     /// while other members remain to be tried.
     attempt_fraction: f64,
@@ -179,16 +203,8 @@ impl Transport {
         );
         let members = endpoints
             .into_iter()
-            .map(|endpoint| {
-                let channel = build_channel(&env, cfg, &endpoint)?;
-                Ok(Member {
-                    client: grpcio::Client::new(channel.clone()),
-                    channel,
-                    endpoint,
-                })
-            })
+            .map(|endpoint| new_member(&env, cfg, endpoint))
             .collect::<Result<Vec<_>>>()?;
-        drop(env);
         let headers = cfg.require_leader.then(has_leader);
         let session = cfg
             .credentials
@@ -197,18 +213,21 @@ impl Transport {
         let t = Transport {
             attempt_fraction: cfg.attempt_fraction,
             session,
-            members: Arc::new(Members {
+            current: RwLock::new(Arc::new(Members {
                 list: members,
                 pinned: AtomicUsize::new(0),
-            }),
+            })),
+            env,
+            cfg: cfg.clone(),
             max_send: cfg.max_send_message_size,
             headers,
             cq_exited,
             cq_tasks,
         };
-        let first = t.wait_connected(Instant::now() + cfg.connect_timeout)?;
-        t.members.pinned.store(first, Ordering::Relaxed);
-        log::debug!("connected to {}", t.members.list[first].endpoint);
+        let members = t.members();
+        let first = wait_connected(&members, Instant::now() + cfg.connect_timeout)?;
+        members.pinned.store(first, Ordering::Relaxed);
+        log::debug!("connected to {}", members.list[first].endpoint);
         if let Some(session) = &t.session {
             // A wrong password fails here, typed, without retries.
             let never = std::sync::atomic::AtomicBool::new(false);
@@ -216,74 +235,9 @@ impl Transport {
                 closed: &never,
                 token: None,
             };
-            session.refresh(&t.members, 0, &intr, Instant::now() + cfg.connect_timeout)?;
+            session.refresh(&members, 0, &intr, Instant::now() + cfg.connect_timeout)?;
         }
         Ok(t)
-    }
-
-    /// Waits for any channel to reach `READY`; returns the first that does.
-    fn wait_connected(&self, deadline: Instant) -> Result<usize> {
-        let mut states: Vec<ConnectivityState> = self
-            .members
-            .list
-            .iter()
-            .map(|m| m.channel.check_connectivity_state(true))
-            .collect();
-        let mut seen_failure = vec![false; self.members.list.len()];
-        let mut waits: Vec<Option<StateChange>> =
-            (0..self.members.list.len()).map(|_| None).collect();
-        loop {
-            if let Some(i) = states
-                .iter()
-                .position(|s| *s == ConnectivityState::GRPC_CHANNEL_READY)
-            {
-                return Ok(i);
-            }
-            if Instant::now() >= deadline {
-                let causes = self
-                    .members
-                    .list
-                    .iter()
-                    .zip(&states)
-                    .zip(&seen_failure)
-                    .map(|((m, s), failed)| EndpointError {
-                        endpoint: m.endpoint.to_string(),
-                        cause: if *failed {
-                            format!("connection failed (channel {})", state_name(*s))
-                        } else {
-                            format!("not connected in time (channel {})", state_name(*s))
-                        },
-                    })
-                    .collect();
-                return Err(Error::Unavailable(causes));
-            }
-            for (i, w) in waits.iter_mut().enumerate() {
-                if w.is_none() {
-                    *w = Some(Box::pin(
-                        self.members.list[i].channel.wait_for_state_change(
-                            states[i],
-                            deadline.saturating_duration_since(Instant::now()),
-                        ),
-                    ));
-                }
-            }
-            // Wake on whichever channel changes first.
-            let mut any = AnyOf(&mut waits);
-            let never = std::sync::atomic::AtomicBool::new(false);
-            let intr = Interrupt {
-                closed: &never,
-                token: None,
-            };
-            if let Ok(done) = wait::block_on(&mut any, &intr, Some(deadline)) {
-                for i in done {
-                    waits[i] = None;
-                    states[i] = self.members.list[i].channel.check_connectivity_state(true);
-                    if states[i] == ConnectivityState::GRPC_CHANNEL_TRANSIENT_FAILURE {
-                        seen_failure[i] = true;
-                    }
-                }
-            }
-        }
     }
 
     /// Sends one unary request, failing over between endpoints as the
@@ -305,10 +259,11 @@ impl Transport {
                 limit: self.max_send,
             });
         }
-        let n = self.members.list.len();
+        let members = self.members();
+        let n = members.list.len();
         let (start, candidates) = match ctx.target {
-            Some(t) => (t, 1),
-            None => (self.members.pinned.load(Ordering::Relaxed), n),
+            Some(t) => (target_index(&members, t)?, 1),
+            None => (members.pinned.load(Ordering::Relaxed), n),
         };
         let mut causes = Vec::new();
         let mut idx = start;
@@ -318,7 +273,7 @@ impl Transport {
         let mut backoff = RETRY_BACKOFF_MIN;
         let mut token_renewed = false;
         loop {
-            let member = &self.members.list[idx];
+            let member = &members.list[idx];
             // A channel in TRANSIENT_FAILURE would fail the call at once;
             // skipping it sends nothing, so even writes may go elsewhere.
             // The last candidate is always tried, so the error comes from
@@ -352,7 +307,7 @@ impl Transport {
             let err = match attempt(member, method, req, opt, ctx) {
                 Ok(resp) => {
                     if idx != start && ctx.target.is_none() {
-                        self.members.repin(start, idx);
+                        members.repin(start, idx);
                     }
                     return Ok(resp);
                 }
@@ -364,7 +319,7 @@ impl Transport {
             };
             if let Some(cause) = transport_failure(&err) {
                 log::debug!("{} failed: {cause}", member.endpoint);
-                self.members.failed(idx);
+                members.failed(idx);
                 failed_in_a_row += 1;
                 // A write that may have reached the member must not be
                 // sent again; the caller learns that it may be applied.
@@ -386,7 +341,7 @@ impl Transport {
             }
             if let (Some(session), false) = (&self.session, token_renewed) {
                 if auth::is_stale_token(&err) {
-                    session.refresh(&self.members, token_generation, &ctx.intr, ctx.deadline)?;
+                    session.refresh(&members, token_generation, &ctx.intr, ctx.deadline)?;
                     token_renewed = true;
                     continue;
                 }
@@ -398,7 +353,7 @@ impl Transport {
             let Error::Etcd(e) = &err else {
                 return Err(err);
             };
-            if retry == Retry::Never || !e.is_transient() {
+            if !e.is_transient() || (retry == Retry::Never && !e.was_not_applied()) {
                 return Err(err);
             }
             if ctx.remaining()? <= backoff {
@@ -410,7 +365,7 @@ impl Transport {
             failed_in_a_row = 0;
             causes.clear();
             if *e == crate::EtcdError::NoLeader && ctx.target.is_none() {
-                self.members.failed(idx);
+                members.failed(idx);
                 idx = (idx + 1) % n;
             }
         }
@@ -426,13 +381,17 @@ impl Transport {
         req: Req,
         ctx: &CallCtx<'_>,
     ) -> Result<Resp> {
+        let members = self.members();
         let mut causes = Vec::new();
-        for _ in 0..self.members.list.len() {
+        for _ in 0..members.list.len() {
             if let Some(e) = ctx.intr.check() {
                 return Err(e);
             }
-            let idx = ctx.target.unwrap_or_else(|| self.members.pick());
-            let member = &self.members.list[idx];
+            let idx = match ctx.target {
+                Some(t) => target_index(&members, t)?,
+                None => members.pick(),
+            };
+            let member = &members.list[idx];
             let opt = CallOption::default()
                 .timeout(ctx.remaining()?)
                 .headers(self.stream_headers());
@@ -459,7 +418,7 @@ impl Transport {
                 endpoint: member.endpoint.to_string(),
                 cause,
             });
-            self.members.failed(idx);
+            members.failed(idx);
         }
         Err(Error::Unavailable(causes))
     }
@@ -478,8 +437,12 @@ impl Transport {
         if let Some(e) = ctx.intr.check() {
             return Err(e);
         }
-        let idx = ctx.target.unwrap_or_else(|| self.members.pick());
-        let member = &self.members.list[idx];
+        let members = self.members();
+        let idx = match ctx.target {
+            Some(t) => target_index(&members, t)?,
+            None => members.pick(),
+        };
+        let member = &members.list[idx];
         let opt = CallOption::default()
             .timeout(ctx.remaining()?)
             .headers(self.stream_headers());
@@ -507,7 +470,7 @@ impl Transport {
                 Some(Err(e)) => {
                     let err = grpc(e);
                     if transport_failure(&err).is_some() {
-                        self.members.failed(idx);
+                        members.failed(idx);
                     }
                     return Err(err);
                 }
@@ -515,17 +478,58 @@ impl Transport {
         }
     }
 
-    /// Index of a configured endpoint, for calls aimed at one member.
-    pub fn member_index(&self, endpoint: &Endpoint) -> Option<usize> {
-        self.members
-            .list
-            .iter()
-            .position(|m| m.endpoint == *endpoint)
+    /// A snapshot of the current members.
+    pub fn members(&self) -> Arc<Members> {
+        self.current.read().clone()
     }
 
-    /// The members, for the stream pump.
-    pub fn members(&self) -> Arc<Members> {
-        self.members.clone()
+    /// Replaces the endpoints with the cluster's voting members' client
+    /// URLs (learners do not serve most calls), keeping the connections of
+    /// endpoints that stay. Returns the new list.
+    pub fn sync_endpoints(&self, ctx: &CallCtx<'_>) -> Result<Vec<String>> {
+        let resp = self.unary(
+            &methods::CLUSTER_MEMBER_LIST,
+            &pb::MemberListRequest::default(),
+            Retry::Safe,
+            ctx,
+        )?;
+        let mut found = Vec::new();
+        for m in resp.members.iter().filter(|m| !m.isLearner) {
+            // A member not yet started has no client URLs.
+            if let Some(ep) = m.clientURLs.iter().find_map(|u| Endpoint::parse(u).ok()) {
+                if !found.contains(&ep) {
+                    found.push(ep);
+                }
+            }
+        }
+        if found.is_empty() {
+            return Err(Error::InvalidRequest(
+                "member list has no voting member with a client URL; endpoints kept".into(),
+            ));
+        }
+        let old = self.members();
+        let list = found
+            .into_iter()
+            .map(|ep| match old.index_of(&ep) {
+                Some(i) => Ok(old.list[i].clone()),
+                None => new_member(&self.env, &self.cfg, ep),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let pinned_ep = &old.list[old.pinned.load(Ordering::Relaxed)].endpoint;
+        let pinned = list
+            .iter()
+            .position(|m| m.endpoint == *pinned_ep)
+            .unwrap_or(0);
+        let new = Members {
+            list,
+            pinned: AtomicUsize::new(pinned),
+        };
+        let endpoints = new.endpoints();
+        if endpoints != old.endpoints() {
+            log::debug!("endpoints synced: {endpoints:?}");
+        }
+        *self.current.write() = Arc::new(new);
+        Ok(endpoints)
     }
 
     /// The authenticated session, if any, for the stream pump.
@@ -548,7 +552,8 @@ impl Transport {
     pub fn shutdown(self, limit: Duration) -> bool {
         let deadline = Instant::now() + limit;
         let exited = self.cq_exited;
-        drop(self.members);
+        drop(self.current);
+        drop(self.env);
         if !matches!(
             exited.recv_deadline(deadline),
             Err(crossbeam_channel::RecvTimeoutError::Disconnected)
@@ -635,6 +640,28 @@ fn state_name(s: ConnectivityState) -> &'static str {
     }
 }
 
+fn new_member(
+    env: &Arc<Environment>,
+    cfg: &ClientBuilder,
+    endpoint: Endpoint,
+) -> Result<Arc<Member>> {
+    let channel = build_channel(env, cfg, &endpoint)?;
+    Ok(Arc::new(Member {
+        client: grpcio::Client::new(channel.clone()),
+        channel,
+        endpoint,
+    }))
+}
+
+/// Where a call aimed at one endpoint goes in this snapshot.
+fn target_index(members: &Members, target: &Endpoint) -> Result<usize> {
+    members.index_of(target).ok_or_else(|| {
+        Error::InvalidConfig(format!(
+            "{target} is no longer one of the client's endpoints"
+        ))
+    })
+}
+
 fn build_channel(
     env: &Arc<Environment>,
     cfg: &ClientBuilder,
@@ -678,6 +705,66 @@ impl<S: futures_core::Stream + Unpin> Future for Next<'_, S> {
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Self::Output> {
         Pin::new(&mut *self.0).poll_next(cx)
+    }
+}
+
+/// Waits for any channel to reach `READY`; returns the first that does.
+fn wait_connected(members: &Members, deadline: Instant) -> Result<usize> {
+    let mut states: Vec<ConnectivityState> = members
+        .list
+        .iter()
+        .map(|m| m.channel.check_connectivity_state(true))
+        .collect();
+    let mut seen_failure = vec![false; members.list.len()];
+    let mut waits: Vec<Option<StateChange>> = (0..members.list.len()).map(|_| None).collect();
+    loop {
+        if let Some(i) = states
+            .iter()
+            .position(|s| *s == ConnectivityState::GRPC_CHANNEL_READY)
+        {
+            return Ok(i);
+        }
+        if Instant::now() >= deadline {
+            let causes = members
+                .list
+                .iter()
+                .zip(&states)
+                .zip(&seen_failure)
+                .map(|((m, s), failed)| EndpointError {
+                    endpoint: m.endpoint.to_string(),
+                    cause: if *failed {
+                        format!("connection failed (channel {})", state_name(*s))
+                    } else {
+                        format!("not connected in time (channel {})", state_name(*s))
+                    },
+                })
+                .collect();
+            return Err(Error::Unavailable(causes));
+        }
+        for (i, w) in waits.iter_mut().enumerate() {
+            if w.is_none() {
+                *w = Some(Box::pin(members.list[i].channel.wait_for_state_change(
+                    states[i],
+                    deadline.saturating_duration_since(Instant::now()),
+                )));
+            }
+        }
+        // Wake on whichever channel changes first.
+        let mut any = AnyOf(&mut waits);
+        let never = std::sync::atomic::AtomicBool::new(false);
+        let intr = Interrupt {
+            closed: &never,
+            token: None,
+        };
+        if let Ok(done) = wait::block_on(&mut any, &intr, Some(deadline)) {
+            for i in done {
+                waits[i] = None;
+                states[i] = members.list[i].channel.check_connectivity_state(true);
+                if states[i] == ConnectivityState::GRPC_CHANNEL_TRANSIENT_FAILURE {
+                    seen_failure[i] = true;
+                }
+            }
+        }
     }
 }
 
