@@ -66,7 +66,7 @@ fn parse(argv: &[String]) -> Result<Args, String> {
             None => (flag, None),
         };
         if name == "serializable" {
-            a.serializable = inline.map_or(true, |v| v != "false");
+            a.serializable = inline.is_none_or(|v| v != "false");
             continue;
         }
         if name == "bench" || name.is_empty() {
