@@ -86,7 +86,7 @@ median() { sort -n | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else p
 for args in "${matrix[@]}"; do
   declare -A qps=() cpu=()
   for client in etcd-blocking go-clientv3 rust-etcd-client; do
-    lines="$(grep -F "$args|client=$client " "$results" | cut -d'|' -f2 || true)"
+    lines="$(grep -F -e "$args|client=$client " "$results" | cut -d'|' -f2 || true)"
     qps[$client]="$(while read -r l; do [ -n "$l" ] && field qps "$l"; done <<<"$lines" | median)"
     cpu[$client]="$(while read -r l; do [ -n "$l" ] && field client_cpu_us_per_op "$l"; done <<<"$lines" | median)"
   done

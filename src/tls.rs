@@ -1,9 +1,14 @@
 //! TLS settings for `https://` endpoints (the `tls` cargo feature, backed by
 //! the system OpenSSL through grpcio).
 //!
-//! Certificates are checked when the options are built: a file that cannot
-//! be read or is not PEM is an [`Error::InvalidConfig`] before any
-//! connection is attempted, rather than a handshake that never succeeds.
+//! Certificates are checked when the options are built, as far as that is
+//! possible without a TLS library of our own: a file that cannot be read,
+//! or data without the expected PEM block, is an [`Error::InvalidConfig`]
+//! before any connection is attempted. A PEM block whose contents are not
+//! a usable certificate or key, or a key that does not match its
+//! certificate, is only found by the handshake: connect then fails with
+//! [`Error::Unavailable`](crate::Error::Unavailable) after the connect
+//! timeout.
 
 use crate::client::ClientBuilder;
 use crate::endpoint::Endpoint;

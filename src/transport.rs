@@ -679,6 +679,10 @@ fn build_channel(
         .keepalive_permit_without_calls(false)
         .http2_max_pings_without_data(0)
         .http2_min_sent_ping_interval_without_data(keepalive)
+        // Our transport decides about retries (one policy for every call,
+        // aware of which calls may be repeated); gRPC's own retry layer
+        // would only add per-call cost.
+        .enable_retry(false)
         .initial_reconnect_backoff(Duration::from_millis(100))
         .max_reconnect_backoff(Duration::from_secs(2))
         // Each client gets its own connections, so `-conns N` in the
