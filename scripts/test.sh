@@ -65,7 +65,7 @@ run_tests() {
   header "cargo test ${FEATURES[*]} against etcd $version ($bin), RUST_TEST_THREADS=$RUST_TEST_THREADS"
   local log="$log_dir/etcd-$version.log"
   local status=0
-  ETCD_BIN="$bin" cargo test "${FEATURES[@]}" "$@" 2>&1 | tee "$log" || status=$?
+  ETCD_BIN="$bin" cargo test --no-fail-fast "${FEATURES[@]}" "$@" 2>&1 | tee "$log" || status=$?
   # Add up libtest's summary lines: "test result: ok. 12 passed; 0 failed; 1 ignored; ..."
   local p f i
   read -r p f i < <(sed -n 's/^test result: [A-Za-z]*\. \([0-9]*\) passed; \([0-9]*\) failed; \([0-9]*\) ignored.*/\1 \2 \3/p' "$log" |

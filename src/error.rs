@@ -339,6 +339,8 @@ etcd_errors! {
     RoleEmpty = (InvalidArgument, "role name is empty"),
     /// Wrong user name or password.
     AuthFailed = (InvalidArgument, "authentication failed, invalid user ID or password"),
+    /// A user created without a password tried to log in with one.
+    NoPasswordUser = (InvalidArgument, "authentication failed, password was given for no password user"),
     /// A role was granted no permission.
     PermissionNotGiven = (InvalidArgument, "permission not given"),
     /// The user may not do this.
@@ -421,6 +423,19 @@ impl EtcdError {
     }
 }
 
+/// etcd's auth store words some errors differently from its gRPC layer.
+fn auth_store_error(msg: &str) -> Option<EtcdError> {
+    use EtcdError::*;
+    Some(match msg {
+        "user already exists" => UserAlreadyExists,
+        "user not found" => UserNotFound,
+        "role already exists" => RoleAlreadyExists,
+        "role not found" => RoleNotFound,
+        "revision in header is old" => AuthOldRevision,
+        other => return EtcdError::from_message(other),
+    })
+}
+
 /// Maps a failed gRPC status to an [`Error`]. `timeout` is the call's
 /// deadline, reported back in [`Error::DeadlineExceeded`].
 pub(crate) fn from_status(code: i32, message: &str, timeout: Duration) -> Error {
@@ -434,6 +449,10 @@ pub(crate) fn from_status(code: i32, message: &str, timeout: Duration) -> Error 
     // Some errors travel without the prefix (the mvcc ones inside a watch,
     // or messages relayed through the gRPC proxy).
     if let Some(e) = EtcdError::from_message(message) {
+        return Error::Etcd(e);
+    }
+    // The auth store's own errors, when etcd passes them on unconverted.
+    if let Some(e) = message.strip_prefix("auth: ").and_then(auth_store_error) {
         return Error::Etcd(e);
     }
     match code {
@@ -488,6 +507,14 @@ mod tests {
         assert!(matches!(e, Error::Etcd(EtcdError::InvalidAuthToken)));
         let e = from_status(3, "etcdserver: key is not provided", t);
         assert_eq!(e.code(), Some(Code::InvalidArgument));
+        let e = from_status(
+            2,
+            "auth: authentication failed, password was given for no password user",
+            t,
+        );
+        assert!(matches!(e, Error::Etcd(EtcdError::NoPasswordUser)), "{e}");
+        let e = from_status(2, "auth: revision in header is old", t);
+        assert!(matches!(e, Error::Etcd(EtcdError::AuthOldRevision)), "{e}");
     }
 
     #[test]

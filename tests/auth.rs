@@ -101,6 +101,22 @@ fn users_roles_and_permissions() {
     ));
     assert!(matches!(root.role_add(""), Err(Error::InvalidRequest(_))));
 
+    // A user without a password (for TLS common-name auth) cannot log in
+    // with one.
+    root.user_add_no_password("certonly").unwrap();
+    let e = Client::builder(cluster.endpoints())
+        .user("certonly", "")
+        .connect()
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Etcd(EtcdError::AuthFailed | EtcdError::NoPasswordUser)
+        ),
+        "{e}"
+    );
+    root.user_delete("certonly").unwrap();
+
     root.user_delete("alice").unwrap();
     root.role_delete("reader").unwrap();
     assert!(!root.user_list().unwrap().contains(&"alice".to_string()));
