@@ -187,11 +187,31 @@ impl fmt::Display for EndpointErrors<'_> {
     }
 }
 
-/// gRPC status codes, without tying callers to the gRPC library in use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-#[allow(missing_docs)] // the names are gRPC's own
-pub enum Code {
+macro_rules! grpc_codes {
+    ($($name:ident),* $(,)?) => {
+        /// gRPC status codes, without tying callers to the gRPC library in use.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        #[allow(missing_docs)] // the names are gRPC's own
+        pub enum Code {
+            $($name),*
+        }
+
+        impl Code {
+            /// The code for gRPC's number (declaration order is gRPC's
+            /// numbering); unknown numbers are `Unknown`.
+            fn from_i32(code: i32) -> Code {
+                const CODES: &[Code] = &[$(Code::$name),*];
+                usize::try_from(code)
+                    .ok()
+                    .and_then(|i| CODES.get(i).copied())
+                    .unwrap_or(Code::Unknown)
+            }
+        }
+    };
+}
+
+grpc_codes! {
     Ok,
     Cancelled,
     Unknown,
@@ -209,35 +229,6 @@ pub enum Code {
     Unavailable,
     DataLoss,
     Unauthenticated,
-}
-
-impl Code {
-    fn from_i32(code: i32) -> Code {
-        use Code::*;
-        const CODES: [Code; 17] = [
-            Ok,
-            Cancelled,
-            Unknown,
-            InvalidArgument,
-            DeadlineExceeded,
-            NotFound,
-            AlreadyExists,
-            PermissionDenied,
-            ResourceExhausted,
-            FailedPrecondition,
-            Aborted,
-            OutOfRange,
-            Unimplemented,
-            Internal,
-            Unavailable,
-            DataLoss,
-            Unauthenticated,
-        ];
-        usize::try_from(code)
-            .ok()
-            .and_then(|i| CODES.get(i).copied())
-            .unwrap_or(Unknown)
-    }
 }
 
 macro_rules! etcd_errors {

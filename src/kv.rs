@@ -196,6 +196,8 @@ pub enum SortTarget {
     Value,
 }
 
+/// The range setters shared by every option builder that covers keys
+/// (reads, deletes, watches).
 macro_rules! range_setters {
     () => {
         /// Cover `[key, end)` instead of the key alone.
@@ -217,6 +219,7 @@ macro_rules! range_setters {
         }
     };
 }
+pub(crate) use range_setters;
 
 /// Options of a read (etcd's `Range`). The default reads one key,
 /// linearizably, at the current revision.

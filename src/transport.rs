@@ -387,14 +387,8 @@ impl Transport {
             if let Some(e) = ctx.intr.check() {
                 return Err(e);
             }
-            let idx = match ctx.target {
-                Some(t) => target_index(&members, t)?,
-                None => members.pick(),
-            };
+            let (idx, opt) = self.stream_call(&members, ctx)?;
             let member = &members.list[idx];
-            let opt = CallOption::default()
-                .timeout(ctx.remaining()?)
-                .headers(self.stream_headers());
             let grpc = |e| map_error(e, ctx.timeout);
             let (sink, rx) = member.client.duplex_streaming(method, opt).map_err(grpc)?;
             let mut once = SendThenReceive {
@@ -438,14 +432,8 @@ impl Transport {
             return Err(e);
         }
         let members = self.members();
-        let idx = match ctx.target {
-            Some(t) => target_index(&members, t)?,
-            None => members.pick(),
-        };
+        let (idx, opt) = self.stream_call(&members, ctx)?;
         let member = &members.list[idx];
-        let opt = CallOption::default()
-            .timeout(ctx.remaining()?)
-            .headers(self.stream_headers());
         let grpc = |e| map_error(e, ctx.timeout);
         let mut rx = member
             .client
@@ -476,6 +464,18 @@ impl Transport {
                 }
             }
         }
+    }
+
+    /// The member a one-off streaming call goes to, and its options.
+    fn stream_call(&self, members: &Members, ctx: &CallCtx<'_>) -> Result<(usize, CallOption)> {
+        let idx = match ctx.target {
+            Some(t) => target_index(members, t)?,
+            None => members.pick(),
+        };
+        let opt = CallOption::default()
+            .timeout(ctx.remaining()?)
+            .headers(self.stream_headers());
+        Ok((idx, opt))
     }
 
     /// A snapshot of the current members.

@@ -59,21 +59,7 @@ impl WatchOptions {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Watch `[key, end)`.
-    pub fn range_end(mut self, end: impl Into<Vec<u8>>) -> Self {
-        self.range = Range::End(end.into());
-        self
-    }
-    /// Watch every key that starts with the key (all keys when empty).
-    pub fn prefix(mut self) -> Self {
-        self.range = Range::Prefix;
-        self
-    }
-    /// Watch every key `>=` the key (all keys when empty).
-    pub fn from_key(mut self) -> Self {
-        self.range = Range::FromKey;
-        self
-    }
+    crate::kv::range_setters!();
     /// Start at this revision (replaying history from it) instead of the
     /// next one.
     pub fn start_revision(mut self, rev: i64) -> Self {

@@ -146,8 +146,17 @@ fn learner_add_start_promote_remove() {
     assert_eq!(promoted.members().len(), 4);
     assert!(promoted.members().iter().all(|m| !m.is_learner()));
 
-    // Four voters; the new one has its name and client URL now.
-    let list = c.member_list().unwrap();
+    // Four voters; the new one has its name and client URL now. On 3.4 the
+    // member list is the answering member's own view (3.4 ignores the
+    // linearizable flag), which may lag the promotion by a moment.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let list = loop {
+        let list = c.member_list().unwrap();
+        if list.members().iter().all(|m| !m.is_learner()) || Instant::now() > deadline {
+            break list;
+        }
+        thread::sleep(Duration::from_millis(50));
+    };
     assert_eq!(list.members().len(), 4);
     assert!(list.members().iter().all(|m| !m.is_learner()));
     let m = find(list.members(), id);
