@@ -5,7 +5,8 @@
 //! client's pump thread over one shared LeaseKeepAlive stream; the pump
 //! side lives here too (`KeepAlives`).
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -402,10 +403,25 @@ impl Kept {
     }
 }
 
+/// What a timer entry is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Due {
+    Refresh,
+    Expiry,
+}
+
 /// The pump's side of every kept-alive lease of a client.
+///
+/// Work is proportional to what is due, not to how many leases there are:
+/// refreshes and local expiries sit in one timer heap (an entry whose time
+/// no longer matches its lease is stale and skipped), and unanswered
+/// refreshes in a queue in sending order, so stall detection looks only at
+/// the oldest.
 #[derive(Default)]
 pub(crate) struct KeepAlives {
     leases: HashMap<i64, Kept>,
+    timers: BinaryHeap<Reverse<(Instant, Due, i64)>>,
+    unanswered: VecDeque<(Instant, i64)>,
 }
 
 type KeepAliveStream = Duplex<pb::LeaseKeepAliveRequest, pb::LeaseKeepAliveResponse>;
@@ -427,8 +443,9 @@ impl KeepAlives {
         match cmd {
             KeepAliveCommand::Add(k) => {
                 let expires_at = now + Duration::from_secs(k.remaining_ttl.max(0) as u64);
+                let id = k.id;
                 self.leases.insert(
-                    k.id,
+                    id,
                     Kept {
                         k: *k,
                         next_send: now,
@@ -436,6 +453,8 @@ impl KeepAlives {
                         expires_at,
                     },
                 );
+                self.timers.push(Reverse((now, Due::Refresh, id)));
+                self.timers.push(Reverse((expires_at, Due::Expiry, id)));
             }
             KeepAliveCommand::Remove { id } => {
                 self.leases.remove(&id);
@@ -445,16 +464,19 @@ impl KeepAlives {
 
     /// A fresh stream: refresh every lease on it at once.
     pub fn on_open(&mut self, now: Instant, _stream: &mut KeepAliveStream) {
-        for k in self.leases.values_mut() {
+        for (id, k) in &mut self.leases {
             k.next_send = now;
             k.outstanding_since = None;
+            self.timers.push(Reverse((now, Due::Refresh, *id)));
         }
+        self.unanswered.clear();
     }
 
     pub fn on_broken(&mut self) {
         for k in self.leases.values_mut() {
             k.outstanding_since = None;
         }
+        self.unanswered.clear();
     }
 
     pub fn on_response(&mut self, r: pb::LeaseKeepAliveResponse, now: Instant) {
@@ -470,6 +492,7 @@ impl KeepAlives {
         // after we sent it: measuring from the send is the safe side.
         let sent = k.outstanding_since.take().unwrap_or(now);
         k.expires_at = sent + Duration::from_secs(r.TTL as u64);
+        self.timers.push(Reverse((k.expires_at, Due::Expiry, r.ID)));
         k.k.granted_ttl = r.TTL;
         *k.k.shared.state.lock() = LeaseState::Alive { ttl: r.TTL };
         k.deliver(Ok(KeepAliveResponse {
@@ -487,38 +510,59 @@ impl KeepAlives {
         stream: &mut KeepAliveStream,
         members: &Members,
     ) -> Option<Instant> {
-        let expired: Vec<i64> = self
-            .leases
-            .iter()
-            .filter(|(_, k)| now >= k.expires_at)
-            .map(|(id, _)| *id)
-            .collect();
-        for id in expired {
-            let k = self.leases.remove(&id).expect("lease entry");
-            k.lose("no refresh succeeded before its TTL ran out".into());
+        while let Some(&Reverse((at, due, id))) = self.timers.peek() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            let Some(k) = self.leases.get_mut(&id) else {
+                continue; // removed
+            };
+            match due {
+                Due::Expiry if k.expires_at == at => {
+                    let k = self.leases.remove(&id).expect("lease entry");
+                    k.lose("no refresh succeeded before its TTL ran out".into());
+                }
+                Due::Refresh if k.next_send == at => {
+                    if stream.is_open() {
+                        stream.send(refresh(id));
+                        if k.outstanding_since.is_none() {
+                            k.outstanding_since = Some(now);
+                            self.unanswered.push_back((now, id));
+                        }
+                    }
+                    k.next_send = now + k.interval();
+                    self.timers.push(Reverse((k.next_send, Due::Refresh, id)));
+                }
+                _ => {} // superseded by a later entry
+            }
         }
         // A refresh unanswered for a whole interval means the member is
         // frozen or cut off while TCP still looks fine: move elsewhere
         // before the lease runs out.
-        let stalled = self.leases.values().any(|k| {
-            k.outstanding_since
-                .is_some_and(|t| now.duration_since(t) >= k.interval())
-        });
-        if stalled && stream.is_open() {
-            stream.reset(members, "keepalive refresh unanswered");
-            self.on_broken();
-        }
-        let mut next: Option<Instant> = None;
-        for k in self.leases.values_mut() {
-            if stream.is_open() && now >= k.next_send {
-                stream.send(refresh(k.k.id));
-                k.outstanding_since.get_or_insert(now);
-                k.next_send = now + k.interval();
+        let mut stall_check = None;
+        while let Some(&(sent, id)) = self.unanswered.front() {
+            match self.leases.get(&id) {
+                Some(k) if k.outstanding_since == Some(sent) => {
+                    let by = sent + k.interval();
+                    if now >= by && stream.is_open() {
+                        stream.reset(members, "keepalive refresh unanswered");
+                        self.on_broken();
+                    } else {
+                        stall_check = Some(by);
+                    }
+                    break;
+                }
+                _ => {
+                    self.unanswered.pop_front(); // answered or removed
+                }
             }
-            let due = k.next_send.min(k.expires_at);
-            next = Some(next.map_or(due, |n| n.min(due)));
         }
-        next
+        let next_timer = self.timers.peek().map(|Reverse((at, _, _))| *at);
+        match (next_timer, stall_check) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// The client is closing: every handle reports it.
