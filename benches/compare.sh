@@ -60,6 +60,8 @@ matrix=(
   "-workload txn -clients 1 -conns 1 -total 5000"
   "-workload watch -clients 1 -conns 1 -total 5000"
   "-workload lease -clients 1 -conns 1 -total 5000"
+  "-workload watch -clients 16 -conns 4 -total 20000"
+  "-workload lease -clients 16 -conns 4 -total 20000"
   "-workload put -clients 64 -conns 4 -total 30000"
   "-workload range -clients 64 -conns 4 -total 30000"
   "-workload txn -clients 64 -conns 4 -total 30000"
@@ -82,7 +84,7 @@ done
 echo
 echo "# medians over rounds; ratio = etcd-blocking / go-clientv3 (qps: higher is better; cpu: lower is better)"
 printf '%-44s %10s %10s %10s %9s %9s %9s %8s %8s\n' workload ours_qps go_qps rs_qps ours_cpu go_cpu rs_cpu qps_x cpu_x
-median() { sort -n | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print 0}'; }
+median() { sort -n | awk '{a[NR]=$1} END {if (!NR) print 0; else if (NR % 2) print a[(NR+1)/2]; else printf "%.1f\n", (a[NR/2]+a[NR/2+1])/2}'; }
 for args in "${matrix[@]}"; do
   declare -A qps=() cpu=()
   for client in etcd-blocking go-clientv3 rust-etcd-client; do
