@@ -468,15 +468,6 @@ impl Client {
         self.with_transport(|t| t.unary(method, req, retry, &self.ctx()))
     }
 
-    /// One request and one response over a fresh bidirectional stream.
-    pub(crate) fn duplex_once<Req: Message + Unpin, Resp: Unpin>(
-        &self,
-        method: &Method<Req, Resp>,
-        req: Req,
-    ) -> Result<Resp> {
-        self.with_transport(|t| t.duplex_once(method, req, &self.ctx()))
-    }
-
     /// The stream pump, started on first use.
     pub(crate) fn pump(&self) -> Result<Arc<PumpHandle>> {
         let mut pump = self.shared.pump.lock();

@@ -332,28 +332,34 @@ impl Client {
     /// Refreshes a lease once, now, and returns its new TTL. Fails with
     /// [`EtcdError::LeaseNotFound`](crate::EtcdError::LeaseNotFound) if
     /// the lease does not exist.
+    ///
+    /// The refresh goes over the client's shared LeaseKeepAlive stream
+    /// (through the pump), not a stream of its own: opening a gRPC stream
+    /// per call costs several round trips through the completion queue.
     pub fn keep_alive_once(&self, id: i64) -> Result<KeepAliveResponse> {
-        let req = pb::LeaseKeepAliveRequest {
-            ID: id,
-            ..Default::default()
-        };
-        let r = self.duplex_once(&methods::LEASE_LEASE_KEEP_ALIVE, req)?;
-        if r.TTL <= 0 {
-            return Err(Error::Etcd(crate::EtcdError::LeaseNotFound));
+        let pump = self.pump()?;
+        let (reply, rx) = crossbeam_channel::bounded(1);
+        if !pump.send(Command::KeepAlive(KeepAliveCommand::Once { id, reply })) {
+            return Err(Error::ClientClosed);
         }
-        Ok(KeepAliveResponse {
-            header: r.header.into(),
-            id: r.ID,
-            ttl: r.TTL,
-        })
+        self.wait_for(&rx)
     }
 }
 
 /// Commands from users to the keepalive driver.
 pub(crate) enum KeepAliveCommand {
     Add(Box<NewKeepAlive>),
-    Remove { id: i64 },
+    Remove {
+        id: i64,
+    },
+    /// One refresh, answered on `reply`.
+    Once {
+        id: i64,
+        reply: Sender<Result<KeepAliveResponse>>,
+    },
 }
+
+type OnceReply = Sender<Result<KeepAliveResponse>>;
 
 pub(crate) struct NewKeepAlive {
     id: i64,
@@ -422,6 +428,11 @@ pub(crate) struct KeepAlives {
     leases: HashMap<i64, Kept>,
     timers: BinaryHeap<Reverse<(Instant, Due, i64)>>,
     unanswered: VecDeque<(Instant, i64)>,
+    /// One-off refreshes waiting for a stream to be sent on.
+    once_unsent: VecDeque<(i64, OnceReply)>,
+    /// One-off refreshes sent, by lease, in sending order: the server
+    /// answers a lease's refreshes in order.
+    once_sent: HashMap<i64, VecDeque<OnceReply>>,
 }
 
 type KeepAliveStream = Duplex<pb::LeaseKeepAliveRequest, pb::LeaseKeepAliveResponse>;
@@ -435,10 +446,19 @@ fn refresh(id: i64) -> pb::LeaseKeepAliveRequest {
 
 impl KeepAlives {
     pub fn wants_stream(&self) -> bool {
-        !self.leases.is_empty()
+        !self.leases.is_empty() || !self.once_unsent.is_empty() || !self.once_sent.is_empty()
     }
 
-    pub fn command(&mut self, cmd: KeepAliveCommand, _stream: &mut KeepAliveStream) {
+    fn send_once(&mut self, id: i64, reply: OnceReply, stream: &mut KeepAliveStream) {
+        if stream.is_open() {
+            stream.send(refresh(id));
+            self.once_sent.entry(id).or_default().push_back(reply);
+        } else {
+            self.once_unsent.push_back((id, reply));
+        }
+    }
+
+    pub fn command(&mut self, cmd: KeepAliveCommand, stream: &mut KeepAliveStream) {
         let now = Instant::now();
         match cmd {
             KeepAliveCommand::Add(k) => {
@@ -459,17 +479,22 @@ impl KeepAlives {
             KeepAliveCommand::Remove { id } => {
                 self.leases.remove(&id);
             }
+            KeepAliveCommand::Once { id, reply } => self.send_once(id, reply, stream),
         }
     }
 
-    /// A fresh stream: refresh every lease on it at once.
-    pub fn on_open(&mut self, now: Instant, _stream: &mut KeepAliveStream) {
+    /// A fresh stream: refresh every lease on it at once, and send the
+    /// one-off refreshes that waited for it.
+    pub fn on_open(&mut self, now: Instant, stream: &mut KeepAliveStream) {
         for (id, k) in &mut self.leases {
             k.next_send = now;
             k.outstanding_since = None;
             self.timers.push(Reverse((now, Due::Refresh, *id)));
         }
         self.unanswered.clear();
+        for (id, reply) in std::mem::take(&mut self.once_unsent) {
+            self.send_once(id, reply, stream);
+        }
     }
 
     pub fn on_broken(&mut self) {
@@ -477,11 +502,33 @@ impl KeepAlives {
             k.outstanding_since = None;
         }
         self.unanswered.clear();
+        // Refreshes are idempotent: the unanswered one-offs go again on
+        // the next stream.
+        for (id, replies) in self.once_sent.drain() {
+            self.once_unsent
+                .extend(replies.into_iter().map(|r| (id, r)));
+        }
     }
 
     pub fn on_response(&mut self, r: pb::LeaseKeepAliveResponse, now: Instant) {
+        if let Some(waiting) = self.once_sent.get_mut(&r.ID) {
+            if let Some(reply) = waiting.pop_front() {
+                let _ = reply.try_send(if r.TTL <= 0 {
+                    Err(Error::Etcd(crate::EtcdError::LeaseNotFound))
+                } else {
+                    Ok(KeepAliveResponse {
+                        header: r.header.clone().into(),
+                        id: r.ID,
+                        ttl: r.TTL,
+                    })
+                });
+            }
+            if waiting.is_empty() {
+                self.once_sent.remove(&r.ID);
+            }
+        }
         let Some(k) = self.leases.get_mut(&r.ID) else {
-            return; // removed meanwhile
+            return; // not kept alive (a one-off), or removed meanwhile
         };
         if r.TTL <= 0 {
             let k = self.leases.remove(&r.ID).expect("lease entry");
@@ -570,6 +617,11 @@ impl KeepAlives {
         for (_, k) in self.leases.drain() {
             *k.k.shared.state.lock() = LeaseState::Lost(Error::ClientClosed);
             k.deliver(Err(Error::ClientClosed));
+        }
+        let sent = self.once_sent.drain().flat_map(|(_, r)| r);
+        let unsent = self.once_unsent.drain(..).map(|(_, r)| r);
+        for reply in sent.chain(unsent).collect::<Vec<_>>() {
+            let _ = reply.try_send(Err(Error::ClientClosed));
         }
     }
 }

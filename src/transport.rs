@@ -371,52 +371,6 @@ impl Transport {
         }
     }
 
-    /// Opens a bidirectional stream, sends one request and returns the
-    /// first response: for one-off uses of streaming RPCs (a single lease
-    /// refresh). Safe to repeat, so a transport failure moves on to the
-    /// next member within the deadline.
-    pub fn duplex_once<Req: Message + Unpin, Resp: Unpin>(
-        &self,
-        method: &Method<Req, Resp>,
-        req: Req,
-        ctx: &CallCtx<'_>,
-    ) -> Result<Resp> {
-        let members = self.members();
-        let mut causes = Vec::new();
-        for _ in 0..members.list.len() {
-            if let Some(e) = ctx.intr.check() {
-                return Err(e);
-            }
-            let (idx, opt) = self.stream_call(&members, ctx)?;
-            let member = &members.list[idx];
-            let grpc = |e| map_error(e, ctx.timeout);
-            let (sink, rx) = member.client.duplex_streaming(method, opt).map_err(grpc)?;
-            let mut once = SendThenReceive {
-                sink,
-                rx,
-                req: Some(req.clone()),
-                unflushed: false,
-            };
-            let err = match wait::block_on(&mut once, &ctx.intr, None) {
-                Ok(Ok(resp)) => return Ok(resp),
-                Ok(Err(e)) => grpc(e),
-                Err(interrupt) => {
-                    once.rx.cancel();
-                    return Err(interrupt.unwrap_or(Error::DeadlineExceeded(ctx.timeout)));
-                }
-            };
-            let Some(cause) = transport_failure(&err) else {
-                return Err(err);
-            };
-            causes.push(EndpointError {
-                endpoint: member.endpoint.to_string(),
-                cause,
-            });
-            members.failed(idx);
-        }
-        Err(Error::Unavailable(causes))
-    }
-
     /// Runs a server-streaming call, handing each message to `on_message`
     /// as it arrives, until the server ends the stream. The whole stream
     /// shares the call's deadline. An error from `on_message` cancels the
@@ -768,51 +722,6 @@ fn wait_connected(members: &Members, deadline: Instant) -> Result<usize> {
                     seen_failure[i] = true;
                 }
             }
-        }
-    }
-}
-
-/// Sends one request on a fresh stream, then resolves to the first
-/// response.
-struct SendThenReceive<Req, Resp> {
-    sink: grpcio::ClientDuplexSender<Req>,
-    rx: grpcio::ClientDuplexReceiver<Resp>,
-    req: Option<Req>,
-    unflushed: bool,
-}
-
-impl<Req: Unpin, Resp> Future for SendThenReceive<Req, Resp> {
-    type Output = grpcio::Result<Resp>;
-    fn poll(
-        mut self: Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Self::Output> {
-        use futures_core::Stream;
-        use futures_sink::Sink;
-        use std::task::Poll;
-        let me = &mut *self;
-        if me.req.is_some() {
-            match Pin::new(&mut me.sink).poll_ready(cx) {
-                Poll::Ready(Ok(())) => {
-                    let req = me.req.take().expect("request");
-                    Pin::new(&mut me.sink).start_send((req, grpcio::WriteFlags::default()))?;
-                    me.unflushed = true;
-                }
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => return Poll::Pending,
-            }
-        }
-        if me.unflushed {
-            match Pin::new(&mut me.sink).poll_flush(cx) {
-                Poll::Ready(Ok(())) => me.unflushed = false,
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => {}
-            }
-        }
-        match Pin::new(&mut me.rx).poll_next(cx) {
-            Poll::Ready(Some(r)) => Poll::Ready(r),
-            Poll::Ready(None) => Poll::Ready(Err(grpcio::Error::RemoteStopped)),
-            Poll::Pending => Poll::Pending,
         }
     }
 }
