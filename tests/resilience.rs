@@ -328,3 +328,57 @@ fn no_acknowledged_write_is_lost_when_the_leader_moves() {
     );
     assert!(total > 1000);
 }
+
+/// How many Watch streams the server has started (grpc-prometheus counter).
+fn watch_streams_started(endpoint: &str) -> u64 {
+    let (_, body) = common::http_get(endpoint, "/metrics").unwrap();
+    body.lines()
+        .filter(|l| {
+            l.starts_with("grpc_server_started_total") && l.contains("grpc_method=\"Watch\"")
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64
+}
+
+#[test]
+fn keepalive_pings_respect_the_server_policy() {
+    // etcd's default policy: pings no closer than 5 s. A client pinging
+    // every 5 s keeps its idle watch stream; one pinging every second is
+    // told "too many pings" (GOAWAY), which shows as a new Watch stream.
+    let cluster = common::Cluster::single();
+    let ep = cluster.endpoint(0);
+    let polite = Client::builder(cluster.endpoints())
+        .keepalive_time(Duration::from_secs(5))
+        .keepalive_timeout(Duration::from_secs(2))
+        .connect()
+        .unwrap();
+    let w = polite.watch("idle").unwrap();
+    let before = watch_streams_started(&ep);
+    thread::sleep(Duration::from_secs(16));
+    assert_eq!(
+        watch_streams_started(&ep),
+        before,
+        "the polite client's stream was restarted"
+    );
+    polite.put("idle", "v").unwrap();
+    assert!(w.recv_timeout(Duration::from_secs(5)).unwrap().is_some());
+    drop(w);
+
+    // The control: the counter does see a rude client's reconnects.
+    let rude = Client::builder(cluster.endpoints())
+        .keepalive_time(Duration::from_secs(1))
+        .keepalive_timeout(Duration::from_secs(1))
+        .connect()
+        .unwrap();
+    let _w = rude.watch("idle").unwrap();
+    let before = watch_streams_started(&ep);
+    let t = Instant::now();
+    while watch_streams_started(&ep) == before {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "no GOAWAY for 1 s pings?"
+        );
+        thread::sleep(Duration::from_millis(200));
+    }
+    eprintln!("a 1 s ping interval was refused after {:?}", t.elapsed());
+}
