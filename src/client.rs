@@ -216,6 +216,7 @@ impl ClientBuilder {
                 closed: AtomicBool::new(false),
                 pump: Mutex::new(None),
                 watch_ids: AtomicU64::new(1),
+                kept_leases: Arc::default(),
                 config: self,
             }),
         };
@@ -290,6 +291,8 @@ struct Shared {
     pump: Mutex<Option<Pump>>,
     /// Client-side watch ids (stable across reconnects).
     watch_ids: AtomicU64,
+    /// Leases with a live keepalive handle (one handle per lease).
+    kept_leases: Arc<Mutex<std::collections::HashSet<i64>>>,
     config: ClientBuilder,
 }
 
@@ -483,6 +486,10 @@ impl Client {
         let handle = p.handle.clone();
         *pump = Some(p);
         Ok(handle)
+    }
+
+    pub(crate) fn kept_leases(&self) -> Arc<Mutex<std::collections::HashSet<i64>>> {
+        self.shared.kept_leases.clone()
     }
 
     pub(crate) fn next_watch_id(&self) -> u64 {

@@ -6,7 +6,7 @@
 //! side lives here too (`KeepAlives`).
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -244,6 +244,8 @@ pub struct KeepAlive {
     shared: Arc<KeepAliveShared>,
     rx: Receiver<Result<KeepAliveResponse>>,
     pump: Arc<PumpHandle>,
+    /// The client's set of leases with a live handle.
+    kept: Arc<Mutex<HashSet<i64>>>,
 }
 
 impl KeepAlive {
@@ -280,6 +282,7 @@ impl KeepAlive {
 
 impl Drop for KeepAlive {
     fn drop(&mut self) {
+        self.kept.lock().remove(&self.id);
         self.pump
             .send(Command::KeepAlive(KeepAliveCommand::Remove { id: self.id }));
     }
@@ -299,12 +302,21 @@ impl Client {
     /// Keeps a lease alive in the background until the returned handle is
     /// dropped. Fails with [`EtcdError::LeaseNotFound`](crate::EtcdError::LeaseNotFound)
     /// if the lease does not exist.
+    ///
+    /// One handle per lease and client: a second `keep_alive` of a lease
+    /// whose handle is still alive fails with [`Error::InvalidRequest`].
     pub fn keep_alive(&self, id: i64) -> Result<KeepAlive> {
         let ttl = self.time_to_live(id, false)?;
         if ttl.ttl() <= 0 {
             return Err(Error::Etcd(crate::EtcdError::LeaseNotFound));
         }
         let pump = self.pump()?;
+        let kept = self.kept_leases();
+        if !kept.lock().insert(id) {
+            return Err(Error::InvalidRequest(format!(
+                "lease {id:x} is already kept alive by a handle of this client"
+            )));
+        }
         let (tx, rx) = crossbeam_channel::bounded(1);
         let shared = Arc::new(KeepAliveShared {
             state: Mutex::new(LeaseState::Alive { ttl: ttl.ttl() }),
@@ -318,15 +330,18 @@ impl Client {
             tx,
             rx: rx.clone(),
         }));
-        if !pump.send(Command::KeepAlive(cmd)) {
-            return Err(Error::ClientClosed);
-        }
-        Ok(KeepAlive {
+        let handle = KeepAlive {
             id,
             shared,
             rx,
             pump,
-        })
+            kept,
+        };
+        // On failure the handle's drop clears the registration.
+        if !handle.pump.send(Command::KeepAlive(cmd)) {
+            return Err(Error::ClientClosed);
+        }
+        Ok(handle)
     }
 
     /// Refreshes a lease once, now, and returns its new TTL. Fails with

@@ -77,6 +77,11 @@ fn keepalive_holds_a_short_lease_until_dropped() {
     c.put_with(format!("{p}k"), "v", PutOptions::new().lease(g.id()))
         .unwrap();
     let ka = c.keep_alive(g.id()).unwrap();
+    // One handle per lease: a second would silently compete with the first.
+    assert!(matches!(
+        c.keep_alive(g.id()),
+        Err(Error::InvalidRequest(_))
+    ));
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(10) {
         thread::sleep(Duration::from_millis(500));
