@@ -6,38 +6,16 @@
 //!
 //!     cargo run --example quickstart
 
-// The throwaway server comes from the test harness, so examples and tests
-// start etcd the same way.
-#[path = "../tests/common/mod.rs"]
-mod common;
+mod support;
 
 use std::time::Duration;
 
 use etcd_blocking::{Client, Compare, CompareOp, Error, EtcdError, GetOptions, Op, Txn};
 
 fn main() -> Result<(), Error> {
-    let _ = env_logger::try_init();
-    let (_server, endpoints) = match std::env::var("ETCD_ENDPOINTS") {
-        Ok(list) if !list.trim().is_empty() => {
-            println!("using ETCD_ENDPOINTS={list}");
-            (
-                None,
-                list.split(',').map(|s| s.trim().to_string()).collect(),
-            )
-        }
-        _ => {
-            let cluster = common::Cluster::single();
-            let endpoints = cluster.endpoints();
-            println!(
-                "ETCD_ENDPOINTS is unset: started a throwaway etcd {:?} at {}",
-                common::etcd_version(),
-                endpoints.join(",")
-            );
-            (Some(cluster), endpoints)
-        }
-    };
+    let etcd = support::etcd();
 
-    let client = Client::builder(&endpoints)
+    let client = Client::builder(&etcd.endpoints)
         .request_timeout(Duration::from_secs(2))
         .connect()?;
 

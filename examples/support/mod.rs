@@ -1,0 +1,42 @@
+//! Where the examples find etcd: `ETCD_ENDPOINTS` (comma-separated) when it
+//! is set, otherwise a throwaway single-member etcd on a free loopback port
+//! (the `etcd` on PATH, or `ETCD_BIN`), removed when the example ends.
+
+// The throwaway server comes from the test harness, so examples and tests
+// start etcd the same way.
+#[path = "../../tests/common/mod.rs"]
+mod common;
+
+/// Keeps the throwaway server (if any) alive while the example runs.
+pub struct Etcd {
+    _server: Option<common::Cluster>,
+    /// The endpoints to connect to.
+    pub endpoints: Vec<String>,
+}
+
+/// The endpoints to use, saying which on stdout.
+pub fn etcd() -> Etcd {
+    let _ = env_logger::try_init();
+    match std::env::var("ETCD_ENDPOINTS") {
+        Ok(list) if !list.trim().is_empty() => {
+            println!("using ETCD_ENDPOINTS={list}");
+            Etcd {
+                _server: None,
+                endpoints: list.split(',').map(|s| s.trim().to_string()).collect(),
+            }
+        }
+        _ => {
+            let cluster = common::Cluster::single();
+            let endpoints = cluster.endpoints();
+            println!(
+                "ETCD_ENDPOINTS is unset: started a throwaway etcd {:?} at {}",
+                common::etcd_version(),
+                endpoints.join(",")
+            );
+            Etcd {
+                _server: Some(cluster),
+                endpoints,
+            }
+        }
+    }
+}
