@@ -667,6 +667,13 @@ impl<S: futures_core::Stream + Unpin> Future for Next<'_, S> {
 }
 
 /// Waits for any channel to reach `READY`; returns the first that does.
+///
+/// An endpoint whose connection failed is asked why, with a call that
+/// fails at once on a failing channel and carries gRPC's reason ("Ssl
+/// handshake failed: CERTIFICATE_VERIFY_FAILED", "Connection refused").
+/// When every endpoint failed for a reason that waiting cannot fix (TLS:
+/// an untrusted or misnamed certificate, a refused client certificate),
+/// connect gives up at once instead of at the connect timeout.
 fn wait_connected(members: &Members, deadline: Instant) -> Result<usize> {
     let mut states: Vec<ConnectivityState> = members
         .list
@@ -674,6 +681,7 @@ fn wait_connected(members: &Members, deadline: Instant) -> Result<usize> {
         .map(|m| m.channel.check_connectivity_state(true))
         .collect();
     let mut seen_failure = vec![false; members.list.len()];
+    let mut why: Vec<Option<String>> = vec![None; members.list.len()];
     let mut waits: Vec<Option<StateChange>> = (0..members.list.len()).map(|_| None).collect();
     loop {
         if let Some(i) = states
@@ -682,18 +690,18 @@ fn wait_connected(members: &Members, deadline: Instant) -> Result<usize> {
         {
             return Ok(i);
         }
-        if Instant::now() >= deadline {
+        let hopeless = why.iter().all(|w| w.as_deref().is_some_and(is_permanent));
+        if hopeless || Instant::now() >= deadline {
             let causes = members
                 .list
                 .iter()
                 .zip(&states)
-                .zip(&seen_failure)
-                .map(|((m, s), failed)| EndpointError {
+                .zip(&why)
+                .map(|((m, s), why)| EndpointError {
                     endpoint: m.endpoint.to_string(),
-                    cause: if *failed {
-                        format!("connection failed (channel {})", state_name(*s))
-                    } else {
-                        format!("not connected in time (channel {})", state_name(*s))
+                    cause: match why {
+                        Some(why) => format!("connection failed: {why}"),
+                        None => format!("not connected in time (channel {})", state_name(*s)),
                     },
                 })
                 .collect();
@@ -720,10 +728,36 @@ fn wait_connected(members: &Members, deadline: Instant) -> Result<usize> {
                 states[i] = members.list[i].channel.check_connectivity_state(true);
                 if states[i] == ConnectivityState::GRPC_CHANNEL_TRANSIENT_FAILURE {
                     seen_failure[i] = true;
+                    why[i] = Some(failure_reason(&members.list[i]));
                 }
             }
         }
     }
+}
+
+/// Why a member's connection is failing, in gRPC's words: a call on a
+/// channel in `TRANSIENT_FAILURE` fails at once with the last error.
+fn failure_reason(member: &Member) -> String {
+    let opt = CallOption::default().timeout(Duration::from_millis(500));
+    let req = pb::StatusRequest::default();
+    let outcome = member
+        .client
+        .unary_call_async(&methods::MAINTENANCE_STATUS, &req, opt)
+        .map(|mut rx| wait::drain(&mut rx, Duration::from_secs(1)));
+    match outcome {
+        Ok(Some(Err(grpcio::Error::RpcFailure(s)))) if !s.message().is_empty() => {
+            s.message().to_string()
+        }
+        _ => "channel in transient failure".into(),
+    }
+}
+
+/// Whether a connection failure will not go away by waiting: the TLS
+/// handshake was refused. (A refused TCP connection may be a member that
+/// is still starting, so that one is waited for.)
+fn is_permanent(reason: &str) -> bool {
+    let r = reason.to_ascii_lowercase();
+    r.contains("handshake") || r.contains("certificate")
 }
 
 /// Completes when at least one of the pending futures does, with the
