@@ -319,12 +319,9 @@ fn untrusted_server_certificate_fails_promptly() {
         .unwrap()
         .identity_pem(pki.read("client.pem"), pki.read("client.key"))
         .unwrap();
+    let url = server().tls_client_url(0);
     let t = Instant::now();
-    let e = assert_connect_fails(
-        &server().tls_client_url(0),
-        Some(tls),
-        "server signed by an untrusted CA",
-    );
+    let e = assert_connect_fails(&url, Some(tls), "server signed by an untrusted CA");
     // A refused handshake cannot get better by waiting: connect says so
     // at once, with the TLS library's reason.
     assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
