@@ -472,6 +472,9 @@ pub(crate) struct Watches {
     /// Set when a create was refused for auth reasons: the pump renews
     /// the token and reopens the stream.
     pub renew_token: bool,
+    /// Watches suspended for a full buffer, so the periodic check does not
+    /// walk every watch.
+    suspended: std::collections::BTreeSet<u64>,
 }
 
 impl Watches {
@@ -482,6 +485,7 @@ impl Watches {
             creating: VecDeque::new(),
             authenticated,
             renew_token: false,
+            suspended: Default::default(),
         }
     }
 
@@ -650,6 +654,7 @@ impl Watches {
                 e.next_rev
             );
             e.state = State::Suspended;
+            self.suspended.insert(id);
             e.w.shared.suspended.store(true, Ordering::Relaxed);
             self.by_server_id.remove(&r.watch_id);
             e.server_id = None;
@@ -720,17 +725,20 @@ impl Watches {
         _now: Instant,
         stream: &mut Duplex<pb::WatchRequest, pb::WatchResponse>,
     ) -> Option<Instant> {
-        let mut any_suspended = false;
+        // Only suspended watches are looked at; canceled ones drop out.
+        let entries = &self.entries;
+        self.suspended.retain(|id| entries.contains_key(id));
         let ready: Vec<u64> = self
-            .entries
+            .suspended
             .iter()
-            .filter(|(_, e)| e.state == State::Suspended)
-            .filter_map(|(id, e)| {
-                any_suspended = true;
-                (e.w.tx.len() <= e.w.capacity / 2).then_some(*id)
+            .copied()
+            .filter(|id| {
+                let e = &self.entries[id];
+                e.w.tx.len() <= e.w.capacity / 2
             })
             .collect();
         for id in ready {
+            self.suspended.remove(&id);
             let e = self.entries.get_mut(&id).expect("watch entry");
             e.w.shared.suspended.store(false, Ordering::Relaxed);
             log::debug!(
@@ -743,7 +751,7 @@ impl Watches {
                 e.state = State::Idle;
             }
         }
-        any_suspended.then(|| Instant::now() + SUSPENDED_POLL)
+        (!self.suspended.is_empty()).then(|| Instant::now() + SUSPENDED_POLL)
     }
 
     /// The client is closing: every watch ends with `ClientClosed`.
