@@ -55,11 +55,36 @@
 //! # Ok::<(), etcd_blocking::Error>(())
 //! ```
 //!
+//! # Watches and leases
+//!
+//! Watches and lease keepalives run on long-lived gRPC streams that a
+//! background thread of the client (`etcd-pump`) owns: one Watch stream
+//! for every [`Watcher`], one LeaseKeepAlive stream for every
+//! [`KeepAlive`]. After a broken stream it reopens on a working member
+//! and resumes every watch from the revision after the last one delivered,
+//! so a watch never loses or repeats an event.
+//!
+//! ```no_run
+//! use etcd_blocking::{Client, PutOptions, WatchOptions};
+//! # let client = Client::connect(["127.0.0.1:2379"])?;
+//! let lease = client.grant(10)?;
+//! client.put_with("services/me", "10.0.0.7", PutOptions::new().lease(lease.id()))?;
+//! let _alive = client.keep_alive(lease.id())?; // refreshed until dropped
+//!
+//! let watcher = client.watch_with("services/", WatchOptions::new().prefix())?;
+//! while let Some(resp) = watcher.recv_timeout(std::time::Duration::from_secs(1))? {
+//!     println!("{} events", resp.events().len());
+//! }
+//! # Ok::<(), etcd_blocking::Error>(())
+//! ```
+//!
 //! # Threads and closing
 //!
-//! A client starts gRPC's completion-queue threads (named `etcd-grpc-N`).
+//! A client starts gRPC's completion-queue threads (named `etcd-grpc-N`)
+//! and, with its first watch or keepalive, the `etcd-pump` thread.
 //! [`Client::close`], or dropping the last handle, cancels calls in flight,
-//! closes the connections and joins those threads.
+//! ends watches and keepalives with [`Error::ClientClosed`], cancels their
+//! streams on the server, closes the connections and joins those threads.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
