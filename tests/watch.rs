@@ -475,3 +475,66 @@ fn closing_the_client_ends_watches() {
     assert!(matches!(w.recv(), Err(Error::WatchCanceled { .. })));
     assert!(matches!(c.watch("k"), Err(Error::ClientClosed)));
 }
+
+#[test]
+fn a_member_that_loses_its_leader_ends_the_watch_stream() {
+    // The watch stream carries `hasleader`: when its member is cut off
+    // from the others, etcd ends the stream instead of letting it go
+    // silent, and the watch carries on elsewhere once it can.
+    let cluster = common::ClusterBuilder::new(3)
+        .arg("--grpc-keepalive-min-time=1s")
+        .start();
+    let c = Client::builder(cluster.endpoints())
+        .keepalive_time(Duration::from_secs(1))
+        .keepalive_timeout(Duration::from_secs(1))
+        .connect()
+        .unwrap();
+    let w = c.watch_with("hl/", WatchOptions::new().prefix()).unwrap();
+    c.put("hl/0", "before").unwrap();
+    let member = next_events(&w).header().member_id();
+    let idx = (0..3)
+        .find(|&i| cluster.member_id(i) == Some(member))
+        .expect("member of the watch");
+    let ep = cluster.endpoint(idx);
+    assert_eq!(metric(&ep, "etcd_debugging_mvcc_watch_stream_total"), 1);
+    let others: Vec<usize> = (0..3).filter(|&i| i != idx).collect();
+    for &i in &others {
+        cluster.stop(i);
+    }
+    let t = Instant::now();
+    while metric(&ep, "etcd_debugging_mvcc_watch_stream_total") != 0 {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "the leaderless member kept the stream"
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
+    eprintln!(
+        "leaderless member ended the watch stream after {:?}",
+        t.elapsed()
+    );
+    for &i in &others {
+        cluster.cont(i);
+    }
+    // Nothing lost: the next write reaches the watch.
+    let writer = Client::builder(cluster.endpoints())
+        .request_timeout(Duration::from_secs(10))
+        .connect()
+        .unwrap();
+    let t = Instant::now();
+    while writer.put("hl/1", "after").is_err() {
+        assert!(t.elapsed() < Duration::from_secs(20));
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let r = w
+            .recv_timeout(left)
+            .unwrap()
+            .expect("event after the partition");
+        if let Some(ev) = r.events().first() {
+            assert_eq!(ev.kv().key(), b"hl/1");
+            break;
+        }
+    }
+}
