@@ -379,6 +379,12 @@ etcd_errors! {
     NotSupportedForLearner = (Unavailable, "rpc not supported for learner"),
     /// The member chosen as the new leader cannot take over.
     BadLeaderTransferee = (FailedPrecondition, "bad leader transferee"),
+    /// An election has no leader (no campaigner holds it).
+    ElectionNoLeader = (Unknown, "election: no leader"),
+    /// Proclaim or resign by a campaigner that is not the leader.
+    ElectionNotLeader = (Unknown, "election: not leader"),
+    /// The session (lease) behind a lock or campaign ended.
+    SessionExpired = (Unknown, "mutex: session is expired"),
     /// The downgrade target version is not `major.minor`.
     WrongDowngradeVersionFormat = (InvalidArgument, "wrong downgrade target version format"),
     /// The downgrade target version is not one minor below the cluster's.

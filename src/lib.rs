@@ -96,6 +96,7 @@ mod endpoint;
 mod error;
 mod kv;
 mod lease;
+mod lock;
 mod maintenance;
 pub mod proto;
 mod pump;
@@ -124,6 +125,7 @@ pub use lease::{
     KeepAlive, KeepAliveResponse, LeaseGrantResponse, LeaseLeasesResponse, LeaseRevokeResponse,
     LeaseState, LeaseTimeToLiveResponse,
 };
+pub use lock::{LeaderKey, LeaderResponse, LockResponse};
 pub use maintenance::{
     Alarm, AlarmResponse, AlarmType, DefragmentResponse, HashKvResponse, HashResponse,
     MoveLeaderResponse, SnapshotInfo, StatusResponse,

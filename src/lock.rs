@@ -1,0 +1,228 @@
+//! etcd's Lock and Election services: distributed locks and leader
+//! elections run by the server, tied to a lease so that a crashed holder
+//! lets go when its lease runs out.
+//!
+//! These calls wait on the server (for the lock, for leadership), so they
+//! wait for as long as the handle's deadline allows: use
+//! [`Client::with_timeout`] for longer waits. A wait that ends by deadline
+//! or cancel withdraws the request on the server.
+
+use crate::client::Client;
+use crate::error::{Error, Result};
+use crate::kv::{KeyValue, ResponseHeader};
+use crate::proto::{methods, v3election as epb, v3lock as lpb};
+use crate::transport::Retry;
+
+/// A held lock: its ownership key, which [`Client::unlock`] deletes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockResponse {
+    header: ResponseHeader,
+    key: Vec<u8>,
+}
+
+impl LockResponse {
+    /// The response header.
+    pub fn header(&self) -> &ResponseHeader {
+        &self.header
+    }
+    /// The ownership key; it exists exactly as long as the lock is held.
+    pub fn key(&self) -> &[u8] {
+        &self.key
+    }
+}
+
+/// Proof of leadership in an election, needed to proclaim or resign.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaderKey {
+    name: Vec<u8>,
+    key: Vec<u8>,
+    rev: i64,
+    lease: i64,
+}
+
+impl LeaderKey {
+    /// The election's name.
+    pub fn name(&self) -> &[u8] {
+        &self.name
+    }
+    /// The leader's key in the election.
+    pub fn key(&self) -> &[u8] {
+        &self.key
+    }
+    /// The revision at which leadership was won.
+    pub fn revision(&self) -> i64 {
+        self.rev
+    }
+    /// The lease the leadership is tied to.
+    pub fn lease(&self) -> i64 {
+        self.lease
+    }
+
+    fn into_proto(self) -> epb::LeaderKey {
+        epb::LeaderKey {
+            name: self.name,
+            key: self.key,
+            rev: self.rev,
+            lease: self.lease,
+            ..Default::default()
+        }
+    }
+}
+
+/// The current leader of an election.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaderResponse {
+    header: ResponseHeader,
+    kv: Option<KeyValue>,
+}
+
+impl LeaderResponse {
+    /// The response header.
+    pub fn header(&self) -> &ResponseHeader {
+        &self.header
+    }
+    /// The leader's key and its proclaimed value, if there is a leader.
+    pub fn kv(&self) -> Option<&KeyValue> {
+        self.kv.as_ref()
+    }
+}
+
+impl From<epb::LeaderResponse> for LeaderResponse {
+    fn from(r: epb::LeaderResponse) -> Self {
+        LeaderResponse {
+            header: r.header.into(),
+            kv: r.kv.into_option().map(KeyValue::from),
+        }
+    }
+}
+
+fn named(name: impl Into<Vec<u8>>) -> Result<Vec<u8>> {
+    let name = name.into();
+    if name.is_empty() {
+        return Err(Error::EmptyKey);
+    }
+    Ok(name)
+}
+
+/// Locks and elections.
+impl Client {
+    /// Acquires the lock `name`, waiting while another holds it, and ties
+    /// it to `lease` (the lock is released if the lease ends). Returns the
+    /// ownership key to [`unlock`](Self::unlock) with.
+    pub fn lock(&self, name: impl Into<Vec<u8>>, lease: i64) -> Result<LockResponse> {
+        let req = lpb::LockRequest {
+            name: named(name)?,
+            lease,
+            ..Default::default()
+        };
+        let r = self.unary(&methods::LOCK_LOCK, &req, Retry::Never)?;
+        Ok(LockResponse {
+            header: r.header.into(),
+            key: r.key,
+        })
+    }
+
+    /// Releases a lock by deleting its ownership key.
+    pub fn unlock(&self, key: impl Into<Vec<u8>>) -> Result<ResponseHeader> {
+        let req = lpb::UnlockRequest {
+            key: named(key)?,
+            ..Default::default()
+        };
+        Ok(self
+            .unary(&methods::LOCK_UNLOCK, &req, Retry::Safe)?
+            .header
+            .into())
+    }
+
+    /// Campaigns in the election `name` with `value`, waiting until this
+    /// campaigner is the leader. Leadership is tied to `lease`.
+    pub fn campaign(
+        &self,
+        name: impl Into<Vec<u8>>,
+        lease: i64,
+        value: impl Into<Vec<u8>>,
+    ) -> Result<LeaderKey> {
+        let req = epb::CampaignRequest {
+            name: named(name)?,
+            lease,
+            value: value.into(),
+            ..Default::default()
+        };
+        let r = self.unary(&methods::ELECTION_CAMPAIGN, &req, Retry::Never)?;
+        let l = r.leader.into_option().unwrap_or_default();
+        Ok(LeaderKey {
+            name: l.name,
+            key: l.key,
+            rev: l.rev,
+            lease: l.lease,
+        })
+    }
+
+    /// Changes the leader's proclaimed value (only the leader may).
+    pub fn proclaim(
+        &self,
+        leader: &LeaderKey,
+        value: impl Into<Vec<u8>>,
+    ) -> Result<ResponseHeader> {
+        let req = epb::ProclaimRequest {
+            leader: protobuf::MessageField::some(leader.clone().into_proto()),
+            value: value.into(),
+            ..Default::default()
+        };
+        Ok(self
+            .unary(&methods::ELECTION_PROCLAIM, &req, Retry::Never)?
+            .header
+            .into())
+    }
+
+    /// The current leader of the election `name` and its value; with no
+    /// leader, [`EtcdError::ElectionNoLeader`](crate::EtcdError::ElectionNoLeader).
+    pub fn leader(&self, name: impl Into<Vec<u8>>) -> Result<LeaderResponse> {
+        let req = epb::LeaderRequest {
+            name: named(name)?,
+            ..Default::default()
+        };
+        Ok(self
+            .unary(&methods::ELECTION_LEADER, &req, Retry::Safe)?
+            .into())
+    }
+
+    /// Gives up leadership, so the next campaigner wins.
+    pub fn resign(&self, leader: &LeaderKey) -> Result<ResponseHeader> {
+        let req = epb::ResignRequest {
+            leader: protobuf::MessageField::some(leader.clone().into_proto()),
+            ..Default::default()
+        };
+        Ok(self
+            .unary(&methods::ELECTION_RESIGN, &req, Retry::Never)?
+            .header
+            .into())
+    }
+
+    /// Follows the leadership of the election `name`: calls `on_leader`
+    /// with the current leader and each change after, until it returns
+    /// `false` (then `Ok`), the deadline passes, or the handle is canceled.
+    pub fn observe(
+        &self,
+        name: impl Into<Vec<u8>>,
+        mut on_leader: impl FnMut(LeaderResponse) -> bool,
+    ) -> Result<()> {
+        let req = epb::LeaderRequest {
+            name: named(name)?,
+            ..Default::default()
+        };
+        let mut stopped = false;
+        let r = self.server_streaming(&methods::ELECTION_OBSERVE, &req, &mut |msg| {
+            if on_leader(msg.into()) {
+                Ok(())
+            } else {
+                stopped = true;
+                Err(Error::Canceled)
+            }
+        });
+        match r {
+            Err(Error::Canceled) if stopped => Ok(()),
+            other => other,
+        }
+    }
+}

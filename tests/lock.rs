@@ -1,0 +1,126 @@
+//! etcd's Lock and Election services against a real server.
+
+mod common;
+
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use etcd_blocking::{Client, Error, EtcdError};
+
+fn client() -> Client {
+    Client::connect(common::shared().endpoints()).expect("connect")
+}
+
+#[test]
+fn a_lock_is_held_by_one_at_a_time() {
+    let (a, b) = (client(), client());
+    let name = format!("{}lock", common::unique_prefix("lock"));
+    let la = a.grant(30).unwrap().id();
+    let lb = b.grant(30).unwrap().id();
+    let held = a.lock(&*name, la).unwrap();
+    assert!(held.key().starts_with(name.as_bytes()));
+    assert_eq!(a.get(held.key()).unwrap().count(), 1);
+
+    // The second locker waits until the first unlocks.
+    let (tx, rx) = mpsc::channel();
+    let waiter = {
+        let b = b.clone();
+        let name = name.clone();
+        thread::spawn(move || {
+            let got = b.with_timeout(Duration::from_secs(10)).lock(&*name, lb);
+            tx.send(Instant::now()).unwrap();
+            got
+        })
+    };
+    assert!(
+        rx.recv_timeout(Duration::from_millis(500)).is_err(),
+        "lock not exclusive"
+    );
+    let released = Instant::now();
+    a.unlock(held.key()).unwrap();
+    let acquired = rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("second locker");
+    assert!(acquired >= released);
+    let second = waiter.join().unwrap().unwrap();
+    assert_ne!(second.key(), held.key());
+
+    // A locker that gives up does not keep a place in the queue.
+    let e = a
+        .with_timeout(Duration::from_millis(300))
+        .lock(&*name, la)
+        .unwrap_err();
+    assert!(matches!(e, Error::DeadlineExceeded(_)), "{e}");
+    b.unlock(second.key()).unwrap();
+    let again = a
+        .with_timeout(Duration::from_secs(5))
+        .lock(&*name, la)
+        .unwrap();
+    a.unlock(again.key()).unwrap();
+
+    // A lock dies with its lease.
+    let short = a.grant(2).unwrap().id();
+    let gone = a.lock(&*name, short).unwrap();
+    a.revoke(short).unwrap();
+    assert_eq!(a.get(gone.key()).unwrap().count(), 0);
+    assert!(matches!(a.lock("", la), Err(Error::EmptyKey)));
+}
+
+#[test]
+fn an_election_has_one_leader_that_can_proclaim_and_resign() {
+    let (a, b) = (client(), client());
+    let name = format!("{}election", common::unique_prefix("election"));
+    let e = a.leader(&*name).unwrap_err();
+    assert!(matches!(e, Error::Etcd(EtcdError::ElectionNoLeader)), "{e}");
+
+    let la = a.grant(30).unwrap().id();
+    let lb = b.grant(30).unwrap().id();
+    let leader = a.campaign(&*name, la, "a:1").unwrap();
+    assert_eq!(leader.name(), name.as_bytes());
+    assert_eq!(leader.lease(), la);
+    let now = b.leader(&*name).unwrap();
+    assert_eq!(now.kv().unwrap().value(), b"a:1");
+
+    // b campaigns and waits; meanwhile an observer follows the changes.
+    let campaigner = {
+        let b = b.clone();
+        let name = name.clone();
+        thread::spawn(move || {
+            b.with_timeout(Duration::from_secs(10))
+                .campaign(&*name, lb, "b:1")
+        })
+    };
+    let observer = {
+        let c = client();
+        let name = name.clone();
+        thread::spawn(move || {
+            let mut seen = Vec::new();
+            c.with_timeout(Duration::from_secs(10))
+                .observe(&*name, |r| {
+                    seen.push(r.kv().map(|kv| kv.value().to_vec()).unwrap_or_default());
+                    seen.last().map(Vec::as_slice) != Some(b"b:1")
+                })
+                .unwrap();
+            seen
+        })
+    };
+    thread::sleep(Duration::from_millis(300));
+    a.proclaim(&leader, "a:2").unwrap();
+    assert_eq!(b.leader(&*name).unwrap().kv().unwrap().value(), b"a:2");
+    a.resign(&leader).unwrap();
+    let b_leader = campaigner.join().unwrap().unwrap();
+    assert_eq!(b.leader(&*name).unwrap().kv().unwrap().value(), b"b:1");
+    let seen = observer.join().unwrap();
+    assert_eq!(seen.first().map(Vec::as_slice), Some(&b"a:1"[..]));
+    assert!(seen.iter().any(|v| v == b"a:2"), "{seen:?}");
+    assert_eq!(seen.last().map(Vec::as_slice), Some(&b"b:1"[..]));
+
+    // Only the leader may proclaim.
+    let e = a.proclaim(&leader, "stale").unwrap_err();
+    assert!(
+        matches!(e, Error::Etcd(EtcdError::ElectionNotLeader)),
+        "{e}"
+    );
+    b.resign(&b_leader).unwrap();
+}
