@@ -539,6 +539,11 @@ mod tests {
         fn check<T: Clone + Send + Sync + 'static>() {}
         check::<Client>();
         check::<ClientBuilder>();
+        check::<crate::Error>();
+        check::<crate::CancelToken>();
+        fn movable<T: Send + Sync + 'static>() {}
+        movable::<crate::Watcher>();
+        movable::<crate::KeepAlive>();
     }
 
     #[test]
