@@ -18,6 +18,7 @@ use protobuf::Message;
 use crate::auth::Credentials;
 use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
+use crate::namespace::Namespace;
 use crate::pump::{Pump, PumpHandle};
 use crate::tls::TlsOptions;
 use crate::transport::{CallCtx, Retry, Transport};
@@ -211,6 +212,7 @@ impl ClientBuilder {
             timeout: self.request_timeout,
             token: None,
             target: None,
+            namespace: None,
             shared: Arc::new(Shared {
                 transport: RwLock::new(Some(transport)),
                 closed: AtomicBool::new(false),
@@ -279,6 +281,8 @@ pub struct Client {
     token: Option<CancelToken>,
     /// Member every call of this handle goes to, if any.
     target: Option<Endpoint>,
+    /// Key prefix of this handle, if any.
+    namespace: Option<Arc<Namespace>>,
 }
 
 struct Shared {
@@ -391,6 +395,30 @@ impl Client {
             target: Some(wanted),
             ..self.clone()
         })
+    }
+
+    /// A handle on the same connections that lives under `prefix`: it puts
+    /// the prefix in front of every key it sends (reads, writes, deletes,
+    /// transactions, watches) and takes it off every key it receives, as
+    /// Go's `namespace` package does. Ranges stay inside the namespace:
+    /// "every key" and from-key reads stop at its end. Nested namespaces
+    /// add up.
+    pub fn with_namespace(&self, prefix: impl AsRef<[u8]>) -> Client {
+        let mut full = self
+            .namespace
+            .as_deref()
+            .map(Namespace::prefix)
+            .unwrap_or_default()
+            .to_vec();
+        full.extend_from_slice(prefix.as_ref());
+        Client {
+            namespace: (!full.is_empty()).then(|| Arc::new(Namespace::new(full))),
+            ..self.clone()
+        }
+    }
+
+    pub(crate) fn namespace(&self) -> Option<&Namespace> {
+        self.namespace.as_deref()
     }
 
     /// The deadline this handle gives its calls.

@@ -570,14 +570,16 @@ impl Client {
 
     /// Reads keys with options (ranges, prefixes, revisions, limits, sorting…).
     pub fn get_with(&self, key: impl Into<Vec<u8>>, opts: GetOptions) -> Result<GetResponse> {
-        let req = range_request(key.into(), &opts)?;
-        self.range(&req)
-    }
-
-    pub(crate) fn range(&self, req: &pb::RangeRequest) -> Result<GetResponse> {
-        Ok(self
-            .unary(&crate::proto::methods::KV_RANGE, req, Retry::Safe)?
-            .into())
+        let mut req = range_request(key.into(), &opts)?;
+        let ns = self.namespace();
+        if let Some(ns) = ns {
+            ns.range_request(&mut req);
+        }
+        let mut resp = self.unary(&crate::proto::methods::KV_RANGE, &req, Retry::Safe)?;
+        if let Some(ns) = ns {
+            ns.range_response(&mut resp);
+        }
+        Ok(resp.into())
     }
 
     /// Writes a key.
@@ -592,10 +594,16 @@ impl Client {
         value: impl Into<Vec<u8>>,
         opts: PutOptions,
     ) -> Result<PutResponse> {
-        let req = put_request(key.into(), value.into(), &opts)?;
-        Ok(self
-            .unary(&crate::proto::methods::KV_PUT, &req, Retry::Never)?
-            .into())
+        let mut req = put_request(key.into(), value.into(), &opts)?;
+        let ns = self.namespace();
+        if let Some(ns) = ns {
+            ns.put_request(&mut req);
+        }
+        let mut resp = self.unary(&crate::proto::methods::KV_PUT, &req, Retry::Never)?;
+        if let Some(ns) = ns {
+            ns.put_response(&mut resp);
+        }
+        Ok(resp.into())
     }
 
     /// Deletes one key.
@@ -609,10 +617,16 @@ impl Client {
         key: impl Into<Vec<u8>>,
         opts: DeleteOptions,
     ) -> Result<DeleteResponse> {
-        let req = delete_request(key.into(), &opts)?;
-        Ok(self
-            .unary(&crate::proto::methods::KV_DELETE_RANGE, &req, Retry::Never)?
-            .into())
+        let mut req = delete_request(key.into(), &opts)?;
+        let ns = self.namespace();
+        if let Some(ns) = ns {
+            ns.delete_request(&mut req);
+        }
+        let mut resp = self.unary(&crate::proto::methods::KV_DELETE_RANGE, &req, Retry::Never)?;
+        if let Some(ns) = ns {
+            ns.delete_response(&mut resp);
+        }
+        Ok(resp.into())
     }
 
     /// Compacts the key-value history up to `revision`.

@@ -160,7 +160,10 @@ impl Client {
             keys: with_keys,
             ..Default::default()
         };
-        let r = self.unary(&methods::LEASE_LEASE_TIME_TO_LIVE, &req, Retry::Safe)?;
+        let mut r = self.unary(&methods::LEASE_LEASE_TIME_TO_LIVE, &req, Retry::Safe)?;
+        if let Some(ns) = self.namespace() {
+            ns.lease_keys(&mut r.keys);
+        }
         Ok(LeaseTimeToLiveResponse {
             header: r.header.into(),
             id: r.ID,

@@ -98,6 +98,7 @@ mod kv;
 mod lease;
 mod lock;
 mod maintenance;
+mod namespace;
 pub mod proto;
 mod pump;
 mod tls;

@@ -337,10 +337,16 @@ impl From<pb::TxnResponse> for TxnResponse {
 impl Client {
     /// Runs a transaction.
     pub fn txn(&self, txn: Txn) -> Result<TxnResponse> {
-        let req = txn.into_proto()?;
-        Ok(self
-            .unary(&crate::proto::methods::KV_TXN, &req, retry_of_txn(&req))?
-            .into())
+        let mut req = txn.into_proto()?;
+        let ns = self.namespace();
+        if let Some(ns) = ns {
+            ns.txn_request(&mut req);
+        }
+        let mut resp = self.unary(&crate::proto::methods::KV_TXN, &req, retry_of_txn(&req))?;
+        if let Some(ns) = ns {
+            ns.txn_response(&mut resp);
+        }
+        Ok(resp.into())
     }
 
     /// Runs one op on its own, as Go's `KV.Do`.

@@ -29,6 +29,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::kv::{KeyValue, Range, ResponseHeader};
+use crate::namespace::Namespace;
 use crate::proto::{kv as mvccpb, rpc as pb};
 use crate::pump::{Command, Duplex, PumpHandle};
 
@@ -352,7 +353,7 @@ impl Client {
         if opts.no_delete {
             filters.push(FilterType::NODELETE.into());
         }
-        let create = pb::WatchCreateRequest {
+        let mut create = pb::WatchCreateRequest {
             key,
             range_end,
             start_revision: opts.start_revision,
@@ -362,6 +363,10 @@ impl Client {
             fragment: opts.fragment,
             ..Default::default()
         };
+        let namespace = self.namespace().cloned();
+        if let Some(ns) = &namespace {
+            ns.watch_request(&mut create);
+        }
         let pump = self.pump()?;
         let id = self.next_watch_id();
         let buffer = opts.buffer.unwrap_or(self.watch_buffer());
@@ -387,6 +392,7 @@ impl Client {
             notify_created: opts.created_notify,
             shared,
             capacity: buffer,
+            namespace,
         }))));
         if !sent {
             return Err(Error::ClientClosed);
@@ -411,6 +417,8 @@ pub(crate) struct NewWatch {
     notify_created: bool,
     shared: Arc<WatcherShared>,
     capacity: usize,
+    /// Taken off the keys of delivered events.
+    namespace: Option<Namespace>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -624,6 +632,10 @@ impl Watches {
             }
             None => r,
         };
+        let mut r = r;
+        if let Some(ns) = &e.w.namespace {
+            ns.events(&mut r.events);
+        }
         let last_rev = r
             .events
             .last()
