@@ -624,7 +624,7 @@ impl Watches {
             }
             return;
         }
-        let r = match e.partial.take() {
+        let mut r = match e.partial.take() {
             Some(mut p) => {
                 p.events.extend(r.events);
                 p.header = r.header;
@@ -632,7 +632,6 @@ impl Watches {
             }
             None => r,
         };
-        let mut r = r;
         if let Some(ns) = &e.w.namespace {
             ns.events(&mut r.events);
         }
