@@ -392,24 +392,22 @@ fn watch_survives(fault: impl FnOnce(&common::Cluster, usize)) {
     let mut longest_gap = Duration::ZERO;
     let mut faulted = false;
     let started = Instant::now();
-    while !writer.is_finished() || !w.receiver().is_empty() || live.len() < 2000 {
+    // Every key is written at least once (the writer retries until a put
+    // succeeds, so a key may be written twice): wait for all of them.
+    let mut keys_seen = std::collections::HashSet::new();
+    while keys_seen.len() < 2000 || !writer.is_finished() {
         assert!(
             started.elapsed() < Duration::from_secs(120),
             "stuck at {}",
             live.len()
         );
         let Some(r) = w.recv_timeout(Duration::from_secs(1)).unwrap() else {
-            if writer.is_finished() && live.len() >= 2000 {
-                break;
-            }
             continue;
         };
         if !faulted && live.len() > 300 {
             let fault = fault.take().expect("one fault");
             let member = r.header().member_id();
-            let idx = (0..3)
-                .find(|&i| cluster.member_id(i) == Some(member))
-                .expect("member of the watch");
+            let idx = cluster.index_of_member(member);
             eprintln!("fault on member {idx} after {} events", live.len());
             fault(&cluster, idx);
             faulted = true;
@@ -419,7 +417,9 @@ fn watch_survives(fault: impl FnOnce(&common::Cluster, usize)) {
         }
         last_message = Instant::now();
         for ev in r.events() {
-            live.push((ev.revision(), ev.kv().key_str().unwrap().to_string()));
+            let key = ev.kv().key_str().unwrap().to_string();
+            keys_seen.insert(key.clone());
+            live.push((ev.revision(), key));
         }
     }
     writer.join().unwrap();
@@ -492,9 +492,7 @@ fn a_member_that_loses_its_leader_ends_the_watch_stream() {
     let w = c.watch_with("hl/", WatchOptions::new().prefix()).unwrap();
     c.put("hl/0", "before").unwrap();
     let member = next_events(&w).header().member_id();
-    let idx = (0..3)
-        .find(|&i| cluster.member_id(i) == Some(member))
-        .expect("member of the watch");
+    let idx = cluster.index_of_member(member);
     let ep = cluster.endpoint(idx);
     assert_eq!(metric(&ep, "etcd_debugging_mvcc_watch_stream_total"), 1);
     let others: Vec<usize> = (0..3).filter(|&i| i != idx).collect();
