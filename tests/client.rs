@@ -181,9 +181,7 @@ fn reads_fail_over_when_the_member_in_use_dies() {
         .unwrap();
     c.put("k", "v").unwrap();
     let in_use = c.get("k").unwrap().header().member_id();
-    let idx = (0..3)
-        .find(|&i| cluster.member_id(i) == Some(in_use))
-        .expect("member in use");
+    let idx = cluster.index_of_member(in_use);
     cluster.kill(idx);
     let started = Instant::now();
     let r = c.get("k").unwrap();

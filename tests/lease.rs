@@ -164,9 +164,7 @@ fn leases_survive(fault: impl FnOnce(&common::Cluster, usize)) {
         .unwrap()
         .unwrap();
     let member = first.header().member_id();
-    let idx = (0..3)
-        .find(|&i| cluster.member_id(i) == Some(member))
-        .expect("member of the keepalive stream");
+    let idx = cluster.index_of_member(member);
     let faulted = Instant::now();
     fault(&cluster, idx);
     // Wait until a refresh comes from another member.

@@ -13,9 +13,7 @@ use etcd_blocking::{Client, Error, EtcdError, GetOptions};
 /// Index of the member that answered `c`'s last read.
 fn member_in_use(cluster: &common::Cluster, c: &Client) -> usize {
     let id = c.get("probe").unwrap().header().member_id();
-    (0..cluster.len())
-        .find(|&i| cluster.member_id(i) == Some(id))
-        .expect("member in use")
+    cluster.index_of_member(id)
 }
 
 /// A write after a fault: applied, or reported as possibly applied; never
@@ -32,6 +30,23 @@ fn write_after_fault(c: &Client, key: &str) -> &'static str {
     }
 }
 
+/// After a fault: the first write is applied or reported as possibly
+/// applied; then writes flow again (once a new leader is elected, if the
+/// faulty member led). Keys are `{fault}/1` and `{fault}/2`.
+fn writes_resume(c: &Client, fault: &str) {
+    let t = Instant::now();
+    let outcome = write_after_fault(c, &format!("{fault}/1"));
+    eprintln!("{fault}: write {outcome} in {:?}", t.elapsed());
+    let t = Instant::now();
+    while c.put(format!("{fault}/2"), "v").is_err() {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "writes never resumed"
+        );
+    }
+    eprintln!("{fault}: writes flowing again after {:?}", t.elapsed());
+}
+
 #[test]
 fn killed_member_reads_and_writes_move_on() {
     let cluster = common::Cluster::start(3);
@@ -46,20 +61,8 @@ fn killed_member_reads_and_writes_move_on() {
     let r = c.get("probe").unwrap();
     eprintln!("kill -9: read moved on in {:?}", t.elapsed());
     assert_eq!(r.count(), 1);
-    let t = Instant::now();
-    let outcome = write_after_fault(&c, "after-kill");
-    eprintln!("kill -9: write {outcome} in {:?}", t.elapsed());
-    // The pin moved: writes go to a live member (once a new leader is
-    // elected, if the dead member led).
-    let t = Instant::now();
-    while c.put("after-kill-2", "v").is_err() {
-        assert!(
-            t.elapsed() < Duration::from_secs(20),
-            "writes never resumed"
-        );
-    }
-    eprintln!("kill -9: writes flowing again after {:?}", t.elapsed());
-    assert_eq!(c.get("after-kill-2").unwrap().count(), 1);
+    writes_resume(&c, "kill -9");
+    assert_eq!(c.get("kill -9/2").unwrap().count(), 1);
 }
 
 #[test]
@@ -91,19 +94,7 @@ fn frozen_member_costs_one_attempt_share() {
         "{:?}",
         t.elapsed()
     );
-    // A write is applied or reported as possibly applied; if the frozen
-    // member was the leader, writes wait for a new election.
-    let t = Instant::now();
-    let outcome = write_after_fault(&c, "after-stop");
-    eprintln!("SIGSTOP: write {outcome} in {:?}", t.elapsed());
-    let t = Instant::now();
-    while c.put("after-stop-2", "v").is_err() {
-        assert!(
-            t.elapsed() < Duration::from_secs(20),
-            "writes never resumed"
-        );
-    }
-    eprintln!("SIGSTOP: writes flowing again after {:?}", t.elapsed());
+    writes_resume(&c, "SIGSTOP");
     cluster.cont(idx);
 }
 

@@ -1278,6 +1278,14 @@ impl Cluster {
         self.status(i).map(|(id, _)| id)
     }
 
+    /// Index of the running member with etcd member id `id` (as a response
+    /// header's `member_id` names it). Panics if none has it.
+    pub fn index_of_member(&self, id: u64) -> usize {
+        (0..self.len())
+            .find(|&i| self.member_id(i) == Some(id))
+            .unwrap_or_else(|| panic!("no running member has id {id:x}"))
+    }
+
     /// Index of the current leader, as seen by the running members, or
     /// `None` if none of them knows one.
     pub fn leader(&self) -> Option<usize> {
