@@ -499,6 +499,12 @@ impl Client {
         self.with_transport(|t| t.unary(method, req, retry, &self.ctx()))
     }
 
+    /// Refuses a request over the send limit, for requests that travel
+    /// on a stream rather than through [`unary`](Self::unary).
+    pub(crate) fn check_size(&self, req: &impl Message) -> Result<()> {
+        self.with_transport(|t| t.check_size(req))
+    }
+
     /// The stream pump, started on first use.
     pub(crate) fn pump(&self) -> Result<Arc<PumpHandle>> {
         let mut pump = self.shared.pump.lock();

@@ -240,6 +240,21 @@ impl Transport {
         Ok(t)
     }
 
+    /// Refuses a request larger than the send limit before anything is
+    /// sent. This is the only place the limit is enforced: gRPC's own
+    /// check lives in a filter the channels leave out (see
+    /// `build_channel`).
+    pub fn check_size(&self, req: &impl Message) -> Result<()> {
+        let size = req.compute_size() as usize;
+        if size > self.max_send {
+            return Err(Error::RequestTooLarge {
+                size,
+                limit: self.max_send,
+            });
+        }
+        Ok(())
+    }
+
     /// Sends one unary request, failing over between endpoints as the
     /// module documentation says.
     pub fn unary<Req: Message, Resp: Unpin>(
@@ -252,13 +267,7 @@ impl Transport {
         if let Some(e) = ctx.intr.check() {
             return Err(e);
         }
-        let size = req.compute_size() as usize;
-        if size > self.max_send {
-            return Err(Error::RequestTooLarge {
-                size,
-                limit: self.max_send,
-            });
-        }
+        self.check_size(req)?;
         let members = self.members();
         let n = members.list.len();
         let (start, candidates) = match ctx.target {
@@ -643,6 +652,16 @@ fn build_channel(
         // benchmark and separate clients in tests really are separate.
         .use_local_subchannel_pool(true)
         .primary_user_agent(concat!("etcd-blocking/", env!("CARGO_PKG_VERSION")));
+    if cfg.max_receive_message_size.is_none() {
+        // gRPC's "minimal stack" leaves out the filters we do not need:
+        // message-size (sends are checked by `Transport::check_size`, and
+        // receives are unlimited), service-config and idle. A put costs
+        // 12 % fewer instructions in the client (callgrind, 60k vs 69k).
+        // Deadline checking is part of what it drops, and is put back.
+        b = b
+            .raw_cfg_int(c"grpc.minimal_stack".into(), 1)
+            .raw_cfg_int(c"grpc.enable_deadline_checking".into(), 1);
+    }
     if endpoint.is_tls() {
         b = crate::tls::secure(b, cfg, endpoint)?;
     }

@@ -367,6 +367,7 @@ impl Client {
         if let Some(ns) = &namespace {
             ns.watch_request(&mut create);
         }
+        self.check_size(&create)?;
         let pump = self.pump()?;
         let id = self.next_watch_id();
         let buffer = opts.buffer.unwrap_or(self.watch_buffer());

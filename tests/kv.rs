@@ -363,6 +363,17 @@ fn request_size_limits() {
         "{e}"
     );
     small.put(format!("{p}k"), vec![0u8; 512]).unwrap();
+    // Requests that travel on the shared watch stream obey it too, and a
+    // refused watch leaves the stream serving the others.
+    let e = small.watch(vec![b'w'; 2048]).unwrap_err();
+    assert!(
+        matches!(e, Error::RequestTooLarge { limit: 1024, .. }),
+        "{e}"
+    );
+    let w = small.watch(format!("{p}k")).unwrap();
+    small.put(format!("{p}k"), "after").unwrap();
+    let r = w.recv_timeout(std::time::Duration::from_secs(5)).unwrap().unwrap();
+    assert_eq!(r.events()[0].kv().value(), b"after");
 }
 
 #[test]
