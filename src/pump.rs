@@ -18,7 +18,7 @@
 use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::thread::{self, JoinHandle, Thread};
 use std::time::{Duration, Instant};
 
@@ -43,6 +43,11 @@ const SYNC_TIMEOUT: Duration = Duration::from_secs(2);
 const TOKEN_RENEW_LIMIT: Duration = Duration::from_secs(5);
 /// Longest the pump sleeps without looking at its timers.
 const IDLE_TICK: Duration = Duration::from_millis(500);
+/// How long the LeaseKeepAlive stream stays open once nothing needs it.
+/// Without it a loop of `keep_alive_once` calls opened and reset a stream
+/// per call, three times the work of a call on an open stream. The Go
+/// client keeps its keepalive stream for the client's lifetime.
+const LEASE_STREAM_LINGER: Duration = Duration::from_secs(60);
 
 /// What users ask of the pump.
 pub(crate) enum Command {
@@ -93,8 +98,10 @@ impl Pump {
                     commands: rx,
                     stopped,
                     session,
-                    watch: Duplex::new(&methods::WATCH_WATCH),
-                    lease: Duplex::new(&methods::LEASE_LEASE_KEEP_ALIVE),
+                    // The watch stream closes with the last watch: users
+                    // can count on a watch-free client holding none.
+                    watch: Duplex::new(&methods::WATCH_WATCH, Duration::ZERO),
+                    lease: Duplex::new(&methods::LEASE_LEASE_KEEP_ALIVE, LEASE_STREAM_LINGER),
                     watches: Watches::new(authenticated),
                     keepalives: KeepAlives::default(),
                 };
@@ -162,6 +169,7 @@ impl PumpThread {
                 lease_wake,
                 self.watch.retry_at(),
                 self.lease.retry_at(),
+                self.lease.close_at(now),
                 self.next_sync,
             ]
             .into_iter()
@@ -297,14 +305,19 @@ pub(crate) struct Duplex<Req: 'static, Resp: 'static> {
     outbox: VecDeque<Req>,
     retry_at: Option<Instant>,
     backoff: Duration,
+    /// How long an open stream outlives the last time it was wanted.
+    linger: Duration,
+    wanted_at: Option<Instant>,
     /// Set (to the generation used) when etcd rejected the stream's token.
     pub stale_token: Option<u64>,
 }
 
 impl<Req: 'static, Resp: 'static> Duplex<Req, Resp> {
-    fn new(method: &'static Method<Req, Resp>) -> Self {
+    fn new(method: &'static Method<Req, Resp>, linger: Duration) -> Self {
         Duplex {
             method,
+            linger,
+            wanted_at: None,
             stale_token: None,
             live: None,
             outbox: VecDeque::new(),
@@ -354,6 +367,12 @@ impl<Req: 'static, Resp: 'static> Duplex<Req, Resp> {
         self.retry_at = None;
     }
 
+    /// When a lingering stream is due to close.
+    fn close_at(&self, now: Instant) -> Option<Instant> {
+        let at = self.wanted_at? + self.linger;
+        (self.live.is_some() && at > now).then_some(at)
+    }
+
     fn retry_at(&self) -> Option<Instant> {
         self.live.is_none().then_some(self.retry_at).flatten()
     }
@@ -377,9 +396,9 @@ impl<Req: 'static, Resp: 'static> Duplex<Req, Resp> {
         events.push(StreamEvent::Broken);
     }
 
-    /// Opens the stream if it is wanted and due, closes it if unwanted,
-    /// sends what is queued and collects what arrived. Returns whether
-    /// anything happened.
+    /// Opens the stream if it is wanted and due, closes it once it has been
+    /// unwanted for its linger time, sends what is queued and collects what
+    /// arrived. Returns whether anything happened.
     fn drive(
         &mut self,
         cx: &mut Context<'_>,
@@ -389,7 +408,9 @@ impl<Req: 'static, Resp: 'static> Duplex<Req, Resp> {
         now: Instant,
         events: &mut Vec<StreamEvent<Resp>>,
     ) -> bool {
-        if !want {
+        if want {
+            self.wanted_at = Some(now);
+        } else if self.close_at(now).is_none() {
             if self.live.is_some() {
                 self.close();
             }
@@ -403,8 +424,7 @@ impl<Req: 'static, Resp: 'static> Duplex<Req, Resp> {
             let member = members.get(members.pick()).clone();
             let opt = CallOption::default().headers(headers.clone());
             match member.client.duplex_streaming(self.method, opt) {
-                Ok((mut sink, rx)) => {
-                    sink.enhance_batch(true);
+                Ok((sink, rx)) => {
                     log::debug!("{} opened on {}", self.method.name, member.endpoint);
                     self.live = Some(Live {
                         sink,
@@ -450,7 +470,17 @@ impl<Req: 'static, Resp: 'static> Duplex<Req, Resp> {
             }
         }
         if failure.is_none() && live.unflushed {
-            match Pin::new(&mut live.sink).poll_flush(cx) {
+            // A finished write matters only when more is queued behind it.
+            // Otherwise poll with a waker that does nothing: gRPC would
+            // wake the pump once per write for no work (the response, a
+            // command or a timer wakes it anyway, and `poll_ready` on the
+            // next send registers the real waker). This needs each
+            // `start_send` to hand its message to gRPC at once, which is
+            // the sink's default: with `enhance_batch` it would hold the
+            // last one back until a flush that nothing wakes us for.
+            let mut quiet = Context::from_waker(Waker::noop());
+            let flush_cx = if self.outbox.is_empty() { &mut quiet } else { &mut *cx };
+            match Pin::new(&mut live.sink).poll_flush(flush_cx) {
                 Poll::Ready(Ok(())) => live.unflushed = false,
                 Poll::Ready(Err(e)) => failure = Some(Error::from(e)),
                 Poll::Pending => {}

@@ -70,6 +70,21 @@ fn keep_alive_once_refreshes() {
 }
 
 #[test]
+fn keep_alive_once_calls_share_one_stream() {
+    // The keepalive stream outlives the call that opened it, so a loop of
+    // one-off refreshes costs one stream, not one per call.
+    let cluster = common::Cluster::single();
+    let ep = cluster.endpoint(0);
+    let c = Client::connect(cluster.endpoints()).unwrap();
+    let g = c.grant(30).unwrap();
+    let before = common::streams_started(&ep, "LeaseKeepAlive");
+    for _ in 0..20 {
+        assert_eq!(c.keep_alive_once(g.id()).unwrap().ttl(), 30);
+    }
+    assert_eq!(common::streams_started(&ep, "LeaseKeepAlive"), before + 1);
+}
+
+#[test]
 fn keepalive_holds_a_short_lease_until_dropped() {
     let c = client();
     let p = common::unique_prefix("held");

@@ -331,17 +331,6 @@ fn no_acknowledged_write_is_lost_when_the_leader_moves() {
     assert!(total > 1000);
 }
 
-/// How many Watch streams the server has started (grpc-prometheus counter).
-fn watch_streams_started(endpoint: &str) -> u64 {
-    let (_, body) = common::http_get(endpoint, "/metrics").unwrap();
-    body.lines()
-        .filter(|l| {
-            l.starts_with("grpc_server_started_total") && l.contains("grpc_method=\"Watch\"")
-        })
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum::<f64>() as u64
-}
-
 #[test]
 fn keepalive_pings_respect_the_server_policy() {
     // etcd's default policy: pings no closer than 5 s. A client pinging
@@ -355,10 +344,10 @@ fn keepalive_pings_respect_the_server_policy() {
         .connect()
         .unwrap();
     let w = polite.watch("idle").unwrap();
-    let before = watch_streams_started(&ep);
+    let before = common::streams_started(&ep, "Watch");
     thread::sleep(Duration::from_secs(16));
     assert_eq!(
-        watch_streams_started(&ep),
+        common::streams_started(&ep, "Watch"),
         before,
         "the polite client's stream was restarted"
     );
@@ -373,9 +362,9 @@ fn keepalive_pings_respect_the_server_policy() {
         .connect()
         .unwrap();
     let _w = rude.watch("idle").unwrap();
-    let before = watch_streams_started(&ep);
+    let before = common::streams_started(&ep, "Watch");
     let t = Instant::now();
-    while watch_streams_started(&ep) == before {
+    while common::streams_started(&ep, "Watch") == before {
         assert!(
             t.elapsed() < Duration::from_secs(20),
             "no GOAWAY for 1 s pings?"

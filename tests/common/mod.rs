@@ -513,6 +513,18 @@ pub fn http_get(addr: &str, path: &str) -> io::Result<(u16, String)> {
     http_request(addr, "GET", path, None, HEALTH_PROBE_TIMEOUT)
 }
 
+/// How many streams of one gRPC method (`"Watch"`, `"LeaseKeepAlive"`)
+/// the server at `endpoint` has started: etcd's grpc-prometheus counter.
+#[allow(dead_code)] // not every test binary counts streams
+pub fn streams_started(endpoint: &str, method: &str) -> u64 {
+    let (_, body) = http_get(endpoint, "/metrics").unwrap();
+    let label = format!("grpc_method=\"{method}\"");
+    body.lines()
+        .filter(|l| l.starts_with("grpc_server_started_total") && l.contains(&label))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64
+}
+
 /// `POST path` with a JSON body on `addr` (3 s timeout), e.g. etcd's gRPC
 /// gateway `/v3/maintenance/status`; see [`http_request`].
 pub fn http_post_json(addr: &str, path: &str, body: &str) -> io::Result<(u16, String)> {
