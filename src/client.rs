@@ -534,6 +534,21 @@ impl Client {
         self.shared.config.watch_buffer
     }
 
+    /// This handle without its cancel token: for cleanup that must run
+    /// even after the token fired (withdrawing a canceled lock wait).
+    pub(crate) fn uncancelable(&self) -> Client {
+        Client {
+            token: None,
+            ..self.clone()
+        }
+    }
+
+    /// Why a wait on this handle must stop now (closed client, canceled
+    /// token), if it must.
+    pub(crate) fn interrupted(&self) -> Option<Error> {
+        self.ctx().intr.check()
+    }
+
     /// Waits for the pump's answer to a command, within this handle's
     /// deadline, and as interruptible as any call.
     pub(crate) fn wait_for<T>(&self, rx: &Receiver<Result<T>>) -> Result<T> {

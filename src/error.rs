@@ -116,6 +116,11 @@ pub enum Error {
         reason: String,
     },
 
+    /// [`Mutex::try_lock`](crate::concurrency::Mutex::try_lock): another
+    /// session holds the lock.
+    #[error("mutex: locked by another session")]
+    Locked,
+
     /// The server does not support this call (an etcd 3.5 call on 3.4).
     #[error("unsupported by this server: {0}")]
     Unsupported(String),

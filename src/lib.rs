@@ -92,6 +92,7 @@
 mod auth;
 mod client;
 mod cluster;
+pub mod concurrency;
 mod endpoint;
 mod error;
 mod kv;

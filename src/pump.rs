@@ -479,7 +479,11 @@ impl<Req: 'static, Resp: 'static> Duplex<Req, Resp> {
             // the sink's default: with `enhance_batch` it would hold the
             // last one back until a flush that nothing wakes us for.
             let mut quiet = Context::from_waker(Waker::noop());
-            let flush_cx = if self.outbox.is_empty() { &mut quiet } else { &mut *cx };
+            let flush_cx = if self.outbox.is_empty() {
+                &mut quiet
+            } else {
+                &mut *cx
+            };
             match Pin::new(&mut live.sink).poll_flush(flush_cx) {
                 Poll::Ready(Ok(())) => live.unflushed = false,
                 Poll::Ready(Err(e)) => failure = Some(Error::from(e)),

@@ -372,7 +372,10 @@ fn request_size_limits() {
     );
     let w = small.watch(format!("{p}k")).unwrap();
     small.put(format!("{p}k"), "after").unwrap();
-    let r = w.recv_timeout(std::time::Duration::from_secs(5)).unwrap().unwrap();
+    let r = w
+        .recv_timeout(std::time::Duration::from_secs(5))
+        .unwrap()
+        .unwrap();
     assert_eq!(r.events()[0].kv().value(), b"after");
 }
 
