@@ -33,7 +33,7 @@ port=$((20000 + RANDOM % 20000))
   --initial-cluster "bench=http://127.0.0.1:$((port + 1))" \
   --logger zap --log-outputs stderr --log-level error >"$dir/etcd.log" 2>&1 &
 etcd_pid=$!
-trap 'kill $etcd_pid 2>/dev/null; wait $etcd_pid 2>/dev/null; rm -rf "$dir"' EXIT
+trap 'kill $etcd_pid 2>/dev/null; wait $etcd_pid 2>/dev/null || true; rm -rf "$dir"' EXIT
 ep="127.0.0.1:$port"
 for _ in $(seq 100); do
   curl -fs "http://$ep/health" >/dev/null 2>&1 && break

@@ -148,22 +148,7 @@ impl Drop for Session {
     }
 }
 
-/// The key a session holds under a recipe's prefix, in the Go client's
-/// layout so that both clients queue in one line.
-fn session_key(prefix: &[u8], lease: i64) -> Vec<u8> {
-    let mut key = prefix.to_vec();
-    key.extend_from_slice(format!("{lease:x}").as_bytes());
-    key
-}
-
-/// `prefix` with the trailing `/` the layout puts between it and the keys.
-fn with_slash(prefix: Vec<u8>) -> Vec<u8> {
-    let mut p = prefix;
-    p.push(b'/');
-    p
-}
-
-/// Reads the oldest key under `prefix`: the holder of a lock, the leader.
+/// Reads the oldest key under a prefix: the holder of a lock, the leader.
 fn first_created() -> GetOptions {
     GetOptions::new()
         .prefix()
@@ -171,91 +156,10 @@ fn first_created() -> GetOptions {
         .limit(1)
 }
 
-/// Creates `key` with `value` on `lease` unless it exists. Returns the
-/// transaction response (whose second result is the oldest key under
-/// `prefix`) and the key's create revision.
-fn enqueue(
-    client: &Client,
-    prefix: &[u8],
-    key: &[u8],
-    value: &[u8],
-    lease: i64,
-) -> Result<(TxnResponse, i64)> {
-    let owner = Op::get_with(prefix.to_vec(), first_created());
-    let resp = client.txn(
-        Txn::new()
-            .when([Compare::create_revision(key.to_vec(), CompareOp::Equal, 0)])
-            .and_then([
-                Op::put_with(key.to_vec(), value.to_vec(), PutOptions::new().lease(lease)),
-                owner.clone(),
-            ])
-            .or_else([Op::get(key.to_vec()), owner]),
-    )?;
-    let rev = if resp.succeeded() {
-        resp.header().revision()
-    } else {
-        first_kv(&resp.responses()[0])
-            .map(KeyValue::create_revision)
-            .ok_or_else(|| Error::InvalidRequest("queue key vanished during enqueue".into()))?
-    };
-    Ok((resp, rev))
-}
-
 fn first_kv(r: &OpResponse) -> Option<&KeyValue> {
     match r {
         OpResponse::Get(g) => g.kvs().first(),
         _ => None,
-    }
-}
-
-/// Waits until every key under `prefix` created at or before
-/// `max_create_rev` is deleted: the waiters ahead in the queue, oldest
-/// last. Each is awaited with a watch from the revision it was read at, so
-/// a deletion between the read and the watch is not missed.
-fn wait_deletes(
-    client: &Client,
-    prefix: &[u8],
-    max_create_rev: i64,
-    deadline: Instant,
-) -> Result<ResponseHeader> {
-    let newest_before = GetOptions::new()
-        .prefix()
-        .sort(SortTarget::Create, SortOrder::Descend)
-        .max_create_revision(max_create_rev)
-        .limit(1);
-    loop {
-        let resp = within(client, deadline)?.get_with(prefix.to_vec(), newest_before.clone())?;
-        let Some(kv) = resp.kvs().first() else {
-            return Ok(*resp.header());
-        };
-        wait_delete(client, kv.key(), resp.header().revision(), deadline)?;
-    }
-}
-
-/// Waits for `key` to be deleted, watching from revision `rev`.
-fn wait_delete(client: &Client, key: &[u8], rev: i64, deadline: Instant) -> Result<()> {
-    let w = within(client, deadline)?.watch_with(
-        key.to_vec(),
-        WatchOptions::new().start_revision(rev).no_put(),
-    )?;
-    loop {
-        if let Some(e) = client.interrupted() {
-            return Err(e);
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(Error::DeadlineExceeded(client.timeout()));
-        }
-        // Short slices, so a cancel or close is seen promptly.
-        let slice = left.min(crate::wait::CLOSE_POLL);
-        if let Some(r) = w.recv_timeout(slice)? {
-            if r.events()
-                .iter()
-                .any(|e| e.event_type() == EventType::Delete)
-            {
-                return Ok(());
-            }
-        }
     }
 }
 
@@ -269,263 +173,136 @@ fn within(client: &Client, deadline: Instant) -> Result<Client> {
     Ok(client.with_timeout(left))
 }
 
-/// A fair distributed lock (first come, first served) held through a
-/// [`Session`]: the Go client's `concurrency.Mutex`.
-///
-/// Each contender creates `<prefix>/<lease>` on its session's lease; the
-/// oldest key holds the lock, the others each wait for the key just ahead
-/// of theirs to go. If the holder's process dies, its lease runs out and
-/// the next in line gets the lock. A `Mutex` is one contender: lock it
-/// from one thread at a time.
+/// One session's place in the line under a prefix, which [`Mutex`] and
+/// [`Election`] share: the key `<prefix>/<lease in hex>` (the Go client's
+/// layout, so both clients queue in one line), created on the session's
+/// lease. The oldest key is at the head of the line.
 #[derive(Debug)]
-pub struct Mutex {
+struct Queue {
     client: Client,
     lease: i64,
+    /// With its trailing `/`.
     prefix: Vec<u8>,
     key: Vec<u8>,
+    /// Create revision of our key while in the line, else -1.
     rev: i64,
     header: Option<ResponseHeader>,
 }
 
-impl Mutex {
-    /// A lock on `prefix` for `session` (keys go under `prefix/`).
-    pub fn new(session: &Session, prefix: impl Into<Vec<u8>>) -> Mutex {
-        let prefix = with_slash(prefix.into());
-        Mutex {
+impl Queue {
+    fn new(session: &Session, prefix: Vec<u8>) -> Queue {
+        let mut prefix = prefix;
+        prefix.push(b'/');
+        let mut key = prefix.clone();
+        key.extend_from_slice(format!("{:x}", session.lease).as_bytes());
+        Queue {
             client: session.client.clone(),
             lease: session.lease,
-            key: session_key(&prefix, session.lease),
             prefix,
+            key,
             rev: -1,
             header: None,
         }
     }
 
-    /// The same contender with another deadline for [`lock`](Self::lock)
-    /// (and every other call it makes).
-    pub fn with_timeout(mut self, timeout: Duration) -> Mutex {
-        self.client = self.client.with_timeout(timeout);
-        self
+    /// Joins the line with `value` unless already in it. The response's
+    /// first result is our existing key when the transaction did not
+    /// succeed; its second, the head of the line.
+    fn join(&mut self, value: &[u8]) -> Result<TxnResponse> {
+        let head = Op::get_with(self.prefix.clone(), first_created());
+        let resp = self.client.txn(
+            Txn::new()
+                .when([Compare::create_revision(
+                    self.key.clone(),
+                    CompareOp::Equal,
+                    0,
+                )])
+                .and_then([
+                    Op::put_with(
+                        self.key.clone(),
+                        value.to_vec(),
+                        PutOptions::new().lease(self.lease),
+                    ),
+                    head.clone(),
+                ])
+                .or_else([Op::get(self.key.clone()), head]),
+        )?;
+        self.rev = if resp.succeeded() {
+            resp.header().revision()
+        } else {
+            first_kv(&resp.responses()[0])
+                .map(KeyValue::create_revision)
+                .ok_or_else(|| Error::InvalidRequest("queue key vanished while joining".into()))?
+        };
+        self.header = Some(*resp.header());
+        Ok(resp)
     }
 
-    /// Waits for the lock, within the handle's deadline. On failure (the
-    /// deadline, a cancel, an error) the place in the queue is given up.
-    /// Fails with [`EtcdError::SessionExpired`] if the session's lease ended
-    /// while waiting.
-    pub fn lock(&mut self) -> Result<()> {
-        let deadline = Instant::now() + self.client.timeout();
-        let (resp, rev) = enqueue(&self.client, &self.prefix, &self.key, b"", self.lease)?;
-        self.rev = rev;
-        if self.holds(&resp) {
-            self.header = Some(*resp.header());
-            return Ok(());
-        }
-        match wait_deletes(&self.client, &self.prefix, rev - 1, deadline)
-            .and_then(|h| self.still_queued(deadline).map(|()| h))
-        {
-            Ok(h) => {
-                self.header = Some(h);
-                Ok(())
-            }
-            Err(e) => {
-                self.withdraw();
-                Err(e)
-            }
-        }
-    }
-
-    /// Takes the lock if it is free, else fails at once with
-    /// [`Error::Locked`] (and leaves no key behind).
-    pub fn try_lock(&mut self) -> Result<()> {
-        let (resp, rev) = enqueue(&self.client, &self.prefix, &self.key, b"", self.lease)?;
-        self.rev = rev;
-        if self.holds(&resp) {
-            self.header = Some(*resp.header());
-            return Ok(());
-        }
-        // Leave the queue only if we joined it here: a key that existed
-        // before belongs to a lock() of this session still under way.
-        if resp.succeeded() {
-            self.unlock()?;
-        }
-        Err(Error::Locked)
-    }
-
-    /// Whether the oldest key (the holder) in `resp` is ours.
-    fn holds(&self, resp: &TxnResponse) -> bool {
+    /// Whether the head of the line in a [`join`](Self::join) response is us.
+    fn at_head(&self, resp: &TxnResponse) -> bool {
         first_kv(&resp.responses()[1]).is_none_or(|kv| kv.create_revision() == self.rev)
     }
 
-    /// After the wait: our key must still be there, else the session's
-    /// lease ended while we waited and the lock is not ours.
-    fn still_queued(&self, deadline: Instant) -> Result<()> {
+    /// Waits until every key ahead of ours is deleted, newest first. Each
+    /// is awaited with a watch from the revision it was read at, so a
+    /// deletion between the read and the watch is not missed. Then our key
+    /// must still be there: else the session's lease ended meanwhile.
+    fn wait_turn(&mut self, deadline: Instant) -> Result<()> {
+        let newest_ahead = GetOptions::new()
+            .prefix()
+            .sort(SortTarget::Create, SortOrder::Descend)
+            .max_create_revision(self.rev - 1)
+            .limit(1);
+        loop {
+            let step = within(&self.client, deadline)?;
+            let resp = step.get_with(self.prefix.clone(), newest_ahead.clone())?;
+            let Some(kv) = resp.kvs().first() else {
+                break;
+            };
+            self.wait_delete(kv.key(), resp.header().revision(), deadline)?;
+        }
         let r = within(&self.client, deadline)?.get(self.key.clone())?;
         if r.kvs().is_empty() {
             return Err(Error::Etcd(EtcdError::SessionExpired));
         }
+        self.header = Some(*r.header());
         Ok(())
     }
 
-    /// Leaves the queue after a failed wait, even if the failure was a
-    /// cancel: a stale key would hold up everyone queued behind it.
-    fn withdraw(&mut self) {
-        let uncancelable = self.client.uncancelable();
-        match uncancelable.delete(self.key.clone()) {
-            Ok(_) => {
-                self.rev = -1;
-                self.header = None;
+    /// Waits for `key` to be deleted, watching from revision `rev`.
+    fn wait_delete(&self, key: &[u8], rev: i64, deadline: Instant) -> Result<()> {
+        let w = within(&self.client, deadline)?.watch_with(
+            key.to_vec(),
+            WatchOptions::new().start_revision(rev).no_put(),
+        )?;
+        loop {
+            if let Some(e) = self.client.interrupted() {
+                return Err(e);
             }
-            Err(e) => log::warn!("withdrawing from lock {:?}: {e}", self.prefix),
-        }
-    }
-
-    /// Releases the lock (or the place in the queue): deletes the key.
-    pub fn unlock(&mut self) -> Result<()> {
-        self.client.delete(self.key.clone())?;
-        self.rev = -1;
-        self.header = None;
-        Ok(())
-    }
-
-    /// Whether this contender holds the lock right now, as the server
-    /// sees it (one read).
-    pub fn is_owner(&self) -> Result<bool> {
-        let r = self.client.get_with(self.prefix.clone(), first_created())?;
-        Ok(r.kvs().first().is_some_and(|kv| kv.key() == self.key))
-    }
-
-    /// The contender's key, `<prefix>/<lease in hex>`; a transaction can
-    /// compare its create revision to act only while holding the lock.
-    pub fn key(&self) -> &[u8] {
-        &self.key
-    }
-
-    /// The create revision of the key while locked (or queued), else -1.
-    pub fn revision(&self) -> i64 {
-        self.rev
-    }
-
-    /// The header of the response that granted the lock.
-    pub fn header(&self) -> Option<&ResponseHeader> {
-        self.header.as_ref()
-    }
-}
-
-/// Leader election through a [`Session`]: the Go client's
-/// `concurrency.Election`. Campaigners queue as in [`Mutex`]; the oldest
-/// key is the leader, and its value is the leader's proclamation.
-#[derive(Debug)]
-pub struct Election {
-    client: Client,
-    lease: i64,
-    prefix: Vec<u8>,
-    key: Vec<u8>,
-    /// Create revision of our key while we lead, else -1.
-    rev: i64,
-    header: Option<ResponseHeader>,
-}
-
-impl Election {
-    /// An election on `prefix` for `session` (keys go under `prefix/`).
-    pub fn new(session: &Session, prefix: impl Into<Vec<u8>>) -> Election {
-        let prefix = with_slash(prefix.into());
-        Election {
-            client: session.client.clone(),
-            lease: session.lease,
-            key: session_key(&prefix, session.lease),
-            prefix,
-            rev: -1,
-            header: None,
-        }
-    }
-
-    /// The same campaigner with another deadline for
-    /// [`campaign`](Self::campaign) (and every other call it makes).
-    pub fn with_timeout(mut self, timeout: Duration) -> Election {
-        self.client = self.client.with_timeout(timeout);
-        self
-    }
-
-    /// Waits to become leader, within the handle's deadline, then leads
-    /// with `value`. On failure the candidacy is withdrawn. Fails with
-    /// [`EtcdError::SessionExpired`] if the session's lease ended while
-    /// waiting.
-    pub fn campaign(&mut self, value: impl Into<Vec<u8>>) -> Result<()> {
-        let value = value.into();
-        let deadline = Instant::now() + self.client.timeout();
-        let (resp, rev) = enqueue(&self.client, &self.prefix, &self.key, &value, self.lease)?;
-        self.rev = rev;
-        self.header = Some(*resp.header());
-        if !resp.succeeded() {
-            // Already a candidate (an earlier campaign of this session):
-            // keep the place in the queue, with the new value.
-            let stale = first_kv(&resp.responses()[0]).is_some_and(|kv| kv.value() != value);
-            if stale {
-                if let Err(e) = self.proclaim(value.clone()) {
-                    self.withdraw();
-                    return Err(e);
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(Error::DeadlineExceeded(self.client.timeout()));
+            }
+            // Short slices, so a cancel or close is seen promptly.
+            let slice = left.min(crate::wait::CLOSE_POLL);
+            if let Some(r) = w.recv_timeout(slice)? {
+                if r.events()
+                    .iter()
+                    .any(|e| e.event_type() == EventType::Delete)
+                {
+                    return Ok(());
                 }
             }
         }
-        let waited = wait_deletes(&self.client, &self.prefix, rev - 1, deadline).and_then(|h| {
-            let r = within(&self.client, deadline)?.get(self.key.clone())?;
-            if r.kvs().is_empty() {
-                Err(Error::Etcd(EtcdError::SessionExpired))
-            } else {
-                Ok(h)
-            }
-        });
-        match waited {
-            Ok(h) => {
-                self.header = Some(h);
-                Ok(())
-            }
-            Err(e) => {
-                self.withdraw();
-                Err(e)
-            }
-        }
     }
 
-    /// Leaves the election after a failed campaign, even if the failure
-    /// was a cancel (as [`Mutex`] does).
-    fn withdraw(&mut self) {
-        let uncancelable = self.client.uncancelable();
-        let client = std::mem::replace(&mut self.client, uncancelable);
-        if let Err(e) = self.resign() {
-            log::warn!("withdrawing from election {:?}: {e}", self.prefix);
-        }
-        self.client = client;
-    }
-
-    /// Leads with a new value, without losing the lead. Fails with
-    /// [`EtcdError::ElectionNotLeader`] when this campaigner does not lead.
-    pub fn proclaim(&mut self, value: impl Into<Vec<u8>>) -> Result<()> {
-        if self.rev < 0 {
-            return Err(Error::Etcd(EtcdError::ElectionNotLeader));
-        }
-        let resp = self
-            .client
-            .txn(Txn::new().when([self.still_ours()]).and_then([Op::put_with(
-                self.key.clone(),
-                value,
-                PutOptions::new().lease(self.lease),
-            )]))?;
-        if !resp.succeeded() {
-            self.rev = -1;
-            return Err(Error::Etcd(EtcdError::ElectionNotLeader));
-        }
-        self.header = Some(*resp.header());
-        Ok(())
-    }
-
-    /// Gives up the lead (or the candidacy); the next campaigner takes
-    /// over. Does nothing if this campaigner is not in the election.
-    pub fn resign(&mut self) -> Result<()> {
+    /// Leaves the line if our key is still the one we created. `client`
+    /// decides whether a cancel token applies.
+    fn leave(&mut self, client: &Client) -> Result<()> {
         if self.rev < 0 {
             return Ok(());
         }
-        let resp = self.client.txn(
+        let resp = client.txn(
             Txn::new()
                 .when([self.still_ours()])
                 .and_then([Op::delete(self.key.clone())]),
@@ -535,42 +312,211 @@ impl Election {
         Ok(())
     }
 
+    /// Leaves the line after a failed wait, even if the failure was a
+    /// cancel: a stale key would hold up everyone queued behind it.
+    fn withdraw(&mut self) {
+        let client = self.client.uncancelable();
+        if let Err(e) = self.leave(&client) {
+            log::warn!("leaving the line under {:?}: {e}", self.prefix);
+        }
+    }
+
+    /// Runs `wait_turn` and withdraws if it fails.
+    fn wait_or_withdraw(&mut self, deadline: Instant) -> Result<()> {
+        self.wait_turn(deadline).inspect_err(|_| self.withdraw())
+    }
+
     /// Our key, as long as it is the one we created.
     fn still_ours(&self) -> Compare {
         Compare::create_revision(self.key.clone(), CompareOp::Equal, self.rev)
     }
 
+    /// The head of the line, if any.
+    fn head(&self) -> Result<Option<KeyValue>> {
+        let r = self.client.get_with(self.prefix.clone(), first_created())?;
+        Ok(r.into_kvs().into_iter().next())
+    }
+
+    fn is_head(&self) -> Result<bool> {
+        Ok(self.head()?.is_some_and(|kv| kv.key() == self.key))
+    }
+}
+
+/// A fair distributed lock (first come, first served) held through a
+/// [`Session`]: the Go client's `concurrency.Mutex`.
+///
+/// Each contender creates `<prefix>/<lease>` on its session's lease; the
+/// oldest key holds the lock, the others each wait for the key just ahead
+/// of theirs to go. If the holder's process dies, its lease runs out and
+/// the next in line gets the lock. A `Mutex` is one contender: lock it
+/// from one thread at a time.
+#[derive(Debug)]
+pub struct Mutex(Queue);
+
+impl Mutex {
+    /// A lock on `prefix` for `session` (keys go under `prefix/`).
+    pub fn new(session: &Session, prefix: impl Into<Vec<u8>>) -> Mutex {
+        Mutex(Queue::new(session, prefix.into()))
+    }
+
+    /// The same contender with another deadline for [`lock`](Self::lock)
+    /// (and every other call it makes).
+    pub fn with_timeout(mut self, timeout: Duration) -> Mutex {
+        self.0.client = self.0.client.with_timeout(timeout);
+        self
+    }
+
+    /// Waits for the lock, within the handle's deadline. On failure (the
+    /// deadline, a cancel, an error) the place in the queue is given up.
+    /// Fails with [`EtcdError::SessionExpired`] if the session's lease ended
+    /// while waiting.
+    pub fn lock(&mut self) -> Result<()> {
+        let deadline = Instant::now() + self.0.client.timeout();
+        let resp = self.0.join(b"")?;
+        if self.0.at_head(&resp) {
+            return Ok(());
+        }
+        self.0.wait_or_withdraw(deadline)
+    }
+
+    /// Takes the lock if it is free, else fails at once with
+    /// [`Error::Locked`] (and leaves no key behind).
+    pub fn try_lock(&mut self) -> Result<()> {
+        let resp = self.0.join(b"")?;
+        if self.0.at_head(&resp) {
+            return Ok(());
+        }
+        // Leave the line only if we joined it here: a key that existed
+        // before belongs to a `lock` of this session still under way.
+        if resp.succeeded() {
+            let client = self.0.client.clone();
+            self.0.leave(&client)?;
+        }
+        Err(Error::Locked)
+    }
+
+    /// Releases the lock (or the place in the queue): deletes the key.
+    pub fn unlock(&mut self) -> Result<()> {
+        self.0.client.delete(self.0.key.clone())?;
+        self.0.rev = -1;
+        self.0.header = None;
+        Ok(())
+    }
+
+    /// Whether this contender holds the lock right now, as the server
+    /// sees it (one read).
+    pub fn is_owner(&self) -> Result<bool> {
+        self.0.is_head()
+    }
+
+    /// The contender's key, `<prefix>/<lease in hex>`; a transaction can
+    /// compare its create revision to act only while holding the lock.
+    pub fn key(&self) -> &[u8] {
+        &self.0.key
+    }
+
+    /// The create revision of the key while locked (or queued), else -1.
+    pub fn revision(&self) -> i64 {
+        self.0.rev
+    }
+
+    /// The header of the response that granted the lock.
+    pub fn header(&self) -> Option<&ResponseHeader> {
+        self.0.header.as_ref()
+    }
+}
+
+/// Leader election through a [`Session`]: the Go client's
+/// `concurrency.Election`. Campaigners queue as in [`Mutex`]; the oldest
+/// key is the leader, and its value is the leader's proclamation.
+#[derive(Debug)]
+pub struct Election(Queue);
+
+impl Election {
+    /// An election on `prefix` for `session` (keys go under `prefix/`).
+    pub fn new(session: &Session, prefix: impl Into<Vec<u8>>) -> Election {
+        Election(Queue::new(session, prefix.into()))
+    }
+
+    /// The same campaigner with another deadline for
+    /// [`campaign`](Self::campaign) (and every other call it makes).
+    pub fn with_timeout(mut self, timeout: Duration) -> Election {
+        self.0.client = self.0.client.with_timeout(timeout);
+        self
+    }
+
+    /// Waits to become leader, within the handle's deadline, then leads
+    /// with `value`. On failure the candidacy is withdrawn. Fails with
+    /// [`EtcdError::SessionExpired`] if the session's lease ended while
+    /// waiting.
+    pub fn campaign(&mut self, value: impl Into<Vec<u8>>) -> Result<()> {
+        let value = value.into();
+        let deadline = Instant::now() + self.0.client.timeout();
+        let resp = self.0.join(&value)?;
+        // Already a candidate (an earlier campaign of this session): keep
+        // the place in the line, with the new value.
+        let stale = !resp.succeeded()
+            && first_kv(&resp.responses()[0]).is_some_and(|kv| kv.value() != value);
+        if stale {
+            if let Err(e) = self.proclaim(value) {
+                self.0.withdraw();
+                return Err(e);
+            }
+        }
+        self.0.wait_or_withdraw(deadline)
+    }
+
+    /// Leads with a new value, without losing the lead. Fails with
+    /// [`EtcdError::ElectionNotLeader`] when this campaigner does not lead.
+    pub fn proclaim(&mut self, value: impl Into<Vec<u8>>) -> Result<()> {
+        let q = &mut self.0;
+        if q.rev < 0 {
+            return Err(Error::Etcd(EtcdError::ElectionNotLeader));
+        }
+        let put = Op::put_with(q.key.clone(), value, PutOptions::new().lease(q.lease));
+        let resp = q
+            .client
+            .txn(Txn::new().when([q.still_ours()]).and_then([put]))?;
+        if !resp.succeeded() {
+            q.rev = -1;
+            return Err(Error::Etcd(EtcdError::ElectionNotLeader));
+        }
+        q.header = Some(*resp.header());
+        Ok(())
+    }
+
+    /// Gives up the lead (or the candidacy); the next campaigner takes
+    /// over. Does nothing if this campaigner is not in the election.
+    pub fn resign(&mut self) -> Result<()> {
+        let client = self.0.client.clone();
+        self.0.leave(&client)
+    }
+
     /// The current leader's key and value. Fails with
     /// [`EtcdError::ElectionNoLeader`] when nobody leads.
     pub fn leader(&self) -> Result<KeyValue> {
-        let r = self.client.get_with(self.prefix.clone(), first_created())?;
-        r.into_kvs()
-            .into_iter()
-            .next()
+        self.0
+            .head()?
             .ok_or(Error::Etcd(EtcdError::ElectionNoLeader))
     }
 
     /// Whether this campaigner leads right now, as the server sees it.
     pub fn is_leader(&self) -> Result<bool> {
-        Ok(match self.leader() {
-            Ok(kv) => kv.key() == self.key,
-            Err(Error::Etcd(EtcdError::ElectionNoLeader)) => false,
-            Err(e) => return Err(e),
-        })
+        self.0.is_head()
     }
 
     /// The campaigner's key, `<prefix>/<lease in hex>`.
     pub fn key(&self) -> &[u8] {
-        &self.key
+        &self.0.key
     }
 
     /// The create revision of the key while campaigning, else -1.
     pub fn revision(&self) -> i64 {
-        self.rev
+        self.0.rev
     }
 
     /// The header of the last response that changed the campaign.
     pub fn header(&self) -> Option<&ResponseHeader> {
-        self.header.as_ref()
+        self.0.header.as_ref()
     }
 }
