@@ -241,9 +241,8 @@ impl Transport {
     }
 
     /// Refuses a request larger than the send limit before anything is
-    /// sent. This is the only place the limit is enforced: gRPC's own
-    /// check lives in a filter the channels leave out (see
-    /// `build_channel`).
+    /// sent. On the minimal stack (see `build_channel`) this is the only
+    /// check: gRPC's own lives in the message-size filter left out there.
     pub fn check_size(&self, req: &impl Message) -> Result<()> {
         let size = req.compute_size() as usize;
         if size > self.max_send {
