@@ -18,7 +18,7 @@ use protobuf::Message;
 use crate::auth::Credentials;
 use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
-use crate::namespace::Namespace;
+use crate::namespace::{Mapped, Namespace};
 use crate::pump::{Pump, PumpHandle};
 use crate::tls::TlsOptions;
 use crate::transport::{CallCtx, Retry, Transport};
@@ -497,6 +497,25 @@ impl Client {
         retry: Retry,
     ) -> Result<Resp> {
         self.with_transport(|t| t.unary(method, req, retry, &self.ctx()))
+    }
+
+    /// [`unary`](Self::unary) for a KV or Txn call: the handle's namespace
+    /// (if any) maps the request's keys in and the response's keys out.
+    pub(crate) fn unary_mapped<Req: Message + Mapped, Resp: Unpin + Mapped>(
+        &self,
+        method: &Method<Req, Resp>,
+        mut req: Req,
+        retry: Retry,
+    ) -> Result<Resp> {
+        let ns = self.namespace();
+        if let Some(ns) = ns {
+            req.map(ns);
+        }
+        let mut resp = self.unary(method, &req, retry)?;
+        if let Some(ns) = ns {
+            resp.map(ns);
+        }
+        Ok(resp)
     }
 
     /// Refuses a request over the send limit, for requests that travel

@@ -570,15 +570,8 @@ impl Client {
 
     /// Reads keys with options (ranges, prefixes, revisions, limits, sorting…).
     pub fn get_with(&self, key: impl Into<Vec<u8>>, opts: GetOptions) -> Result<GetResponse> {
-        let mut req = range_request(key.into(), &opts)?;
-        let ns = self.namespace();
-        if let Some(ns) = ns {
-            ns.range_request(&mut req);
-        }
-        let mut resp = self.unary(&crate::proto::methods::KV_RANGE, &req, Retry::Safe)?;
-        if let Some(ns) = ns {
-            ns.range_response(&mut resp);
-        }
+        let req = range_request(key.into(), &opts)?;
+        let resp = self.unary_mapped(&crate::proto::methods::KV_RANGE, req, Retry::Safe)?;
         Ok(resp.into())
     }
 
@@ -594,15 +587,8 @@ impl Client {
         value: impl Into<Vec<u8>>,
         opts: PutOptions,
     ) -> Result<PutResponse> {
-        let mut req = put_request(key.into(), value.into(), &opts)?;
-        let ns = self.namespace();
-        if let Some(ns) = ns {
-            ns.put_request(&mut req);
-        }
-        let mut resp = self.unary(&crate::proto::methods::KV_PUT, &req, Retry::Never)?;
-        if let Some(ns) = ns {
-            ns.put_response(&mut resp);
-        }
+        let req = put_request(key.into(), value.into(), &opts)?;
+        let resp = self.unary_mapped(&crate::proto::methods::KV_PUT, req, Retry::Never)?;
         Ok(resp.into())
     }
 
@@ -617,15 +603,8 @@ impl Client {
         key: impl Into<Vec<u8>>,
         opts: DeleteOptions,
     ) -> Result<DeleteResponse> {
-        let mut req = delete_request(key.into(), &opts)?;
-        let ns = self.namespace();
-        if let Some(ns) = ns {
-            ns.delete_request(&mut req);
-        }
-        let mut resp = self.unary(&crate::proto::methods::KV_DELETE_RANGE, &req, Retry::Never)?;
-        if let Some(ns) = ns {
-            ns.delete_response(&mut resp);
-        }
+        let req = delete_request(key.into(), &opts)?;
+        let resp = self.unary_mapped(&crate::proto::methods::KV_DELETE_RANGE, req, Retry::Never)?;
         Ok(resp.into())
     }
 

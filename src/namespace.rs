@@ -9,6 +9,33 @@
 
 use crate::proto::{kv as mvccpb, rpc as pb};
 
+/// A request or response whose keys a namespace maps (prefixes going
+/// out, strips coming back), so one call path serves every KV call.
+pub(crate) trait Mapped {
+    fn map(&mut self, ns: &Namespace);
+}
+
+macro_rules! mapped {
+    ($($ty:ty => $method:ident),* $(,)?) => {
+        $(impl Mapped for $ty {
+            fn map(&mut self, ns: &Namespace) {
+                ns.$method(self)
+            }
+        })*
+    };
+}
+
+mapped! {
+    pb::RangeRequest => range_request,
+    pb::PutRequest => put_request,
+    pb::DeleteRangeRequest => delete_request,
+    pb::TxnRequest => txn_request,
+    pb::RangeResponse => range_response,
+    pb::PutResponse => put_response,
+    pb::DeleteRangeResponse => delete_response,
+    pb::TxnResponse => txn_response,
+}
+
 /// A key prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Namespace(Vec<u8>);

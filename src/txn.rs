@@ -337,15 +337,9 @@ impl From<pb::TxnResponse> for TxnResponse {
 impl Client {
     /// Runs a transaction.
     pub fn txn(&self, txn: Txn) -> Result<TxnResponse> {
-        let mut req = txn.into_proto()?;
-        let ns = self.namespace();
-        if let Some(ns) = ns {
-            ns.txn_request(&mut req);
-        }
-        let mut resp = self.unary(&crate::proto::methods::KV_TXN, &req, retry_of_txn(&req))?;
-        if let Some(ns) = ns {
-            ns.txn_response(&mut resp);
-        }
+        let req = txn.into_proto()?;
+        let retry = retry_of_txn(&req);
+        let resp = self.unary_mapped(&crate::proto::methods::KV_TXN, req, retry)?;
         Ok(resp.into())
     }
 

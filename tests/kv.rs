@@ -24,13 +24,6 @@ fn fill(c: &Client, p: &str, n: usize) -> Vec<i64> {
         .collect()
 }
 
-fn keys(r: &etcd_blocking::GetResponse) -> Vec<String> {
-    r.kvs()
-        .iter()
-        .map(|kv| kv.key_str().unwrap().to_string())
-        .collect()
-}
-
 #[test]
 fn put_then_get_round_trips_bytes_and_metadata() {
     let c = client();
@@ -66,7 +59,7 @@ fn ranges_prefixes_and_from_key() {
     fill(&c, &p, 5);
     let r = c.get_with(&*p, GetOptions::new().prefix()).unwrap();
     assert_eq!(
-        keys(&r),
+        common::keys(&r),
         (0..5).map(|i| format!("{p}k{i}")).collect::<Vec<_>>()
     );
     let r = c
@@ -75,12 +68,12 @@ fn ranges_prefixes_and_from_key() {
             GetOptions::new().range_end(format!("{p}k3")),
         )
         .unwrap();
-    assert_eq!(keys(&r), vec![format!("{p}k1"), format!("{p}k2")]);
+    assert_eq!(common::keys(&r), vec![format!("{p}k1"), format!("{p}k2")]);
     // from_key reaches past our prefix, so bound it with a limit.
     let r = c
         .get_with(format!("{p}k3"), GetOptions::new().from_key().limit(2))
         .unwrap();
-    assert_eq!(keys(&r), vec![format!("{p}k3"), format!("{p}k4")]);
+    assert_eq!(common::keys(&r), vec![format!("{p}k3"), format!("{p}k4")]);
     // An empty key with prefix means every key.
     let all = c
         .get_with("", GetOptions::new().prefix().count_only())
@@ -122,7 +115,7 @@ fn sorting_by_every_target() {
     c.put(format!("{p}c"), "1").unwrap();
     c.put(format!("{p}c"), "1").unwrap(); // c: version 2, newest mod
     let sorted = |t, o| {
-        keys(
+        common::keys(
             &c.get_with(&*p, GetOptions::new().prefix().sort(t, o))
                 .unwrap(),
         )
@@ -170,7 +163,7 @@ fn revisions_and_revision_filters() {
         .get_with(&*p, GetOptions::new().prefix().revision(revs[1]))
         .unwrap();
     assert_eq!(at1.count(), 2);
-    let g = |o: GetOptions| keys(&c.get_with(&*p, o.prefix()).unwrap());
+    let g = |o: GetOptions| common::keys(&c.get_with(&*p, o.prefix()).unwrap());
     let k = |i: usize| format!("{p}k{i}");
     assert_eq!(
         g(GetOptions::new().min_create_revision(revs[2])),
@@ -284,7 +277,7 @@ fn delete_from_key_on_its_own_cluster() {
     let r = c.delete_with("b", DeleteOptions::new().from_key()).unwrap();
     assert_eq!(r.deleted(), 3);
     let left = c.get_with("", GetOptions::new().from_key()).unwrap();
-    assert_eq!(keys(&left), ["a"]);
+    assert_eq!(common::keys(&left), ["a"]);
     // Empty key with prefix deletes every key.
     assert_eq!(
         c.delete_with("", DeleteOptions::new().prefix())

@@ -161,12 +161,8 @@ fn a_thousand_leases_for_thirty_seconds() {
 /// Keeps 100 leases alive while `fault` hits the member the keepalive
 /// stream uses; every lease must survive.
 fn leases_survive(fault: impl FnOnce(&common::Cluster, usize)) {
-    let cluster = common::ClusterBuilder::new(3)
-        .arg("--grpc-keepalive-min-time=1s")
-        .start();
-    let c = Client::builder(cluster.endpoints())
-        .keepalive_time(Duration::from_secs(1))
-        .keepalive_timeout(Duration::from_secs(1))
+    let cluster = common::fast_keepalive_cluster();
+    let c = common::fast_keepalive_client(&cluster)
         .request_timeout(Duration::from_secs(3))
         .connect()
         .unwrap();

@@ -10,13 +10,6 @@ use etcd_blocking::{
     WatchOptions,
 };
 
-fn keys(r: &etcd_blocking::GetResponse) -> Vec<String> {
-    r.kvs()
-        .iter()
-        .map(|kv| kv.key_str().unwrap().to_string())
-        .collect()
-}
-
 #[test]
 fn keys_are_prefixed_going_out_and_stripped_coming_back() {
     let raw = Client::connect(common::shared().endpoints()).unwrap();
@@ -33,15 +26,15 @@ fn keys_are_prefixed_going_out_and_stripped_coming_back() {
 
     // "Every key" and from-key stay inside the namespace.
     assert_eq!(
-        keys(&ns.get_with("", GetOptions::new().prefix()).unwrap()),
+        common::keys(&ns.get_with("", GetOptions::new().prefix()).unwrap()),
         ["a", "b"]
     );
     assert_eq!(
-        keys(&ns.get_with("b", GetOptions::new().from_key()).unwrap()),
+        common::keys(&ns.get_with("b", GetOptions::new().from_key()).unwrap()),
         ["b"]
     );
     assert_eq!(
-        keys(&ns.get_with("a", GetOptions::new().range_end("b")).unwrap()),
+        common::keys(&ns.get_with("a", GetOptions::new().range_end("b")).unwrap()),
         ["a"]
     );
 
@@ -62,12 +55,12 @@ fn keys_are_prefixed_going_out_and_stripped_coming_back() {
         .unwrap();
     assert!(r.succeeded());
     match &r.responses()[1] {
-        OpResponse::Get(g) => assert_eq!(keys(g), ["a", "b", "c"]),
+        OpResponse::Get(g) => assert_eq!(common::keys(g), ["a", "b", "c"]),
         other => panic!("{other:?}"),
     }
     match &r.responses()[2] {
         OpResponse::Txn(t) => match &t.responses()[0] {
-            OpResponse::Get(g) => assert_eq!(keys(g), ["c"]),
+            OpResponse::Get(g) => assert_eq!(common::keys(g), ["c"]),
             other => panic!("{other:?}"),
         },
         other => panic!("{other:?}"),

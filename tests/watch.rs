@@ -363,15 +363,9 @@ fn write_sequence(c: Client, prefix: &'static str, n: usize) -> thread::JoinHand
 /// Runs a watch while a writer puts 2000 keys and `fault` hits the member
 /// the watch stream is on; the watch must see exactly the history.
 fn watch_survives(fault: impl FnOnce(&common::Cluster, usize)) {
-    let cluster = common::ClusterBuilder::new(3)
-        .arg("--grpc-keepalive-min-time=1s")
-        .start();
+    let cluster = common::fast_keepalive_cluster();
     let eps = cluster.endpoints();
-    let watch_client = Client::builder(&eps)
-        .keepalive_time(Duration::from_secs(1))
-        .keepalive_timeout(Duration::from_secs(1))
-        .connect()
-        .unwrap();
+    let watch_client = common::fast_keepalive_client(&cluster).connect().unwrap();
     let writer_client = Client::builder(&eps)
         .request_timeout(Duration::from_secs(3))
         .connect()
@@ -481,14 +475,8 @@ fn a_member_that_loses_its_leader_ends_the_watch_stream() {
     // The watch stream carries `hasleader`: when its member is cut off
     // from the others, etcd ends the stream instead of letting it go
     // silent, and the watch carries on elsewhere once it can.
-    let cluster = common::ClusterBuilder::new(3)
-        .arg("--grpc-keepalive-min-time=1s")
-        .start();
-    let c = Client::builder(cluster.endpoints())
-        .keepalive_time(Duration::from_secs(1))
-        .keepalive_timeout(Duration::from_secs(1))
-        .connect()
-        .unwrap();
+    let cluster = common::fast_keepalive_cluster();
+    let c = common::fast_keepalive_client(&cluster).connect().unwrap();
     let w = c.watch_with("hl/", WatchOptions::new().prefix()).unwrap();
     c.put("hl/0", "before").unwrap();
     let member = next_events(&w).header().member_id();

@@ -515,7 +515,6 @@ pub fn http_get(addr: &str, path: &str) -> io::Result<(u16, String)> {
 
 /// How many streams of one gRPC method (`"Watch"`, `"LeaseKeepAlive"`)
 /// the server at `endpoint` has started: etcd's grpc-prometheus counter.
-#[allow(dead_code)] // not every test binary counts streams
 pub fn streams_started(endpoint: &str, method: &str) -> u64 {
     let (_, body) = http_get(endpoint, "/metrics").unwrap();
     let label = format!("grpc_method=\"{method}\"");
@@ -1486,4 +1485,28 @@ pub fn unique_prefix(name: &str) -> String {
         .unwrap_or_default()
         .as_nanos();
     format!("t/{name}/{n}/{}.{nanos}/", std::process::id())
+}
+
+/// The keys of a read, as text.
+pub fn keys(r: &etcd_blocking::GetResponse) -> Vec<String> {
+    r.kvs()
+        .iter()
+        .map(|kv| kv.key_str().unwrap().to_string())
+        .collect()
+}
+
+/// A 3-member cluster that accepts HTTP/2 pings every second, for tests
+/// that must notice a frozen or cut-off member quickly.
+pub fn fast_keepalive_cluster() -> Cluster {
+    ClusterBuilder::new(3)
+        .arg("--grpc-keepalive-min-time=1s")
+        .start()
+}
+
+/// A client for [`fast_keepalive_cluster`]: pings every second and gives
+/// up on a silent member after another.
+pub fn fast_keepalive_client(cluster: &Cluster) -> etcd_blocking::ClientBuilder {
+    etcd_blocking::Client::builder(cluster.endpoints())
+        .keepalive_time(Duration::from_secs(1))
+        .keepalive_timeout(Duration::from_secs(1))
 }
