@@ -6,9 +6,9 @@
 
 use crate::client::Client;
 use crate::error::{Error, Result};
-use crate::kv::ResponseHeader;
 use crate::proto::{methods, rpc as pb};
 use crate::transport::Retry;
+use crate::types::ResponseHeader;
 
 /// One member of the cluster, as etcd reports it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

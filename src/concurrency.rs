@@ -19,10 +19,13 @@ use std::time::{Duration, Instant};
 
 use crate::client::Client;
 use crate::error::{Error, EtcdError, Result};
-use crate::kv::{GetOptions, KeyValue, PutOptions, ResponseHeader, SortOrder, SortTarget};
-use crate::lease::{KeepAlive, LeaseState};
+use crate::kv::{GetOptions, PutOptions, SortOrder, SortTarget};
+use crate::lease::KeepAlive;
+use crate::pump::lease::LeaseState;
+use crate::pump::watch::EventType;
 use crate::txn::{Compare, CompareOp, Op, OpResponse, Txn, TxnResponse};
-use crate::watch::{EventType, WatchOptions};
+use crate::types::{KeyValue, ResponseHeader};
+use crate::watch::WatchOptions;
 
 /// Default TTL of a [`Session`]'s lease, in seconds, as in the Go client.
 pub const DEFAULT_SESSION_TTL: i64 = 60;

@@ -1,5 +1,8 @@
-//! The one error type of the crate, and the one place where gRPC statuses and
-//! etcd's server messages become typed kinds.
+//! The one error type of the crate, and the one place where errors are
+//! classified: gRPC statuses, etcd's server messages and transport
+//! failures become typed kinds here, and every question the rest of the
+//! crate asks of an error (may it be retried, was it never sent, is the
+//! token stale, will a failed connection never work) is answered here.
 //!
 //! etcd reports its own failures as a gRPC status whose message is a fixed
 //! string (`etcdserver: …`). Those strings are a stable part of etcd's API
@@ -7,6 +10,7 @@
 //! callers match on [`EtcdError`] instead.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The result type of every fallible call in this crate.
@@ -87,7 +91,22 @@ pub enum Error {
         code: Code,
         /// The status message, as the server or gRPC gave it.
         message: String,
+        /// The gRPC library's own error, when there was one (also
+        /// [`source()`](std::error::Error::source)).
+        #[source]
+        source: Option<Arc<dyn std::error::Error + Send + Sync>>,
     },
+
+    /// The server's answer could not be used: a message that does not
+    /// decode, a value this client does not know, an error field without
+    /// a known kind.
+    #[error("unexpected answer from etcd: {0}")]
+    Protocol(String),
+
+    /// [`Client::close`](crate::Client::close) stopped everything it could,
+    /// but gRPC's threads had not exited after this long.
+    #[error("gRPC's threads did not stop within {0:?}")]
+    ShutdownTimeout(Duration),
 
     /// A watch ended because the revision it needed next was compacted
     /// away: its consumer must re-read the current state and watch again
@@ -462,31 +481,103 @@ pub(crate) fn from_status(code: i32, message: &str, timeout: Duration) -> Error 
         _ => Error::Grpc {
             code,
             message: message.to_string(),
+            source: None,
         },
     }
 }
 
-impl From<grpcio::Error> for Error {
-    /// A grpcio error that carries no deadline information; callers that
-    /// know the deadline map the status themselves.
-    fn from(e: grpcio::Error) -> Error {
-        match e {
-            grpcio::Error::RpcFailure(s) => {
-                from_status(s.code().into(), s.message(), Duration::ZERO)
-            }
-            grpcio::Error::RpcFinished(Some(s)) => {
-                from_status(s.code().into(), s.message(), Duration::ZERO)
-            }
-            grpcio::Error::Codec(e) => Error::Grpc {
-                code: Code::Internal,
-                message: format!("codec: {e}"),
-            },
-            other => Error::Grpc {
+/// Maps an error grpcio returned for a call whose deadline came from
+/// `timeout` (reported back in [`Error::DeadlineExceeded`]). grpcio's own
+/// error stays reachable as the `source()` of an [`Error::Grpc`].
+pub(crate) fn from_grpc(e: grpcio::Error, timeout: Duration) -> Error {
+    let status = match &e {
+        grpcio::Error::RpcFailure(s) | grpcio::Error::RpcFinished(Some(s)) => s,
+        grpcio::Error::Codec(c) => return Error::Protocol(format!("undecodable message: {c}")),
+        _ => {
+            return Error::Grpc {
                 code: Code::Unknown,
-                message: other.to_string(),
-            },
+                message: e.to_string(),
+                source: Some(Arc::new(e)),
+            }
         }
+    };
+    match from_status(status.code().into(), status.message(), timeout) {
+        Error::Grpc { code, message, .. } => Error::Grpc {
+            code,
+            message,
+            source: Some(Arc::new(e)),
+        },
+        typed => typed,
     }
+}
+
+/// An error message etcd put in a response field rather than a status
+/// (the lease grant's `error`): its kind if etcd defines one.
+pub(crate) fn from_message(message: &str) -> Error {
+    let bare = message.strip_prefix("etcdserver: ").unwrap_or(message);
+    match EtcdError::from_message(bare) {
+        Some(kind) => Error::Etcd(kind),
+        None => Error::Protocol(format!("etcd reported: {message}")),
+    }
+}
+
+/// A transport failure found by the client rather than reported by gRPC:
+/// one attempt of a repeatable call used its share of the deadline, or a
+/// stream's server went away. Treated like gRPC's `Unavailable`.
+pub(crate) fn unreachable(message: String) -> Error {
+    Error::Grpc {
+        code: Code::Unavailable,
+        message,
+        source: None,
+    }
+}
+
+/// The cause to record if `err` is a transport failure (the member could
+/// not be reached or dropped the connection), as opposed to an answer.
+pub(crate) fn transport_failure(err: &Error) -> Option<&str> {
+    match err {
+        Error::Grpc {
+            code: Code::Unavailable,
+            message,
+            ..
+        } => Some(message),
+        _ => None,
+    }
+}
+
+/// Whether a transport failure happened before the request could leave
+/// the client: gRPC could not connect at all, so nothing was sent.
+pub(crate) fn never_sent(cause: &str) -> bool {
+    cause.starts_with("failed to connect to all addresses")
+}
+
+/// Whether `e` says the auth token must be renewed.
+pub(crate) fn is_stale_token(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::Etcd(EtcdError::InvalidAuthToken | EtcdError::AuthOldRevision)
+    )
+}
+
+/// Whether etcd refused to create a watch for auth reasons. etcd sends the
+/// refusal as the free-text `cancel_reason` of a watch response, not as a
+/// status, so it is matched here.
+pub(crate) fn is_auth_refusal(cancel_reason: &str) -> bool {
+    [
+        "permission denied",
+        "invalid auth token",
+        "auth store is old",
+    ]
+    .iter()
+    .any(|s| cancel_reason.contains(s))
+}
+
+/// Whether a connection failure, in gRPC's words, will not go away by
+/// waiting: the TLS handshake was refused. (A refused TCP connection may be
+/// a member that is still starting, so that one is waited for.)
+pub(crate) fn is_permanent_connect_failure(reason: &str) -> bool {
+    let r = reason.to_ascii_lowercase();
+    r.contains("handshake") || r.contains("certificate")
 }
 
 #[cfg(test)]
@@ -523,7 +614,7 @@ mod tests {
     fn unknown_messages_keep_their_status() {
         let e = from_status(12, "unknown service foo", Duration::ZERO);
         match e {
-            Error::Grpc { code, message } => {
+            Error::Grpc { code, message, .. } => {
                 assert_eq!(code, Code::Unimplemented);
                 assert_eq!(message, "unknown service foo");
             }
@@ -549,6 +640,59 @@ mod tests {
             assert_eq!(EtcdError::from_message(k.message()), Some(k.clone()));
             assert_eq!(k.to_string(), k.message());
         }
+    }
+
+    #[test]
+    fn grpc_errors_keep_their_source() {
+        use std::error::Error as _;
+        let status =
+            grpcio::RpcStatus::with_message(grpcio::RpcStatusCode::UNIMPLEMENTED, "nope".into());
+        let e = from_grpc(grpcio::Error::RpcFailure(status), Duration::ZERO);
+        assert!(
+            matches!(
+                e,
+                Error::Grpc {
+                    code: Code::Unimplemented,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(e.source().is_some());
+        // A typed etcd error needs no source: its kind says it all.
+        let status = grpcio::RpcStatus::with_message(
+            grpcio::RpcStatusCode::UNAVAILABLE,
+            "etcdserver: no leader".into(),
+        );
+        let e = from_grpc(grpcio::Error::RpcFailure(status), Duration::ZERO);
+        assert!(matches!(e, Error::Etcd(EtcdError::NoLeader)), "{e:?}");
+        let e = from_grpc(grpcio::Error::RemoteStopped, Duration::ZERO);
+        assert!(e.source().is_some());
+    }
+
+    #[test]
+    fn questions_asked_of_errors() {
+        let down = unreachable("failed to connect to all addresses; last error: refused".into());
+        let cause = transport_failure(&down).expect("a transport failure");
+        assert!(never_sent(cause));
+        let reset = unreachable("Connection reset by peer".into());
+        assert!(!never_sent(transport_failure(&reset).unwrap()));
+        assert!(transport_failure(&Error::Etcd(EtcdError::NoLeader)).is_none());
+        assert!(is_stale_token(&Error::Etcd(EtcdError::AuthOldRevision)));
+        assert!(!is_stale_token(&Error::Etcd(EtcdError::PermissionDenied)));
+        assert!(is_auth_refusal("etcdserver: permission denied"));
+        assert!(!is_auth_refusal(
+            "mvcc: required revision has been compacted"
+        ));
+        assert!(is_permanent_connect_failure(
+            "Ssl handshake failed: CERTIFICATE_VERIFY_FAILED"
+        ));
+        assert!(!is_permanent_connect_failure("Connection refused"));
+        assert!(matches!(
+            from_message("etcdserver: lease already exists"),
+            Error::Etcd(EtcdError::LeaseExists)
+        ));
+        assert!(matches!(from_message("something new"), Error::Protocol(_)));
     }
 
     #[test]

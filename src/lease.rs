@@ -1,25 +1,27 @@
-//! Leases: grant, revoke, time-to-live, listing, and keepalive.
+//! Leases as the user sees them: grant, revoke, time-to-live, listing, the
+//! [`KeepAlive`] handle and the keepalive calls. The pump's keepalive
+//! driver (`pump/lease.rs`) refreshes the handles over one shared stream
+//! and defines the values they deliver.
 //!
 //! Leases are ids with a TTL; keys attached to a lease are deleted when it
-//! expires or is revoked. [`KeepAlive`] handles are refreshed by the
-//! client's pump thread over one shared LeaseKeepAlive stream; the pump
-//! side lives here too (`KeepAlives`).
+//! expires or is revoked.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crossbeam_channel::Receiver;
 use parking_lot::Mutex;
 
 use crate::client::Client;
-use crate::error::{Error, Result};
-use crate::kv::ResponseHeader;
+use crate::error::{self, Error, EtcdError, Result};
 use crate::proto::{methods, rpc as pb};
-use crate::pump::{Command, Duplex, PumpHandle};
-use crate::transport::{Members, Retry};
+use crate::pump::lease::{
+    KeepAliveCommand, KeepAliveResponse, KeepAliveShared, LeaseState, NewKeepAlive,
+};
+use crate::pump::{Command, PumpHandle};
+use crate::transport::Retry;
+use crate::types::ResponseHeader;
 
 /// Result of a lease grant.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,10 +131,7 @@ impl Client {
         let retry = if id == 0 { Retry::Never } else { Retry::Safe };
         let r = self.unary(&methods::LEASE_LEASE_GRANT, &req, retry)?;
         if !r.error.is_empty() {
-            return Err(Error::Grpc {
-                code: crate::Code::Unknown,
-                message: r.error,
-            });
+            return Err(error::from_message(&r.error));
         }
         Ok(LeaseGrantResponse {
             header: r.header.into(),
@@ -185,49 +184,6 @@ impl Client {
             ids: r.leases.into_iter().map(|l| l.ID).collect(),
         })
     }
-}
-
-/// One keepalive answer: the lease's new TTL.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct KeepAliveResponse {
-    header: ResponseHeader,
-    id: i64,
-    ttl: i64,
-}
-
-impl KeepAliveResponse {
-    /// The response header.
-    pub fn header(&self) -> &ResponseHeader {
-        &self.header
-    }
-    /// The lease id.
-    pub fn id(&self) -> i64 {
-        self.id
-    }
-    /// The lease's TTL after the refresh, in seconds.
-    pub fn ttl(&self) -> i64 {
-        self.ttl
-    }
-}
-
-/// Where a kept-alive lease stands.
-#[derive(Debug, Clone)]
-pub enum LeaseState {
-    /// Refreshed; the TTL is the last one the server gave.
-    Alive {
-        /// Seconds, as of the last refresh.
-        ttl: i64,
-    },
-    /// Gone; the error says why ([`Error::LeaseLost`] or
-    /// [`Error::ClientClosed`]). Keys attached to it are deleted or will
-    /// be.
-    Lost(Error),
-}
-
-struct KeepAliveShared {
-    state: Mutex<LeaseState>,
-    /// Responses replaced before the user read them.
-    skipped: AtomicU64,
 }
 
 /// A lease kept alive by the client's background pump, for as long as this
@@ -303,7 +259,7 @@ impl std::fmt::Debug for KeepAlive {
 /// Keepalive calls.
 impl Client {
     /// Keeps a lease alive in the background until the returned handle is
-    /// dropped. Fails with [`EtcdError::LeaseNotFound`](crate::EtcdError::LeaseNotFound)
+    /// dropped. Fails with [`EtcdError::LeaseNotFound`](EtcdError::LeaseNotFound)
     /// if the lease does not exist.
     ///
     /// One handle per lease and client: a second `keep_alive` of a lease
@@ -311,7 +267,7 @@ impl Client {
     pub fn keep_alive(&self, id: i64) -> Result<KeepAlive> {
         let ttl = self.time_to_live(id, false)?;
         if ttl.ttl() <= 0 {
-            return Err(Error::Etcd(crate::EtcdError::LeaseNotFound));
+            return Err(Error::Etcd(EtcdError::LeaseNotFound));
         }
         let pump = self.pump()?;
         let kept = self.kept_leases();
@@ -348,7 +304,7 @@ impl Client {
     }
 
     /// Refreshes a lease once, now, and returns its new TTL. Fails with
-    /// [`EtcdError::LeaseNotFound`](crate::EtcdError::LeaseNotFound) if
+    /// [`EtcdError::LeaseNotFound`](EtcdError::LeaseNotFound) if
     /// the lease does not exist.
     ///
     /// The refresh goes over the client's shared LeaseKeepAlive stream
@@ -361,285 +317,5 @@ impl Client {
             return Err(Error::ClientClosed);
         }
         self.wait_for(&rx)
-    }
-}
-
-/// Commands from users to the keepalive driver.
-pub(crate) enum KeepAliveCommand {
-    Add(Box<NewKeepAlive>),
-    Remove {
-        id: i64,
-    },
-    /// One refresh, answered on `reply`.
-    Once {
-        id: i64,
-        reply: Sender<Result<KeepAliveResponse>>,
-    },
-}
-
-type OnceReply = Sender<Result<KeepAliveResponse>>;
-
-pub(crate) struct NewKeepAlive {
-    id: i64,
-    granted_ttl: i64,
-    remaining_ttl: i64,
-    shared: Arc<KeepAliveShared>,
-    tx: Sender<Result<KeepAliveResponse>>,
-    /// The pump's copy of the receiver, to drop an unread result before
-    /// putting in the newer one.
-    rx: Receiver<Result<KeepAliveResponse>>,
-}
-
-struct Kept {
-    k: NewKeepAlive,
-    /// When the next refresh is due.
-    next_send: Instant,
-    /// When the oldest unanswered refresh was sent.
-    outstanding_since: Option<Instant>,
-    /// When the lease runs out unless refreshed, by our conservative clock.
-    expires_at: Instant,
-}
-
-impl Kept {
-    fn interval(&self) -> Duration {
-        // A third of the TTL, as the Go client; never busier than 2/s.
-        Duration::from_millis((self.k.granted_ttl.max(1) as u64) * 1000 / 3)
-            .max(Duration::from_millis(500))
-    }
-
-    fn deliver(&self, item: Result<KeepAliveResponse>) {
-        if let Err(TrySendError::Full(item)) = self.k.tx.try_send(item) {
-            if self.k.rx.try_recv().is_ok() {
-                self.k.shared.skipped.fetch_add(1, Ordering::Relaxed);
-            }
-            let _ = self.k.tx.try_send(item);
-        }
-    }
-
-    fn lose(self, why: String) {
-        let err = Error::LeaseLost {
-            id: self.k.id,
-            reason: why,
-        };
-        log::debug!("{err}");
-        *self.k.shared.state.lock() = LeaseState::Lost(err.clone());
-        self.deliver(Err(err));
-    }
-}
-
-/// What a timer entry is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Due {
-    Refresh,
-    Expiry,
-}
-
-/// The pump's side of every kept-alive lease of a client.
-///
-/// Work is proportional to what is due, not to how many leases there are:
-/// refreshes and local expiries sit in one timer heap (an entry whose time
-/// no longer matches its lease is stale and skipped), and unanswered
-/// refreshes in a queue in sending order, so stall detection looks only at
-/// the oldest.
-#[derive(Default)]
-pub(crate) struct KeepAlives {
-    leases: HashMap<i64, Kept>,
-    timers: BinaryHeap<Reverse<(Instant, Due, i64)>>,
-    unanswered: VecDeque<(Instant, i64)>,
-    /// One-off refreshes waiting for a stream to be sent on.
-    once_unsent: VecDeque<(i64, OnceReply)>,
-    /// One-off refreshes sent, by lease, in sending order: the server
-    /// answers a lease's refreshes in order.
-    once_sent: HashMap<i64, VecDeque<OnceReply>>,
-}
-
-type KeepAliveStream = Duplex<pb::LeaseKeepAliveRequest, pb::LeaseKeepAliveResponse>;
-
-fn refresh(id: i64) -> pb::LeaseKeepAliveRequest {
-    pb::LeaseKeepAliveRequest {
-        ID: id,
-        ..Default::default()
-    }
-}
-
-impl KeepAlives {
-    pub fn wants_stream(&self) -> bool {
-        !self.leases.is_empty() || !self.once_unsent.is_empty() || !self.once_sent.is_empty()
-    }
-
-    fn send_once(&mut self, id: i64, reply: OnceReply, stream: &mut KeepAliveStream) {
-        if stream.is_open() {
-            stream.send(refresh(id));
-            self.once_sent.entry(id).or_default().push_back(reply);
-        } else {
-            self.once_unsent.push_back((id, reply));
-        }
-    }
-
-    pub fn command(&mut self, cmd: KeepAliveCommand, stream: &mut KeepAliveStream) {
-        let now = Instant::now();
-        match cmd {
-            KeepAliveCommand::Add(k) => {
-                let expires_at = now + Duration::from_secs(k.remaining_ttl.max(0) as u64);
-                let id = k.id;
-                self.leases.insert(
-                    id,
-                    Kept {
-                        k: *k,
-                        next_send: now,
-                        outstanding_since: None,
-                        expires_at,
-                    },
-                );
-                self.timers.push(Reverse((now, Due::Refresh, id)));
-                self.timers.push(Reverse((expires_at, Due::Expiry, id)));
-            }
-            KeepAliveCommand::Remove { id } => {
-                self.leases.remove(&id);
-            }
-            KeepAliveCommand::Once { id, reply } => self.send_once(id, reply, stream),
-        }
-    }
-
-    /// A fresh stream: refresh every lease on it at once, and send the
-    /// one-off refreshes that waited for it.
-    pub fn on_open(&mut self, now: Instant, stream: &mut KeepAliveStream) {
-        for (id, k) in &mut self.leases {
-            k.next_send = now;
-            k.outstanding_since = None;
-            self.timers.push(Reverse((now, Due::Refresh, *id)));
-        }
-        self.unanswered.clear();
-        for (id, reply) in std::mem::take(&mut self.once_unsent) {
-            self.send_once(id, reply, stream);
-        }
-    }
-
-    pub fn on_broken(&mut self) {
-        for k in self.leases.values_mut() {
-            k.outstanding_since = None;
-        }
-        self.unanswered.clear();
-        // Refreshes are idempotent: the unanswered one-offs go again on
-        // the next stream.
-        for (id, replies) in self.once_sent.drain() {
-            self.once_unsent
-                .extend(replies.into_iter().map(|r| (id, r)));
-        }
-    }
-
-    pub fn on_response(&mut self, r: pb::LeaseKeepAliveResponse, now: Instant) {
-        if let Some(waiting) = self.once_sent.get_mut(&r.ID) {
-            if let Some(reply) = waiting.pop_front() {
-                let _ = reply.try_send(if r.TTL <= 0 {
-                    Err(Error::Etcd(crate::EtcdError::LeaseNotFound))
-                } else {
-                    Ok(KeepAliveResponse {
-                        header: r.header.clone().into(),
-                        id: r.ID,
-                        ttl: r.TTL,
-                    })
-                });
-            }
-            if waiting.is_empty() {
-                self.once_sent.remove(&r.ID);
-            }
-        }
-        let Some(k) = self.leases.get_mut(&r.ID) else {
-            return; // not kept alive (a one-off), or removed meanwhile
-        };
-        if r.TTL <= 0 {
-            let k = self.leases.remove(&r.ID).expect("lease entry");
-            k.lose("etcd no longer knows the lease (expired or revoked)".into());
-            return;
-        }
-        // The TTL counts from when the server got the refresh, which was
-        // after we sent it: measuring from the send is the safe side.
-        let sent = k.outstanding_since.take().unwrap_or(now);
-        k.expires_at = sent + Duration::from_secs(r.TTL as u64);
-        self.timers.push(Reverse((k.expires_at, Due::Expiry, r.ID)));
-        k.k.granted_ttl = r.TTL;
-        *k.k.shared.state.lock() = LeaseState::Alive { ttl: r.TTL };
-        k.deliver(Ok(KeepAliveResponse {
-            header: r.header.into(),
-            id: r.ID,
-            ttl: r.TTL,
-        }));
-    }
-
-    /// Sends due refreshes, reports leases whose TTL ran out locally, and
-    /// resets a stream that stopped answering. Returns the next due time.
-    pub fn tick(
-        &mut self,
-        now: Instant,
-        stream: &mut KeepAliveStream,
-        members: &Members,
-    ) -> Option<Instant> {
-        while let Some(&Reverse((at, due, id))) = self.timers.peek() {
-            if at > now {
-                break;
-            }
-            self.timers.pop();
-            let Some(k) = self.leases.get_mut(&id) else {
-                continue; // removed
-            };
-            match due {
-                Due::Expiry if k.expires_at == at => {
-                    let k = self.leases.remove(&id).expect("lease entry");
-                    k.lose("no refresh succeeded before its TTL ran out".into());
-                }
-                Due::Refresh if k.next_send == at => {
-                    if stream.is_open() {
-                        stream.send(refresh(id));
-                        if k.outstanding_since.is_none() {
-                            k.outstanding_since = Some(now);
-                            self.unanswered.push_back((now, id));
-                        }
-                    }
-                    k.next_send = now + k.interval();
-                    self.timers.push(Reverse((k.next_send, Due::Refresh, id)));
-                }
-                _ => {} // superseded by a later entry
-            }
-        }
-        // A refresh unanswered for a whole interval means the member is
-        // frozen or cut off while TCP still looks fine: move elsewhere
-        // before the lease runs out.
-        let mut stall_check = None;
-        while let Some(&(sent, id)) = self.unanswered.front() {
-            match self.leases.get(&id) {
-                Some(k) if k.outstanding_since == Some(sent) => {
-                    let by = sent + k.interval();
-                    if now >= by && stream.is_open() {
-                        stream.reset(members, "keepalive refresh unanswered");
-                        self.on_broken();
-                    } else {
-                        stall_check = Some(by);
-                    }
-                    break;
-                }
-                _ => {
-                    self.unanswered.pop_front(); // answered or removed
-                }
-            }
-        }
-        let next_timer = self.timers.peek().map(|Reverse((at, _, _))| *at);
-        match (next_timer, stall_check) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
-    }
-
-    /// The client is closing: every handle reports it.
-    pub fn shutdown(&mut self) {
-        for (_, k) in self.leases.drain() {
-            *k.k.shared.state.lock() = LeaseState::Lost(Error::ClientClosed);
-            k.deliver(Err(Error::ClientClosed));
-        }
-        let sent = self.once_sent.drain().flat_map(|(_, r)| r);
-        let unsent = self.once_unsent.drain(..).map(|(_, r)| r);
-        for reply in sent.chain(unsent).collect::<Vec<_>>() {
-            let _ = reply.try_send(Err(Error::ClientClosed));
-        }
     }
 }

@@ -89,52 +89,69 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+// Three layers, lowest first (the README's architecture section draws
+// them): a module uses only modules of its own layer or a lower one.
+// 1. Values and mechanisms every layer shares.
+mod endpoint;
+mod error;
+mod namespace;
+pub mod proto;
+mod tls;
+mod types;
+mod wait;
+// 2. Configuration and the connection machinery.
+mod channel;
+mod config;
+mod pump;
+mod session;
+mod transport;
+// 3. The handle and the public calls.
 mod auth;
+mod builder;
 mod client;
 mod cluster;
 pub mod concurrency;
-mod endpoint;
-mod error;
 mod kv;
 mod lease;
 mod lock;
 mod maintenance;
-mod namespace;
-pub mod proto;
-mod pump;
-mod tls;
-mod transport;
+mod snapshot;
 mod txn;
-mod wait;
 mod watch;
 
-pub use auth::{AuthStatus, Credentials, Permission, PermissionType};
-pub use client::{
-    Client, ClientBuilder, DEFAULT_ATTEMPT_FRACTION, DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_MAX_SEND_MESSAGE_SIZE, DEFAULT_REQUEST_TIMEOUT,
-};
+pub use auth::{AuthStatus, Permission, PermissionType};
+pub use builder::ClientBuilder;
+pub use client::Client;
 pub use cluster::{
     Member, MemberAddResponse, MemberListResponse, MemberPromoteResponse, MemberRemoveResponse,
     MemberUpdateResponse,
 };
+pub use config::{
+    DEFAULT_ATTEMPT_FRACTION, DEFAULT_CONNECT_TIMEOUT, DEFAULT_CQ_THREADS, DEFAULT_KEEPALIVE_TIME,
+    DEFAULT_KEEPALIVE_TIMEOUT, DEFAULT_MAX_SEND_MESSAGE_SIZE, DEFAULT_REQUEST_TIMEOUT,
+    DEFAULT_WATCH_BUFFER,
+};
 pub use endpoint::Endpoint;
 pub use error::{Code, EndpointError, Error, EtcdError, Result};
 pub use kv::{
-    prefix_range_end, CompactOptions, CompactResponse, DeleteOptions, DeleteResponse, GetOptions,
-    GetResponse, KeyValue, PutOptions, PutResponse, ResponseHeader, SortOrder, SortTarget,
+    CompactOptions, CompactResponse, DeleteOptions, DeleteResponse, GetOptions, GetResponse,
+    PutOptions, PutResponse, SortOrder, SortTarget,
 };
 pub use lease::{
-    KeepAlive, KeepAliveResponse, LeaseGrantResponse, LeaseLeasesResponse, LeaseRevokeResponse,
-    LeaseState, LeaseTimeToLiveResponse,
+    KeepAlive, LeaseGrantResponse, LeaseLeasesResponse, LeaseRevokeResponse,
+    LeaseTimeToLiveResponse,
 };
 pub use lock::{LeaderKey, LeaderResponse, LockResponse};
 pub use maintenance::{
     Alarm, AlarmResponse, AlarmType, DefragmentResponse, HashKvResponse, HashResponse,
-    MoveLeaderResponse, SnapshotInfo, StatusResponse,
+    MoveLeaderResponse, StatusResponse,
 };
+pub use pump::lease::{KeepAliveResponse, LeaseState};
+pub use pump::watch::{EventType, WatchEvent, WatchResponse};
+pub use session::Credentials;
+pub use snapshot::SnapshotInfo;
 pub use tls::TlsOptions;
 pub use txn::{Compare, CompareOp, Op, OpResponse, Txn, TxnResponse};
+pub use types::{prefix_range_end, KeyValue, ResponseHeader};
 pub use wait::CancelToken;
-pub use watch::{
-    EventType, WatchEvent, WatchOptions, WatchResponse, Watcher, DEFAULT_WATCH_BUFFER,
-};
+pub use watch::{WatchOptions, Watcher};

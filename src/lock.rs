@@ -9,9 +9,9 @@
 
 use crate::client::Client;
 use crate::error::{Error, Result};
-use crate::kv::{KeyValue, ResponseHeader};
 use crate::proto::{methods, v3election as epb, v3lock as lpb};
 use crate::transport::Retry;
+use crate::types::{KeyValue, ResponseHeader};
 
 /// A held lock: its ownership key, which [`Client::unlock`] deletes.
 #[derive(Debug, Clone, PartialEq, Eq)]

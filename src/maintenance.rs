@@ -1,28 +1,16 @@
-//! Maintenance: member status, defragmentation, hashes, alarms, leader
-//! transfer, and verified snapshots.
+//! Maintenance: member status, defragmentation, hashes, alarms and leader
+//! transfer. Snapshots are `snapshot.rs`'s.
 //!
 //! Status, defragment, hash and snapshot are about one member's own state:
 //! they go to whichever member the handle picks, so aim them with
 //! [`Client::with_endpoint`] (`client.with_endpoint(ep)?.status()`) to ask a
 //! given member.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, Write};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::Instant;
-
-use sha2::{Digest, Sha256};
-
 use crate::client::Client;
 use crate::error::{Error, EtcdError, Result};
-use crate::kv::ResponseHeader;
 use crate::proto::{methods, rpc as pb};
 use crate::transport::Retry;
-
-/// Length of the SHA-256 checksum etcd appends to a snapshot stream.
-const CHECKSUM_LEN: usize = 32;
+use crate::types::ResponseHeader;
 
 /// One member's status.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -223,117 +211,6 @@ impl MoveLeaderResponse {
     }
 }
 
-/// A snapshot that was received whole and verified.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SnapshotInfo {
-    size: u64,
-    sha256: [u8; CHECKSUM_LEN],
-}
-
-impl SnapshotInfo {
-    /// Bytes written: the backend plus the 32-byte checksum at its end
-    /// (as `etcdctl snapshot save` writes it, and as `snapshot restore`
-    /// expects it).
-    pub fn size(&self) -> u64 {
-        self.size
-    }
-    /// Bytes of the backend itself (the size without the checksum).
-    pub fn db_size(&self) -> u64 {
-        self.size - CHECKSUM_LEN as u64
-    }
-    /// The SHA-256 of the backend, which is also the last 32 bytes written.
-    pub fn sha256(&self) -> [u8; CHECKSUM_LEN] {
-        self.sha256
-    }
-}
-
-/// Checks a snapshot stream as it goes by: etcd sends the backend in
-/// chunks, each with the bytes still to come, then the SHA-256 of all of
-/// it (with 0 remaining). The last 32 bytes seen are held back from the
-/// hash until the stream ends, when they must equal it.
-#[derive(Default)]
-pub(crate) struct SnapshotVerifier {
-    hasher: Sha256,
-    /// The last (up to) 32 bytes seen, not hashed yet.
-    tail: Vec<u8>,
-    bytes: u64,
-    /// Backend size etcd announced (first chunk's length plus what it
-    /// said remained).
-    announced: Option<u64>,
-    last_remaining: Option<u64>,
-}
-
-impl SnapshotVerifier {
-    /// Takes one chunk and the remaining byte count etcd sent with it.
-    pub(crate) fn update(&mut self, blob: &[u8], remaining: u64) {
-        if self.announced.is_none() {
-            self.announced = Some(remaining.saturating_add(blob.len() as u64));
-        }
-        self.bytes += blob.len() as u64;
-        self.last_remaining = Some(remaining);
-        let held = self.tail.len() + blob.len();
-        if held <= CHECKSUM_LEN {
-            self.tail.extend_from_slice(blob);
-            return;
-        }
-        // Hash everything but the last 32 bytes of tail + blob.
-        let hash_now = held - CHECKSUM_LEN;
-        let from_tail = hash_now.min(self.tail.len());
-        self.hasher.update(&self.tail[..from_tail]);
-        self.tail.drain(..from_tail);
-        let from_blob = hash_now - from_tail;
-        self.hasher.update(&blob[..from_blob]);
-        self.tail.extend_from_slice(&blob[from_blob..]);
-    }
-
-    /// Bytes seen so far.
-    pub(crate) fn bytes(&self) -> u64 {
-        self.bytes
-    }
-
-    /// Checks the stream is whole and its checksum right; returns the
-    /// checksum.
-    pub(crate) fn finish(self) -> Result<SnapshotInfo> {
-        let bad = |why: String| Err(Error::Snapshot(why));
-        match self.last_remaining {
-            None => return bad("the stream ended before any data".into()),
-            Some(0) => {}
-            Some(n) => {
-                return bad(format!(
-                    "the stream ended after {} bytes with {n} bytes still to come",
-                    self.bytes
-                ))
-            }
-        }
-        if self.tail.len() < CHECKSUM_LEN || self.bytes <= CHECKSUM_LEN as u64 {
-            return bad(format!(
-                "{} bytes is too short for a backend and its checksum",
-                self.bytes
-            ));
-        }
-        if let Some(db) = self.announced {
-            if self.bytes != db + CHECKSUM_LEN as u64 {
-                return bad(format!(
-                    "received {} bytes, but etcd announced {db} bytes and a {CHECKSUM_LEN}-byte checksum",
-                    self.bytes
-                ));
-            }
-        }
-        let digest: [u8; CHECKSUM_LEN] = self.hasher.finalize().into();
-        if digest[..] != self.tail[..] {
-            return bad("the SHA-256 checksum at the end does not match the data".into());
-        }
-        Ok(SnapshotInfo {
-            size: self.bytes,
-            sha256: digest,
-        })
-    }
-}
-
-fn io_error(e: io::Error, what: &str) -> Error {
-    Error::Io(Arc::new(io::Error::new(e.kind(), format!("{what}: {e}"))))
-}
-
 /// Maintenance calls.
 impl Client {
     /// The status of the member this handle talks to: version, backend
@@ -467,10 +344,9 @@ impl Client {
                 Ok(pb::AlarmType::CORRUPT) => AlarmType::Corrupt,
                 Ok(pb::AlarmType::NONE) => continue,
                 Err(n) => {
-                    return Err(Error::Grpc {
-                        code: crate::Code::Unknown,
-                        message: format!("etcd reported an alarm of unknown type {n}"),
-                    })
+                    return Err(Error::Protocol(format!(
+                        "etcd reported an alarm of unknown type {n}"
+                    )))
                 }
             };
             alarms.push(Alarm {
@@ -493,7 +369,7 @@ impl Client {
     /// [`EtcdError::BadLeaderTransferee`](crate::EtcdError::BadLeaderTransferee).
     /// All of it within the handle's one deadline.
     pub fn move_leader(&self, target_member_id: u64) -> Result<MoveLeaderResponse> {
-        let deadline = Instant::now() + self.timeout();
+        let deadline = self.deadline();
         let req = pb::MoveLeaderRequest {
             targetID: target_member_id,
             ..Default::default()
@@ -510,232 +386,14 @@ impl Client {
             Err(e @ Error::Etcd(EtcdError::NotLeader)) => e,
             other => return other,
         };
-        let left = || {
-            let d = deadline.saturating_duration_since(Instant::now());
-            if d.is_zero() {
-                Err(Error::DeadlineExceeded(self.timeout()))
-            } else {
-                Ok(d)
-            }
-        };
         for ep in self.endpoints().iter() {
-            let member = self.with_endpoint(ep)?.with_timeout(left()?);
+            let member = self.with_endpoint(ep)?.within(&deadline)?;
             match member.status() {
-                Ok(s) if s.is_leader() => return send(&member.with_timeout(left()?)),
+                Ok(s) if s.is_leader() => return send(&member.within(&deadline)?),
                 Ok(_) => {}
                 Err(e) => log::debug!("move_leader: status of {ep}: {e}"),
             }
         }
         Err(not_leader)
-    }
-
-    /// Streams a snapshot of the backend of the member this handle talks
-    /// to into `w`, and verifies it: etcd ends the stream with a SHA-256 of
-    /// the backend, which is written too (it is part of the snapshot
-    /// format: `etcdctl snapshot restore` checks it). `progress` is called
-    /// after each chunk with the bytes received so far and the bytes etcd
-    /// says remain.
-    ///
-    /// A stream that ends early, whose remaining count does not reach 0 or
-    /// whose checksum does not match fails with [`Error::Snapshot`]; a
-    /// failing writer with [`Error::Io`]. On any error `w` holds a partial,
-    /// unusable stream: [`snapshot_save`](Self::snapshot_save) writes a
-    /// file only when it is verified.
-    ///
-    /// The whole stream runs within the handle's deadline: give a large
-    /// backend a longer one with [`Client::with_timeout`]. Aim it at a
-    /// member with `client.with_endpoint(ep)?.snapshot_to(…)`.
-    pub fn snapshot_to(
-        &self,
-        w: &mut dyn Write,
-        mut progress: impl FnMut(u64, u64),
-    ) -> Result<SnapshotInfo> {
-        let mut verifier = SnapshotVerifier::default();
-        self.server_streaming(
-            &methods::MAINTENANCE_SNAPSHOT,
-            &pb::SnapshotRequest::default(),
-            &mut |r: pb::SnapshotResponse| {
-                w.write_all(&r.blob)
-                    .map_err(|e| io_error(e, "writing the snapshot"))?;
-                verifier.update(&r.blob, r.remaining_bytes);
-                progress(verifier.bytes(), r.remaining_bytes);
-                Ok(())
-            },
-        )?;
-        w.flush().map_err(|e| io_error(e, "writing the snapshot"))?;
-        verifier.finish()
-    }
-
-    /// Saves a verified snapshot to `path` (as `etcdctl snapshot save`):
-    /// it is streamed into a temporary file in the same directory, checked
-    /// (see [`snapshot_to`](Self::snapshot_to)), flushed to disk, and only
-    /// then renamed to `path`, replacing any file there. On failure the
-    /// temporary file is removed and `path` is left as it was.
-    pub fn snapshot_save(&self, path: impl AsRef<Path>) -> Result<SnapshotInfo> {
-        let path = path.as_ref();
-        let name = path.file_name().ok_or_else(|| {
-            Error::InvalidRequest(format!("{} does not name a file", path.display()))
-        })?;
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
-        let (tmp, file) = create_temp(dir, name)?;
-        let saved = (|| {
-            let mut w = BufWriter::with_capacity(256 * 1024, &file);
-            let info = self.snapshot_to(&mut w, |_, _| {})?;
-            drop(w);
-            let what = tmp.display().to_string();
-            file.sync_all().map_err(|e| io_error(e, &what))?;
-            fs::rename(&tmp, path)
-                .map_err(|e| io_error(e, &format!("renaming {what} to {}", path.display())))?;
-            Ok(info)
-        })();
-        if saved.is_err() {
-            let _ = fs::remove_file(&tmp);
-            return saved;
-        }
-        // Make the rename itself durable; the file is in place and whole
-        // either way.
-        if let Err(e) = File::open(dir).and_then(|d| d.sync_all()) {
-            log::warn!("syncing directory {}: {e}", dir.display());
-        }
-        saved
-    }
-}
-
-/// Creates a fresh temporary file next to the target.
-fn create_temp(dir: &Path, name: &std::ffi::OsStr) -> Result<(PathBuf, File)> {
-    static SEQ: AtomicU64 = AtomicU64::new(0);
-    loop {
-        let n = SEQ.fetch_add(1, Ordering::Relaxed);
-        let mut tmp_name = std::ffi::OsString::from(".");
-        tmp_name.push(name);
-        tmp_name.push(format!(".{}.{n}.part", std::process::id()));
-        let tmp = dir.join(tmp_name);
-        match OpenOptions::new().write(true).create_new(true).open(&tmp) {
-            Ok(f) => return Ok((tmp, f)),
-            // Left by an earlier process with the same pid: try the next.
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(io_error(e, &tmp.display().to_string())),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A stream as etcd sends it: `db` in chunks of `chunk` bytes, each
-    /// with the bytes remaining, then the SHA-256 of `db` with 0 remaining.
-    fn stream(db: &[u8], chunk: usize) -> Vec<(Vec<u8>, u64)> {
-        let mut out = Vec::new();
-        let mut sent = 0;
-        for c in db.chunks(chunk) {
-            sent += c.len();
-            out.push((c.to_vec(), (db.len() - sent) as u64));
-        }
-        out.push((Sha256::digest(db).to_vec(), 0));
-        out
-    }
-
-    fn verify(msgs: &[(Vec<u8>, u64)]) -> Result<SnapshotInfo> {
-        let mut v = SnapshotVerifier::default();
-        for (blob, remaining) in msgs {
-            v.update(blob, *remaining);
-        }
-        v.finish()
-    }
-
-    fn db(len: usize) -> Vec<u8> {
-        (0..len).map(|i| (i * 7 + i / 251) as u8).collect()
-    }
-
-    #[test]
-    fn whole_streams_verify_whatever_the_chunking() {
-        for (len, chunk) in [(1, 1), (31, 4), (32, 32), (33, 5), (100_000, 4096)] {
-            let db = db(len);
-            let info = verify(&stream(&db, chunk)).unwrap_or_else(|e| panic!("{len}/{chunk}: {e}"));
-            assert_eq!(info.size(), len as u64 + 32);
-            assert_eq!(info.db_size(), len as u64);
-            assert_eq!(info.sha256()[..], Sha256::digest(&db)[..]);
-        }
-        // Chunks that straddle the checksum, and empty chunks.
-        let db = db(1000);
-        let mut all = db.clone();
-        all.extend_from_slice(&Sha256::digest(&db));
-        let mut v = SnapshotVerifier::default();
-        let mut sent = 0;
-        for c in [
-            &all[..0],
-            &all[..990],
-            &all[990..1010],
-            &all[1010..1011],
-            &all[1011..],
-        ] {
-            sent += c.len();
-            v.update(c, 1000u64.saturating_sub(sent as u64));
-        }
-        assert!(v.finish().is_ok());
-    }
-
-    #[test]
-    fn truncated_streams_are_errors() {
-        let db = db(10_000);
-        let whole = stream(&db, 1024);
-        // Ends before the checksum, at each chunk boundary.
-        for cut in 1..whole.len() {
-            let e = verify(&whole[..cut]).unwrap_err();
-            assert!(matches!(e, Error::Snapshot(_)), "cut {cut}: {e}");
-        }
-        // Nothing at all.
-        assert!(matches!(verify(&[]), Err(Error::Snapshot(_))));
-        // The checksum cut short.
-        let mut short = whole.clone();
-        short.last_mut().unwrap().0.truncate(31);
-        assert!(matches!(verify(&short), Err(Error::Snapshot(_))));
-        // A chunk missing in the middle, even with a checksum that matches
-        // what is left: fewer bytes than etcd announced.
-        let mut gap = whole.clone();
-        gap.remove(3);
-        let left: Vec<u8> = gap[..gap.len() - 1]
-            .iter()
-            .flat_map(|(b, _)| b.clone())
-            .collect();
-        gap.last_mut().unwrap().0 = Sha256::digest(&left).to_vec();
-        let e = verify(&gap).unwrap_err();
-        assert!(
-            matches!(&e, Error::Snapshot(m) if m.contains("announced")),
-            "{e}"
-        );
-        // Only a checksum.
-        assert!(matches!(
-            verify(&[(Sha256::digest(b"").to_vec(), 0)]),
-            Err(Error::Snapshot(_))
-        ));
-    }
-
-    #[test]
-    fn a_flipped_byte_is_an_error() {
-        let db = db(10_000);
-        let whole = stream(&db, 1024);
-        for (chunk, byte) in [(0, 0), (4, 17), (9, 783), (10, 0), (10, 31)] {
-            let mut bad = whole.clone();
-            bad[chunk].0[byte] ^= 0x40;
-            let e = verify(&bad).unwrap_err();
-            assert!(
-                matches!(&e, Error::Snapshot(m) if m.contains("checksum")),
-                "{chunk}/{byte}: {e}"
-            );
-        }
-    }
-
-    #[test]
-    fn snapshot_errors_read_well() {
-        let e = Error::Snapshot("the stream ended".into());
-        assert_eq!(e.to_string(), "bad snapshot: the stream ended");
-        let e = io_error(io::Error::from(io::ErrorKind::NotFound), "/x/y");
-        assert!(matches!(&e, Error::Io(io) if io.kind() == io::ErrorKind::NotFound));
-        assert!(e.to_string().starts_with("I/O: /x/y: "), "{e}");
     }
 }

@@ -59,7 +59,7 @@ impl Namespace {
     fn range(&self, key: &mut Vec<u8>, end: &mut Vec<u8>) {
         *key = self.key(key);
         if end.as_slice() == [0] {
-            *end = crate::kv::prefix_range_end(&self.0);
+            *end = crate::types::prefix_range_end(&self.0);
         } else if !end.is_empty() {
             *end = self.key(end);
         }

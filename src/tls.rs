@@ -10,7 +10,6 @@
 //! [`Error::Unavailable`](crate::Error::Unavailable) after the connect
 //! timeout.
 
-use crate::client::ClientBuilder;
 use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
 
@@ -106,10 +105,10 @@ fn check_pem(what: &str, pem: Vec<u8>, label: &str) -> Result<Vec<u8>> {
 #[cfg(feature = "tls")]
 pub(crate) fn secure(
     b: grpcio::ChannelBuilder,
-    cfg: &ClientBuilder,
+    opts: Option<&TlsOptions>,
     _endpoint: &Endpoint,
 ) -> Result<grpcio::ChannelBuilder> {
-    let opts = cfg.tls.clone().unwrap_or_default();
+    let opts = opts.cloned().unwrap_or_default();
     let mut creds = grpcio::ChannelCredentialsBuilder::new();
     if let Some(ca) = opts.ca {
         creds = creds.root_cert(ca);
@@ -128,7 +127,7 @@ pub(crate) fn secure(
 #[cfg(not(feature = "tls"))]
 pub(crate) fn secure(
     _b: grpcio::ChannelBuilder,
-    _cfg: &ClientBuilder,
+    _opts: Option<&TlsOptions>,
     endpoint: &Endpoint,
 ) -> Result<grpcio::ChannelBuilder> {
     Err(Error::InvalidConfig(format!(

@@ -18,10 +18,11 @@ use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::kv::{
     delete_request, put_request, range_request, DeleteOptions, DeleteResponse, GetOptions,
-    GetResponse, PutOptions, PutResponse, Range, ResponseHeader,
+    GetResponse, PutOptions, PutResponse,
 };
 use crate::proto::rpc as pb;
 use crate::transport::Retry;
+use crate::types::{Range, ResponseHeader};
 
 /// How a [`Compare`] relates the key's field to the given value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

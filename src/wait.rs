@@ -1,5 +1,5 @@
-//! Blocking on grpcio's futures, and the two ways a blocked call is cut
-//! short: a [`CancelToken`] and the client being closed.
+//! Blocking on grpcio's futures, deadlines, and the two ways a blocked call
+//! is cut short: a [`CancelToken`] and the client being closed.
 //!
 //! grpcio completes calls on its completion-queue threads and wakes the
 //! future's waker. The calling thread polls the future itself and parks
@@ -87,10 +87,67 @@ impl std::fmt::Debug for CancelToken {
     }
 }
 
+/// When a call must be done by, and the timeout it was given (which
+/// [`Error::DeadlineExceeded`] reports back).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Deadline {
+    at: Instant,
+    timeout: Duration,
+}
+
+impl Deadline {
+    /// A deadline `timeout` from now.
+    pub fn after(timeout: Duration) -> Deadline {
+        Deadline {
+            at: Instant::now() + timeout,
+            timeout,
+        }
+    }
+
+    /// The instant it passes.
+    pub fn at(&self) -> Instant {
+        self.at
+    }
+
+    /// The timeout it was made from.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Time left, possibly zero.
+    pub fn left(&self) -> Duration {
+        self.at.saturating_duration_since(Instant::now())
+    }
+
+    /// Time left, or [`Error::DeadlineExceeded`] once none is.
+    pub fn remaining(&self) -> Result<Duration, Error> {
+        let left = self.left();
+        if left.is_zero() {
+            Err(Error::DeadlineExceeded(self.timeout))
+        } else {
+            Ok(left)
+        }
+    }
+}
+
 /// What may cut a wait short.
 pub(crate) struct Interrupt<'a> {
     pub closed: &'a AtomicBool,
     pub token: Option<&'a CancelToken>,
+}
+
+/// The closed flag of work that no client's close interrupts (logging in
+/// at connect, a canceled call's drain, the pump's own calls).
+static NEVER_CLOSED: AtomicBool = AtomicBool::new(false);
+
+impl Interrupt<'static> {
+    /// An interrupt that never fires.
+    pub fn never() -> Interrupt<'static> {
+        Interrupt {
+            closed: &NEVER_CLOSED,
+            token: None,
+        }
+    }
 }
 
 impl Interrupt<'_> {
@@ -183,12 +240,7 @@ pub(crate) fn sleep(intr: &Interrupt<'_>, d: Duration) -> Result<(), Error> {
 /// Polls `fut` until it completes or `limit` passes, ignoring interrupts:
 /// used to drain a call that was just canceled.
 pub(crate) fn drain<F: Future + Unpin>(fut: &mut F, limit: Duration) -> Option<F::Output> {
-    let never = AtomicBool::new(false);
-    let intr = Interrupt {
-        closed: &never,
-        token: None,
-    };
-    block_on(fut, &intr, Some(Instant::now() + limit)).ok()
+    block_on(fut, &Interrupt::never(), Some(Instant::now() + limit)).ok()
 }
 
 #[cfg(test)]
@@ -222,12 +274,10 @@ mod tests {
                 w.wake();
             }
         });
-        let closed = AtomicBool::new(false);
-        let intr = Interrupt {
-            closed: &closed,
-            token: None,
-        };
-        assert_eq!(block_on(&mut Flag(shared), &intr, None).ok(), Some(7));
+        assert_eq!(
+            block_on(&mut Flag(shared), &Interrupt::never(), None).ok(),
+            Some(7)
+        );
         t.join().unwrap();
     }
 
@@ -251,6 +301,17 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(1));
         assert!(token.0.waiters.lock().is_empty());
         t.join().unwrap();
+    }
+
+    #[test]
+    fn deadline_reports_its_timeout_once_passed() {
+        let d = Deadline::after(Duration::from_millis(20));
+        assert!(d.remaining().unwrap() <= Duration::from_millis(20));
+        thread::sleep(Duration::from_millis(25));
+        assert!(d.left().is_zero());
+        assert!(
+            matches!(d.remaining(), Err(Error::DeadlineExceeded(t)) if t == Duration::from_millis(20))
+        );
     }
 
     #[test]

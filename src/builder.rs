@@ -1,0 +1,203 @@
+//! [`ClientBuilder`]: the user's way to make a client's
+//! [`Config`](crate::config::Config), and the constructors on [`Client`].
+
+use std::time::Duration;
+
+use crate::client::Client;
+use crate::config::Config;
+use crate::error::Result;
+use crate::session::Credentials;
+use crate::tls::TlsOptions;
+
+/// Settings for a [`Client`]; [`connect`](Self::connect) makes the client.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// let client = etcd_blocking::Client::builder(["127.0.0.1:2379", "127.0.0.1:22379"])
+///     .request_timeout(Duration::from_secs(2))
+///     .connect()?;
+/// # Ok::<(), etcd_blocking::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct ClientBuilder {
+    cfg: Config,
+}
+
+impl ClientBuilder {
+    /// Settings with the defaults, for these endpoints (`host:port`,
+    /// `http://host:port` or `https://host:port`).
+    pub fn new<I, S>(endpoints: I) -> ClientBuilder
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        ClientBuilder {
+            cfg: Config::new(
+                endpoints
+                    .into_iter()
+                    .map(|s| s.as_ref().to_string())
+                    .collect(),
+            ),
+        }
+    }
+
+    /// How long [`connect`](Self::connect) waits for the first endpoint to
+    /// answer (default 5 s). If none does, it fails with
+    /// [`Error::Unavailable`](crate::Error::Unavailable) naming each endpoint.
+    pub fn connect_timeout(mut self, d: Duration) -> Self {
+        self.cfg.connect_timeout = d;
+        self
+    }
+
+    /// The deadline of every call unless a handle from
+    /// [`Client::with_timeout`] says otherwise (default 5 s). It covers
+    /// the whole call, retries on other endpoints included.
+    pub fn request_timeout(mut self, d: Duration) -> Self {
+        self.cfg.request_timeout = d;
+        self
+    }
+
+    /// Interval of HTTP/2 keepalive pings while calls or streams are open
+    /// (default 30 s). etcd's server rejects pings closer than its
+    /// `--grpc-keepalive-min-time` (5 s by default), so stay above that.
+    pub fn keepalive_time(mut self, d: Duration) -> Self {
+        self.cfg.keepalive_time = d;
+        self
+    }
+
+    /// How long a keepalive ping may go unanswered before the connection is
+    /// considered dead (default 10 s).
+    pub fn keepalive_timeout(mut self, d: Duration) -> Self {
+        self.cfg.keepalive_timeout = d;
+        self
+    }
+
+    /// Largest request the client sends (default 2 MiB). A larger request
+    /// fails with [`Error::RequestTooLarge`](crate::Error::RequestTooLarge) and is not sent.
+    pub fn max_send_message_size(mut self, bytes: usize) -> Self {
+        self.cfg.max_send_message_size = bytes;
+        self
+    }
+
+    /// Largest response the client accepts; `None` (the default) means
+    /// unlimited.
+    pub fn max_receive_message_size(mut self, bytes: Option<usize>) -> Self {
+        self.cfg.max_receive_message_size = bytes;
+        self
+    }
+
+    /// Number of gRPC completion-queue threads (default 1). They only move
+    /// bytes and wake callers; more help only under heavy concurrency.
+    pub fn completion_queue_threads(mut self, n: usize) -> Self {
+        self.cfg.cq_threads = n;
+        self
+    }
+
+    /// Ask etcd to refuse unary calls on a member that has no leader
+    /// (`hasleader` metadata), so a partitioned member cannot answer with
+    /// stale data; the call then fails over to another endpoint.
+    pub fn require_leader(mut self, yes: bool) -> Self {
+        self.cfg.require_leader = yes;
+        self
+    }
+
+    /// TLS settings for `https://` endpoints (needs the `tls` feature).
+    pub fn tls(mut self, opts: TlsOptions) -> Self {
+        self.cfg.tls = Some(opts);
+        self
+    }
+
+    /// Refresh the endpoint list from the cluster's member list at this
+    /// interval (off by default): new members are added, removed ones
+    /// dropped, learners skipped. [`Client::sync_endpoints`] does it once.
+    pub fn auto_sync_interval(mut self, every: Duration) -> Self {
+        self.cfg.auto_sync = Some(every);
+        self
+    }
+
+    /// The share of a call's deadline that one attempt of a repeatable
+    /// call (reads, lease and member queries) may use while other members
+    /// remain to be tried (default 1/3). A member that does not answer in
+    /// that time is passed over for the next, so one frozen member cannot
+    /// eat the whole deadline. 1.0 gives every attempt the whole deadline.
+    /// Writes always get the whole deadline: they are never sent twice.
+    pub fn attempt_fraction(mut self, share: f64) -> Self {
+        self.cfg.attempt_fraction = share;
+        self
+    }
+
+    /// Authenticate as this user: the client logs in at connect (a wrong
+    /// password is [`EtcdError::AuthFailed`](crate::EtcdError::AuthFailed)
+    /// then, with no retries), attaches the token to every call and stream,
+    /// and logs in again once when etcd says the token is stale.
+    pub fn credentials(mut self, creds: Credentials) -> Self {
+        self.cfg.credentials = Some(creds);
+        self
+    }
+
+    /// Shorthand for [`credentials`](Self::credentials).
+    pub fn user(self, name: impl Into<String>, password: impl Into<String>) -> Self {
+        self.credentials(Credentials::new(name, password))
+    }
+
+    /// Default capacity of each watcher's channel, in responses (default
+    /// 1024). A watcher whose consumer falls this far behind is paused on
+    /// the server and resumed without loss when it catches up; see
+    /// [`Watcher`](crate::Watcher).
+    pub fn watch_buffer(mut self, responses: usize) -> Self {
+        self.cfg.watch_buffer = responses.max(1);
+        self
+    }
+
+    /// Connects: builds one connection per endpoint and waits until one of
+    /// them answers.
+    pub fn connect(self) -> Result<Client> {
+        Client::from_config(self.cfg)
+    }
+}
+
+impl Client {
+    /// Connects to these endpoints with default settings.
+    pub fn connect<I, S>(endpoints: I) -> Result<Client>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        ClientBuilder::new(endpoints).connect()
+    }
+
+    /// Settings for a client, to adjust before [`ClientBuilder::connect`].
+    pub fn builder<I, S>(endpoints: I) -> ClientBuilder
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        ClientBuilder::new(endpoints)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Error;
+
+    #[test]
+    fn bad_settings_fail_before_connecting() {
+        let e = ClientBuilder::new(Vec::<String>::new())
+            .connect()
+            .unwrap_err();
+        assert!(matches!(e, Error::InvalidConfig(_)), "{e}");
+        let e = Client::connect(["localhost"]).unwrap_err();
+        assert!(matches!(e, Error::InvalidConfig(_)), "{e}");
+        let e = Client::builder(["127.0.0.1:2379"])
+            .request_timeout(Duration::ZERO)
+            .connect()
+            .unwrap_err();
+        assert!(matches!(e, Error::InvalidConfig(_)), "{e}");
+        let e = Client::builder(["127.0.0.1:2379"])
+            .completion_queue_threads(0)
+            .connect()
+            .unwrap_err();
+        assert!(matches!(e, Error::InvalidConfig(_)), "{e}");
+    }
+}

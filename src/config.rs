@@ -1,0 +1,143 @@
+//! The client's settings as a plain value, with every default as a named
+//! constant. [`ClientBuilder`](crate::ClientBuilder) is the user's way to
+//! make one; the layers below the client handle (session, channels,
+//! transport, pump) take this value, or the few fields they need, and
+//! never the builder.
+
+use std::time::Duration;
+
+use crate::endpoint::Endpoint;
+use crate::error::{Error, Result};
+use crate::session::Credentials;
+use crate::tls::TlsOptions;
+
+/// Default for [`ClientBuilder::request_timeout`](crate::ClientBuilder::request_timeout).
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default for [`ClientBuilder::connect_timeout`](crate::ClientBuilder::connect_timeout).
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default for [`ClientBuilder::keepalive_time`](crate::ClientBuilder::keepalive_time).
+pub const DEFAULT_KEEPALIVE_TIME: Duration = Duration::from_secs(30);
+/// Default for [`ClientBuilder::keepalive_timeout`](crate::ClientBuilder::keepalive_timeout).
+pub const DEFAULT_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default for [`ClientBuilder::max_send_message_size`](crate::ClientBuilder::max_send_message_size):
+/// 2 MiB, as the Go client (etcd's own request limit is 1.5 MiB by
+/// default).
+pub const DEFAULT_MAX_SEND_MESSAGE_SIZE: usize = 2 * 1024 * 1024;
+/// Default for [`ClientBuilder::attempt_fraction`](crate::ClientBuilder::attempt_fraction).
+pub const DEFAULT_ATTEMPT_FRACTION: f64 = 1.0 / 3.0;
+/// Default for [`WatchOptions::buffer`](crate::WatchOptions::buffer) and
+/// [`ClientBuilder::watch_buffer`](crate::ClientBuilder::watch_buffer).
+pub const DEFAULT_WATCH_BUFFER: usize = 1024;
+/// Default for [`ClientBuilder::completion_queue_threads`](crate::ClientBuilder::completion_queue_threads).
+pub const DEFAULT_CQ_THREADS: usize = 1;
+
+/// Every setting of a client.
+#[derive(Clone, Debug)]
+pub(crate) struct Config {
+    pub endpoints: Vec<String>,
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    pub keepalive_time: Duration,
+    pub keepalive_timeout: Duration,
+    pub max_send_message_size: usize,
+    /// `None`: unlimited.
+    pub max_receive_message_size: Option<usize>,
+    pub cq_threads: usize,
+    pub require_leader: bool,
+    pub tls: Option<TlsOptions>,
+    pub watch_buffer: usize,
+    pub credentials: Option<Credentials>,
+    pub attempt_fraction: f64,
+    /// Endpoint auto-sync interval; `None`: off.
+    pub auto_sync: Option<Duration>,
+}
+
+impl Config {
+    /// The defaults, for these endpoints.
+    pub fn new(endpoints: Vec<String>) -> Config {
+        Config {
+            endpoints,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            keepalive_time: DEFAULT_KEEPALIVE_TIME,
+            keepalive_timeout: DEFAULT_KEEPALIVE_TIMEOUT,
+            max_send_message_size: DEFAULT_MAX_SEND_MESSAGE_SIZE,
+            max_receive_message_size: None,
+            cq_threads: DEFAULT_CQ_THREADS,
+            require_leader: false,
+            tls: None,
+            watch_buffer: DEFAULT_WATCH_BUFFER,
+            credentials: None,
+            attempt_fraction: DEFAULT_ATTEMPT_FRACTION,
+            auto_sync: None,
+        }
+    }
+
+    /// The endpoints, parsed; an empty list or a malformed endpoint is
+    /// [`Error::InvalidConfig`].
+    pub fn parsed_endpoints(&self) -> Result<Vec<Endpoint>> {
+        if self.endpoints.is_empty() {
+            return Err(Error::InvalidConfig("no endpoints given".into()));
+        }
+        self.endpoints.iter().map(|e| Endpoint::parse(e)).collect()
+    }
+
+    /// Refuses settings that cannot work, before anything is dialed.
+    pub fn validate(&self) -> Result<()> {
+        self.parsed_endpoints()?;
+        let positive = [
+            ("connect timeout", self.connect_timeout),
+            ("request timeout", self.request_timeout),
+            ("keepalive time", self.keepalive_time),
+            ("keepalive timeout", self.keepalive_timeout),
+        ];
+        for (name, d) in positive {
+            if d.is_zero() {
+                return Err(Error::InvalidConfig(format!("{name} must be positive")));
+            }
+        }
+        if !(self.attempt_fraction > 0.0 && self.attempt_fraction <= 1.0) {
+            return Err(Error::InvalidConfig(
+                "attempt fraction must be in (0, 1]".into(),
+            ));
+        }
+        if self.cq_threads == 0 {
+            return Err(Error::InvalidConfig(
+                "completion queue threads must be at least 1".into(),
+            ));
+        }
+        if self.max_send_message_size == 0 {
+            return Err(Error::InvalidConfig(
+                "max send message size must be positive".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_settings_are_refused() {
+        assert!(matches!(
+            Config::new(Vec::new()).validate(),
+            Err(Error::InvalidConfig(_))
+        ));
+        assert!(matches!(
+            Config::new(vec!["localhost".into()]).validate(),
+            Err(Error::InvalidConfig(_))
+        ));
+        let mut c = Config::new(vec!["127.0.0.1:2379".into()]);
+        assert!(c.validate().is_ok());
+        c.request_timeout = Duration::ZERO;
+        assert!(matches!(c.validate(), Err(Error::InvalidConfig(_))));
+        let mut c = Config::new(vec!["127.0.0.1:2379".into()]);
+        c.cq_threads = 0;
+        assert!(matches!(c.validate(), Err(Error::InvalidConfig(_))));
+        c.cq_threads = 1;
+        c.attempt_fraction = 1.5;
+        assert!(matches!(c.validate(), Err(Error::InvalidConfig(_))));
+    }
+}

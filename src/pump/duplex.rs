@@ -1,0 +1,258 @@
+//! One long-lived bidirectional stream that knows nothing of watches or
+//! leases: it opens on the member [`Members::pick`] chooses, moves queued
+//! requests into gRPC, collects responses, and on failure marks the member
+//! failed and schedules a reopen with backoff. A driver re-creates its
+//! state on every fresh stream.
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use futures_core::Stream;
+use futures_sink::Sink;
+use grpcio::{CallOption, ClientDuplexReceiver, ClientDuplexSender, Metadata, Method, WriteFlags};
+
+use crate::channel::Member;
+use crate::error::{self, Error};
+use crate::transport::Members;
+
+/// First delay before reopening a broken stream; doubles up to the max.
+const REOPEN_BACKOFF_MIN: Duration = Duration::from_millis(50);
+const REOPEN_BACKOFF_MAX: Duration = Duration::from_secs(2);
+
+/// What happened on a stream during one [`Duplex::drive`].
+pub(crate) enum StreamEvent<Resp> {
+    /// A fresh stream is open: the driver queues its state again.
+    Opened,
+    /// A response arrived.
+    Message(Resp),
+    /// The stream failed; it will be reopened after a backoff. When etcd
+    /// refused its token, the token generation it was opened with.
+    Broken { stale_token: Option<u64> },
+}
+
+struct Live<Req, Resp> {
+    sink: ClientDuplexSender<Req>,
+    rx: ClientDuplexReceiver<Resp>,
+    member: Arc<Member>,
+    unflushed: bool,
+    /// Token generation the stream was opened with.
+    token_generation: u64,
+}
+
+/// One long-lived bidirectional stream, reopened after failures.
+pub(crate) struct Duplex<Req: 'static, Resp: 'static> {
+    method: &'static Method<Req, Resp>,
+    live: Option<Live<Req, Resp>>,
+    outbox: VecDeque<Req>,
+    retry_at: Option<Instant>,
+    backoff: Duration,
+    /// How long an open stream outlives the last time it was wanted.
+    linger: Duration,
+    wanted_at: Option<Instant>,
+}
+
+impl<Req: 'static, Resp: 'static> Duplex<Req, Resp> {
+    pub fn new(method: &'static Method<Req, Resp>, linger: Duration) -> Self {
+        Duplex {
+            method,
+            linger,
+            wanted_at: None,
+            live: None,
+            outbox: VecDeque::new(),
+            retry_at: None,
+            backoff: REOPEN_BACKOFF_MIN,
+        }
+    }
+
+    /// Queues a request; it is sent on the next drive if the stream is open.
+    pub fn send(&mut self, req: Req) {
+        if self.live.is_some() {
+            self.outbox.push_back(req);
+        }
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.live.is_some()
+    }
+
+    /// Drops the stream (which cancels it on the server) and whatever was
+    /// queued for it.
+    pub fn close(&mut self) {
+        self.live = None;
+        self.outbox.clear();
+    }
+
+    /// Gives up on the current stream as if it had failed: used when a
+    /// driver sees it stalled (a frozen member that TCP still holds open).
+    pub fn reset(&mut self, members: &Members, why: &str) {
+        if let Some(live) = self.live.take() {
+            log::debug!("{}: resetting stream: {why}", self.method.name);
+            members.failed_at(&live.member.endpoint);
+            self.outbox.clear();
+            self.retry_at = Some(Instant::now());
+        }
+    }
+
+    /// The token generation the open stream carries.
+    pub fn token_generation(&self) -> Option<u64> {
+        self.live.as_ref().map(|l| l.token_generation)
+    }
+
+    /// Closes the stream to open a new one at once (new headers); the
+    /// member did nothing wrong.
+    pub fn reopen(&mut self) {
+        self.close();
+        self.retry_at = None;
+    }
+
+    /// When a lingering stream is due to close.
+    pub fn close_at(&self, now: Instant) -> Option<Instant> {
+        let at = self.wanted_at? + self.linger;
+        (self.live.is_some() && at > now).then_some(at)
+    }
+
+    pub fn retry_at(&self) -> Option<Instant> {
+        self.live.is_none().then_some(self.retry_at).flatten()
+    }
+
+    fn broken(&mut self, members: &Members, why: &Error, events: &mut Vec<StreamEvent<Resp>>) {
+        let mut stale_token = None;
+        if let Some(live) = self.live.take() {
+            if error::is_stale_token(why) {
+                stale_token = Some(live.token_generation);
+            }
+            log::debug!(
+                "{} on {} broke: {why}; reopening in {:?}",
+                self.method.name,
+                live.member.endpoint,
+                self.backoff
+            );
+            members.failed_at(&live.member.endpoint);
+        }
+        self.outbox.clear();
+        self.retry_at = Some(Instant::now() + self.backoff);
+        self.backoff = (self.backoff * 2).min(REOPEN_BACKOFF_MAX);
+        events.push(StreamEvent::Broken { stale_token });
+    }
+
+    /// Opens the stream if it is wanted and due (with the metadata and
+    /// token generation `headers` gives), closes it once it has been
+    /// unwanted for its linger time, sends what is queued and collects what
+    /// arrived. Returns whether anything happened.
+    pub fn drive(
+        &mut self,
+        cx: &mut Context<'_>,
+        members: &Members,
+        headers: impl FnOnce() -> (u64, Metadata),
+        want: bool,
+        now: Instant,
+        events: &mut Vec<StreamEvent<Resp>>,
+    ) -> bool {
+        if want {
+            self.wanted_at = Some(now);
+        } else if self.close_at(now).is_none() {
+            if self.live.is_some() {
+                self.close();
+            }
+            return false;
+        }
+        let mut progressed = false;
+        if self.live.is_none() {
+            if self.retry_at.is_some_and(|t| now < t) {
+                return false;
+            }
+            let member = members.pick().clone();
+            let (token_generation, headers) = headers();
+            let opt = CallOption::default().headers(headers);
+            match member.client.duplex_streaming(self.method, opt) {
+                Ok((sink, rx)) => {
+                    log::debug!("{} opened on {}", self.method.name, member.endpoint);
+                    self.live = Some(Live {
+                        sink,
+                        rx,
+                        member,
+                        unflushed: false,
+                        token_generation,
+                    });
+                    self.retry_at = None;
+                    events.push(StreamEvent::Opened);
+                    return true;
+                }
+                Err(e) => {
+                    members.failed_at(&member.endpoint);
+                    self.broken(members, &error::from_grpc(e, Duration::ZERO), events);
+                    return true;
+                }
+            }
+        }
+        let Some(live) = self.live.as_mut() else {
+            return progressed;
+        };
+        // Send.
+        let mut failure: Option<Error> = None;
+        while !self.outbox.is_empty() {
+            match Pin::new(&mut live.sink).poll_ready(cx) {
+                Poll::Ready(Ok(())) => {
+                    let req = self.outbox.pop_front().expect("non-empty outbox");
+                    if let Err(e) =
+                        Pin::new(&mut live.sink).start_send((req, WriteFlags::default()))
+                    {
+                        failure = Some(error::from_grpc(e, Duration::ZERO));
+                        break;
+                    }
+                    live.unflushed = true;
+                    progressed = true;
+                }
+                Poll::Ready(Err(e)) => {
+                    failure = Some(error::from_grpc(e, Duration::ZERO));
+                    break;
+                }
+                Poll::Pending => break,
+            }
+        }
+        if failure.is_none() && live.unflushed {
+            // A finished write matters only when more is queued behind it.
+            // Otherwise poll with a waker that does nothing: gRPC would
+            // wake the pump once per write for no work (the response, a
+            // command or a timer wakes it anyway, and `poll_ready` on the
+            // next send registers the real waker). This needs each
+            // `start_send` to hand its message to gRPC at once, which is
+            // the sink's default: with `enhance_batch` it would hold the
+            // last one back until a flush that nothing wakes us for.
+            let mut quiet = Context::from_waker(Waker::noop());
+            let flush_cx = if self.outbox.is_empty() {
+                &mut quiet
+            } else {
+                &mut *cx
+            };
+            match Pin::new(&mut live.sink).poll_flush(flush_cx) {
+                Poll::Ready(Ok(())) => live.unflushed = false,
+                Poll::Ready(Err(e)) => failure = Some(error::from_grpc(e, Duration::ZERO)),
+                Poll::Pending => {}
+            }
+        }
+        // Receive.
+        while failure.is_none() {
+            match Pin::new(&mut live.rx).poll_next(cx) {
+                Poll::Ready(Some(Ok(resp))) => {
+                    self.backoff = REOPEN_BACKOFF_MIN;
+                    events.push(StreamEvent::Message(resp));
+                    progressed = true;
+                }
+                Poll::Ready(Some(Err(e))) => failure = Some(error::from_grpc(e, Duration::ZERO)),
+                Poll::Ready(None) => {
+                    failure = Some(error::unreachable("stream ended by the server".into()))
+                }
+                Poll::Pending => break,
+            }
+        }
+        if let Some(why) = failure {
+            self.broken(members, &why, events);
+            progressed = true;
+        }
+        progressed
+    }
+}

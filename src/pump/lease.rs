@@ -1,0 +1,356 @@
+//! The keepalive driver: keeps every kept-alive lease of a client (and the
+//! one-off refreshes of `keep_alive_once`) on the pump's one shared
+//! LeaseKeepAlive stream, and the values it delivers to keepalive handles.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use grpcio::Method;
+use parking_lot::Mutex;
+
+use super::{Driver, Duplex, Next};
+use crate::error::{Error, EtcdError, Result};
+use crate::proto::{methods, rpc as pb};
+use crate::types::ResponseHeader;
+
+/// One keepalive answer: the lease's new TTL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeepAliveResponse {
+    header: ResponseHeader,
+    id: i64,
+    ttl: i64,
+}
+
+impl KeepAliveResponse {
+    /// The response header.
+    pub fn header(&self) -> &ResponseHeader {
+        &self.header
+    }
+    /// The lease id.
+    pub fn id(&self) -> i64 {
+        self.id
+    }
+    /// The lease's TTL after the refresh, in seconds.
+    pub fn ttl(&self) -> i64 {
+        self.ttl
+    }
+}
+
+/// Where a kept-alive lease stands.
+#[derive(Debug, Clone)]
+pub enum LeaseState {
+    /// Refreshed; the TTL is the last one the server gave.
+    Alive {
+        /// Seconds, as of the last refresh.
+        ttl: i64,
+    },
+    /// Gone; the error says why ([`Error::LeaseLost`] or
+    /// [`Error::ClientClosed`]). Keys attached to it are deleted or will
+    /// be.
+    Lost(Error),
+}
+
+pub(crate) struct KeepAliveShared {
+    pub state: Mutex<LeaseState>,
+    /// Responses replaced before the user read them.
+    pub skipped: AtomicU64,
+}
+
+/// Commands from users to the keepalive driver.
+pub(crate) enum KeepAliveCommand {
+    Add(Box<NewKeepAlive>),
+    Remove {
+        id: i64,
+    },
+    /// One refresh, answered on `reply`.
+    Once {
+        id: i64,
+        reply: Sender<Result<KeepAliveResponse>>,
+    },
+}
+
+type OnceReply = Sender<Result<KeepAliveResponse>>;
+
+/// A lease to keep alive, as the user's handle registered it.
+pub(crate) struct NewKeepAlive {
+    pub id: i64,
+    pub granted_ttl: i64,
+    pub remaining_ttl: i64,
+    pub shared: Arc<KeepAliveShared>,
+    pub tx: Sender<Result<KeepAliveResponse>>,
+    /// The pump's copy of the receiver, to drop an unread result before
+    /// putting in the newer one.
+    pub rx: Receiver<Result<KeepAliveResponse>>,
+}
+
+struct Kept {
+    k: NewKeepAlive,
+    /// When the next refresh is due.
+    next_send: Instant,
+    /// When the oldest unanswered refresh was sent.
+    outstanding_since: Option<Instant>,
+    /// When the lease runs out unless refreshed, by our conservative clock.
+    expires_at: Instant,
+}
+
+impl Kept {
+    fn interval(&self) -> Duration {
+        // A third of the TTL, as the Go client; never busier than 2/s.
+        Duration::from_millis((self.k.granted_ttl.max(1) as u64) * 1000 / 3)
+            .max(Duration::from_millis(500))
+    }
+
+    fn deliver(&self, item: Result<KeepAliveResponse>) {
+        if let Err(TrySendError::Full(item)) = self.k.tx.try_send(item) {
+            if self.k.rx.try_recv().is_ok() {
+                self.k.shared.skipped.fetch_add(1, Ordering::Relaxed);
+            }
+            let _ = self.k.tx.try_send(item);
+        }
+    }
+
+    fn lose(self, why: String) {
+        let err = Error::LeaseLost {
+            id: self.k.id,
+            reason: why,
+        };
+        log::debug!("{err}");
+        *self.k.shared.state.lock() = LeaseState::Lost(err.clone());
+        self.deliver(Err(err));
+    }
+}
+
+/// What a timer entry is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Due {
+    Refresh,
+    Expiry,
+}
+
+/// The pump's side of every kept-alive lease of a client.
+///
+/// Work is proportional to what is due, not to how many leases there are:
+/// refreshes and local expiries sit in one timer heap (an entry whose time
+/// no longer matches its lease is stale and skipped), and unanswered
+/// refreshes in a queue in sending order, so stall detection looks only at
+/// the oldest.
+#[derive(Default)]
+pub(crate) struct KeepAlives {
+    leases: HashMap<i64, Kept>,
+    timers: BinaryHeap<Reverse<(Instant, Due, i64)>>,
+    unanswered: VecDeque<(Instant, i64)>,
+    /// One-off refreshes waiting for a stream to be sent on.
+    once_unsent: VecDeque<(i64, OnceReply)>,
+    /// One-off refreshes sent, by lease, in sending order: the server
+    /// answers a lease's refreshes in order.
+    once_sent: HashMap<i64, VecDeque<OnceReply>>,
+}
+
+type KeepAliveStream = Duplex<pb::LeaseKeepAliveRequest, pb::LeaseKeepAliveResponse>;
+
+fn refresh(id: i64) -> pb::LeaseKeepAliveRequest {
+    pb::LeaseKeepAliveRequest {
+        ID: id,
+        ..Default::default()
+    }
+}
+
+impl KeepAlives {
+    fn send_once(&mut self, id: i64, reply: OnceReply, stream: &mut KeepAliveStream) {
+        if stream.is_open() {
+            stream.send(refresh(id));
+            self.once_sent.entry(id).or_default().push_back(reply);
+        } else {
+            self.once_unsent.push_back((id, reply));
+        }
+    }
+}
+
+impl Driver for KeepAlives {
+    type Req = pb::LeaseKeepAliveRequest;
+    type Resp = pb::LeaseKeepAliveResponse;
+    type Command = KeepAliveCommand;
+    const METHOD: &'static Method<pb::LeaseKeepAliveRequest, pb::LeaseKeepAliveResponse> =
+        &methods::LEASE_LEASE_KEEP_ALIVE;
+    /// Without it a loop of `keep_alive_once` calls opened and reset a
+    /// stream per call, three times the work of a call on an open stream.
+    /// The Go client keeps its keepalive stream for the client's lifetime.
+    const LINGER: Duration = Duration::from_secs(60);
+
+    fn wants_stream(&self) -> bool {
+        !self.leases.is_empty() || !self.once_unsent.is_empty() || !self.once_sent.is_empty()
+    }
+
+    fn command(&mut self, cmd: KeepAliveCommand, stream: &mut KeepAliveStream) {
+        let now = Instant::now();
+        match cmd {
+            KeepAliveCommand::Add(k) => {
+                let expires_at = now + Duration::from_secs(k.remaining_ttl.max(0) as u64);
+                let id = k.id;
+                self.leases.insert(
+                    id,
+                    Kept {
+                        k: *k,
+                        next_send: now,
+                        outstanding_since: None,
+                        expires_at,
+                    },
+                );
+                self.timers.push(Reverse((now, Due::Refresh, id)));
+                self.timers.push(Reverse((expires_at, Due::Expiry, id)));
+            }
+            KeepAliveCommand::Remove { id } => {
+                self.leases.remove(&id);
+            }
+            KeepAliveCommand::Once { id, reply } => self.send_once(id, reply, stream),
+        }
+    }
+
+    /// A fresh stream: refresh every lease on it at once, and send the
+    /// one-off refreshes that waited for it.
+    fn on_open(&mut self, now: Instant, stream: &mut KeepAliveStream) {
+        for (id, k) in &mut self.leases {
+            k.next_send = now;
+            k.outstanding_since = None;
+            self.timers.push(Reverse((now, Due::Refresh, *id)));
+        }
+        self.unanswered.clear();
+        for (id, reply) in std::mem::take(&mut self.once_unsent) {
+            self.send_once(id, reply, stream);
+        }
+    }
+
+    fn on_broken(&mut self) {
+        for k in self.leases.values_mut() {
+            k.outstanding_since = None;
+        }
+        self.unanswered.clear();
+        // Refreshes are idempotent: the unanswered one-offs go again on
+        // the next stream.
+        for (id, replies) in self.once_sent.drain() {
+            self.once_unsent
+                .extend(replies.into_iter().map(|r| (id, r)));
+        }
+    }
+
+    fn on_response(
+        &mut self,
+        r: pb::LeaseKeepAliveResponse,
+        now: Instant,
+        _stream: &mut KeepAliveStream,
+    ) -> Next {
+        if let Some(waiting) = self.once_sent.get_mut(&r.ID) {
+            if let Some(reply) = waiting.pop_front() {
+                let _ = reply.try_send(if r.TTL <= 0 {
+                    Err(Error::Etcd(EtcdError::LeaseNotFound))
+                } else {
+                    Ok(KeepAliveResponse {
+                        header: r.header.clone().into(),
+                        id: r.ID,
+                        ttl: r.TTL,
+                    })
+                });
+            }
+            if waiting.is_empty() {
+                self.once_sent.remove(&r.ID);
+            }
+        }
+        let Some(k) = self.leases.get_mut(&r.ID) else {
+            return Next::Continue; // not kept alive (a one-off), or removed meanwhile
+        };
+        if r.TTL <= 0 {
+            let k = self.leases.remove(&r.ID).expect("lease entry");
+            k.lose("etcd no longer knows the lease (expired or revoked)".into());
+            return Next::Continue;
+        }
+        // The TTL counts from when the server got the refresh, which was
+        // after we sent it: measuring from the send is the safe side.
+        let sent = k.outstanding_since.take().unwrap_or(now);
+        k.expires_at = sent + Duration::from_secs(r.TTL as u64);
+        self.timers.push(Reverse((k.expires_at, Due::Expiry, r.ID)));
+        k.k.granted_ttl = r.TTL;
+        *k.k.shared.state.lock() = LeaseState::Alive { ttl: r.TTL };
+        k.deliver(Ok(KeepAliveResponse {
+            header: r.header.into(),
+            id: r.ID,
+            ttl: r.TTL,
+        }));
+        Next::Continue
+    }
+
+    /// Sends due refreshes, reports leases whose TTL ran out locally, and
+    /// resets a stream that stopped answering. Returns the next due time.
+    fn tick(&mut self, now: Instant, stream: &mut KeepAliveStream) -> (Option<Instant>, Next) {
+        while let Some(&Reverse((at, due, id))) = self.timers.peek() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            let Some(k) = self.leases.get_mut(&id) else {
+                continue; // removed
+            };
+            match due {
+                Due::Expiry if k.expires_at == at => {
+                    let k = self.leases.remove(&id).expect("lease entry");
+                    k.lose("no refresh succeeded before its TTL ran out".into());
+                }
+                Due::Refresh if k.next_send == at => {
+                    if stream.is_open() {
+                        stream.send(refresh(id));
+                        if k.outstanding_since.is_none() {
+                            k.outstanding_since = Some(now);
+                            self.unanswered.push_back((now, id));
+                        }
+                    }
+                    k.next_send = now + k.interval();
+                    self.timers.push(Reverse((k.next_send, Due::Refresh, id)));
+                }
+                _ => {} // superseded by a later entry
+            }
+        }
+        // A refresh unanswered for a whole interval means the member is
+        // frozen or cut off while TCP still looks fine: move elsewhere
+        // before the lease runs out.
+        let mut stall_check = None;
+        let mut next = Next::Continue;
+        while let Some(&(sent, id)) = self.unanswered.front() {
+            match self.leases.get(&id) {
+                Some(k) if k.outstanding_since == Some(sent) => {
+                    let by = sent + k.interval();
+                    if now >= by && stream.is_open() {
+                        next = Next::Reset("keepalive refresh unanswered");
+                    } else {
+                        stall_check = Some(by);
+                    }
+                    break;
+                }
+                _ => {
+                    self.unanswered.pop_front(); // answered or removed
+                }
+            }
+        }
+        let next_timer = self.timers.peek().map(|Reverse((at, _, _))| *at);
+        let again = match (next_timer, stall_check) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        (again, next)
+    }
+
+    /// The client is closing: every handle reports it.
+    fn shutdown(&mut self) {
+        for (_, k) in self.leases.drain() {
+            *k.k.shared.state.lock() = LeaseState::Lost(Error::ClientClosed);
+            k.deliver(Err(Error::ClientClosed));
+        }
+        let sent = self.once_sent.drain().flat_map(|(_, r)| r);
+        let unsent = self.once_unsent.drain(..).map(|(_, r)| r);
+        for reply in sent.chain(unsent).collect::<Vec<_>>() {
+            let _ = reply.try_send(Err(Error::ClientClosed));
+        }
+    }
+}

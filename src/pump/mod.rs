@@ -1,0 +1,323 @@
+//! The stream pump: one background thread per client (`etcd-pump`) that
+//! owns the long-lived streams (the shared Watch stream and the shared
+//! LeaseKeepAlive stream), re-opens them after failures, and hands results
+//! to users through crossbeam channels.
+//!
+//! Users talk to it with [`Command`]s; sending one also unparks the thread.
+//! The thread polls grpcio's stream futures itself with its own thread
+//! waker, so a response wakes it directly; there is no executor. The pump
+//! never blocks on a user: deliveries use `try_send`, and what to do with a
+//! full channel is each driver's policy.
+//!
+//! Each stream is a [`Duplex`] (`duplex.rs`), which knows nothing of
+//! watches or leases, paired with a [`Driver`] (`watch.rs`, `lease.rs`)
+//! that does. One loop serves both: it hands the driver commands, stream
+//! events and timer ticks, and the driver answers with what should happen
+//! next ([`Next`]) — carry on, give up on a stalled stream, or renew the
+//! token and reopen.
+
+mod duplex;
+pub(crate) mod lease;
+pub(crate) mod watch;
+
+use std::sync::Arc;
+use std::task::Context;
+use std::thread::{self, JoinHandle, Thread};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+use grpcio::Method;
+
+pub(crate) use duplex::Duplex;
+use duplex::StreamEvent;
+
+use crate::transport::{CallCtx, Members, Transport};
+use lease::{KeepAliveCommand, KeepAlives};
+use watch::{WatchCommand, Watches};
+
+/// Deadline of one endpoint auto-sync (a member list call).
+const SYNC_TIMEOUT: Duration = Duration::from_secs(2);
+/// Longest the pump waits for a new token before reopening anyway.
+const TOKEN_RENEW_LIMIT: Duration = Duration::from_secs(5);
+/// Longest the pump sleeps without looking at its timers.
+const IDLE_TICK: Duration = Duration::from_millis(500);
+
+/// What users ask of the pump.
+pub(crate) enum Command {
+    Watch(WatchCommand),
+    KeepAlive(KeepAliveCommand),
+}
+
+/// What a driver asks of the loop after it handled an event or a tick.
+pub(crate) enum Next {
+    /// Nothing beyond what the driver did itself.
+    Continue,
+    /// The stream stopped answering while its connection looks fine (a
+    /// frozen member): count it as the member's failure and reopen,
+    /// elsewhere if another member is up.
+    Reset(&'static str),
+    /// etcd refused the token the stream was opened with: log in again,
+    /// then reopen at once with the new token.
+    RenewToken,
+}
+
+/// The pump's side of one kind of stream: it keeps the state of every user
+/// of that stream and re-creates it on each fresh stream.
+pub(crate) trait Driver {
+    /// Requests sent on the stream.
+    type Req: 'static;
+    /// Responses read from it.
+    type Resp: 'static;
+    /// What users ask of this driver.
+    type Command;
+    /// The RPC.
+    const METHOD: &'static Method<Self::Req, Self::Resp>;
+    /// How long an open stream outlives the last moment it was wanted.
+    const LINGER: Duration;
+
+    /// Whether a stream should be open now.
+    fn wants_stream(&self) -> bool;
+    /// A user's command.
+    fn command(&mut self, cmd: Self::Command, stream: &mut Duplex<Self::Req, Self::Resp>);
+    /// A fresh stream is open: queue the state on it again.
+    fn on_open(&mut self, now: Instant, stream: &mut Duplex<Self::Req, Self::Resp>);
+    /// A response arrived.
+    fn on_response(
+        &mut self,
+        resp: Self::Resp,
+        now: Instant,
+        stream: &mut Duplex<Self::Req, Self::Resp>,
+    ) -> Next;
+    /// The stream is gone (failed, reset or reopened): what was in flight
+    /// on it will not be answered.
+    fn on_broken(&mut self);
+    /// Timers: returns when the driver wants to look again, and what
+    /// should happen now.
+    fn tick(
+        &mut self,
+        now: Instant,
+        stream: &mut Duplex<Self::Req, Self::Resp>,
+    ) -> (Option<Instant>, Next);
+    /// The client is closing: end every user's wait with `ClientClosed`.
+    fn shutdown(&mut self);
+}
+
+/// A driver and its stream.
+struct Driven<D: Driver> {
+    stream: Duplex<D::Req, D::Resp>,
+    driver: D,
+}
+
+impl<D: Driver> Driven<D> {
+    fn new(driver: D) -> Self {
+        Driven {
+            stream: Duplex::new(D::METHOD, D::LINGER),
+            driver,
+        }
+    }
+
+    fn command(&mut self, cmd: D::Command) {
+        self.driver.command(cmd, &mut self.stream);
+    }
+
+    /// One turn: timers, then the stream (open, send, receive), then what
+    /// arrived. Returns whether anything happened, and when to look again.
+    fn turn(
+        &mut self,
+        cx: &mut Context<'_>,
+        transport: &Transport,
+        members: &Members,
+        now: Instant,
+    ) -> (bool, Option<Instant>) {
+        let (wake, next) = self.driver.tick(now, &mut self.stream);
+        self.follow(next, transport, members);
+        let want = self.driver.wants_stream();
+        let mut events = Vec::new();
+        let progressed = self.stream.drive(
+            cx,
+            members,
+            || transport.stream_headers(),
+            want,
+            now,
+            &mut events,
+        );
+        for ev in events {
+            let next = match ev {
+                StreamEvent::Opened => {
+                    self.driver.on_open(now, &mut self.stream);
+                    Next::Continue
+                }
+                StreamEvent::Message(m) => self.driver.on_response(m, now, &mut self.stream),
+                StreamEvent::Broken { stale_token } => {
+                    self.driver.on_broken();
+                    if let Some(generation) = stale_token {
+                        renew_token(transport, generation);
+                    }
+                    Next::Continue
+                }
+            };
+            if self.follow(next, transport, members) {
+                // The stream was replaced: the rest belongs to the old one.
+                break;
+            }
+        }
+        let at = [wake, self.stream.retry_at(), self.stream.close_at(now)]
+            .into_iter()
+            .flatten()
+            .min();
+        (progressed, at)
+    }
+
+    /// Does what a driver asked; returns whether the stream was dropped.
+    fn follow(&mut self, next: Next, transport: &Transport, members: &Members) -> bool {
+        match next {
+            Next::Continue => false,
+            Next::Reset(why) => {
+                self.stream.reset(members, why);
+                self.driver.on_broken();
+                true
+            }
+            Next::RenewToken => {
+                if let Some(generation) = self.stream.token_generation() {
+                    renew_token(transport, generation);
+                }
+                self.stream.reopen();
+                self.driver.on_broken();
+                true
+            }
+        }
+    }
+
+    fn shutdown(&mut self) {
+        // Dropping the stream cancels it on the server.
+        self.stream.close();
+        self.driver.shutdown();
+    }
+}
+
+/// A stream's token was refused: log in again (a blocking call, bounded,
+/// and rare) before it reopens.
+fn renew_token(transport: &Transport, generation: u64) {
+    if let Err(e) = transport.renew_token(generation, &CallCtx::internal(TOKEN_RENEW_LIMIT)) {
+        log::warn!("renewing the auth token for streams: {e}");
+    }
+}
+
+/// The users' side of the pump: sends commands and wakes the thread.
+pub(crate) struct PumpHandle {
+    tx: Sender<Command>,
+    thread: Thread,
+}
+
+impl PumpHandle {
+    /// Sends a command; false if the pump has stopped (client closed).
+    pub fn send(&self, cmd: Command) -> bool {
+        let ok = self.tx.send(cmd).is_ok();
+        self.thread.unpark();
+        ok
+    }
+
+    /// Wakes the pump so it re-checks its state (a slow consumer caught up).
+    pub fn nudge(&self) {
+        self.thread.unpark();
+    }
+}
+
+/// The running pump, owned by the client.
+pub(crate) struct Pump {
+    pub handle: Arc<PumpHandle>,
+    join: JoinHandle<()>,
+    stop: Sender<()>,
+}
+
+impl Pump {
+    pub fn start(transport: Arc<Transport>, sync_every: Option<Duration>) -> Pump {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let (stop, stopped) = crossbeam_channel::bounded(1);
+        let join = thread::Builder::new()
+            .name("etcd-pump".into())
+            .spawn(move || {
+                let mut state = PumpThread {
+                    watch: Driven::new(Watches::new(transport.is_authenticated())),
+                    lease: Driven::new(KeepAlives::default()),
+                    transport,
+                    sync_every,
+                    next_sync: sync_every.map(|d| Instant::now() + d),
+                    commands: rx,
+                    stopped,
+                };
+                state.run();
+            })
+            .expect("spawn etcd-pump thread");
+        let handle = Arc::new(PumpHandle {
+            tx,
+            thread: join.thread().clone(),
+        });
+        Pump { handle, join, stop }
+    }
+
+    /// Stops the thread, which cancels its streams on the server and ends
+    /// every watch and keepalive with [`Error::ClientClosed`](crate::Error),
+    /// and joins it.
+    pub fn stop(self) {
+        let _ = self.stop.send(());
+        self.handle.thread.unpark();
+        if self.join.join().is_err() {
+            log::error!("etcd-pump thread panicked");
+        }
+    }
+}
+
+struct PumpThread {
+    commands: Receiver<Command>,
+    stopped: Receiver<()>,
+    transport: Arc<Transport>,
+    /// Endpoint auto-sync: how often, and when next.
+    sync_every: Option<Duration>,
+    next_sync: Option<Instant>,
+    watch: Driven<Watches>,
+    lease: Driven<KeepAlives>,
+}
+
+impl PumpThread {
+    fn run(&mut self) {
+        crate::wait::with_thread_waker(|cx| loop {
+            if self.stopped.try_recv().is_ok() {
+                break;
+            }
+            while let Ok(cmd) = self.commands.try_recv() {
+                match cmd {
+                    Command::Watch(c) => self.watch.command(c),
+                    Command::KeepAlive(c) => self.lease.command(c),
+                }
+            }
+            let now = Instant::now();
+            if self.next_sync.is_some_and(|t| now >= t) {
+                self.sync_endpoints();
+            }
+            let members = self.transport.members();
+            let (watch_progressed, watch_at) = self.watch.turn(cx, &self.transport, &members, now);
+            let (lease_progressed, lease_at) = self.lease.turn(cx, &self.transport, &members, now);
+            let next = [watch_at, lease_at, self.next_sync]
+                .into_iter()
+                .flatten()
+                .fold(now + IDLE_TICK, Instant::min);
+            if !(watch_progressed || lease_progressed) {
+                thread::park_timeout(next.saturating_duration_since(Instant::now()));
+            }
+        });
+        self.watch.shutdown();
+        self.lease.shutdown();
+    }
+
+    /// Refreshes the endpoint list from the cluster (auto-sync).
+    fn sync_endpoints(&mut self) {
+        if let Err(e) = self
+            .transport
+            .sync_endpoints(&CallCtx::internal(SYNC_TIMEOUT))
+        {
+            log::debug!("endpoint auto-sync failed: {e}");
+        }
+        self.next_sync = self.sync_every.map(|d| Instant::now() + d);
+    }
+}

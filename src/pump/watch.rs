@@ -1,0 +1,535 @@
+//! The watch driver: keeps every watch of a client on the pump's one
+//! shared Watch stream, and the values it delivers to watchers.
+//!
+//! Guarantees, and how they are kept:
+//! - **No loss, no repeats across reconnects.** Each watch remembers the
+//!   revision after the last event it delivered. When the stream is
+//!   re-opened (member killed, frozen, lost its leader), every watch is
+//!   created again from that revision, so the new stream starts exactly
+//!   where the user left off.
+//! - **Bounded memory for slow consumers.** Each watcher has a bounded
+//!   channel. When it is full the pump does not wait and does not drop:
+//!   it cancels that one watch on the server and marks it suspended; the
+//!   response that did not fit is not counted as delivered. Once the
+//!   consumer has drained half the buffer, the watch is created again from
+//!   the revision after the last delivered event. A consumer that falls so
+//!   far behind that the history is compacted gets
+//!   [`Error::WatchCompacted`].
+//! - **Revisions stay whole.** Fragmented responses are put back together
+//!   before delivery; events of one revision reach the user in one
+//!   [`WatchResponse`].
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Sender;
+use grpcio::Method;
+
+use super::{Driver, Duplex, Next};
+use crate::error::{self, Error, Result};
+use crate::namespace::Namespace;
+use crate::proto::{kv as mvccpb, methods, rpc as pb};
+use crate::types::{KeyValue, ResponseHeader};
+
+/// How often a suspended watch checks whether its consumer caught up,
+/// besides being nudged by the consumer itself.
+const SUSPENDED_POLL: Duration = Duration::from_millis(50);
+
+/// Kind of a [`WatchEvent`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventType {
+    /// The key was created or updated.
+    Put,
+    /// The key was deleted (or its lease expired).
+    Delete,
+}
+
+/// One change to one key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchEvent {
+    kind: EventType,
+    kv: KeyValue,
+    prev_kv: Option<KeyValue>,
+}
+
+impl WatchEvent {
+    /// Put or delete.
+    pub fn event_type(&self) -> EventType {
+        self.kind
+    }
+    /// The key after the change (for a delete: the key, with its mod
+    /// revision set to the delete's revision).
+    pub fn kv(&self) -> &KeyValue {
+        &self.kv
+    }
+    /// The key before the change, when asked for with
+    /// [`WatchOptions::prev_kv`](crate::WatchOptions::prev_kv).
+    pub fn prev_kv(&self) -> Option<&KeyValue> {
+        self.prev_kv.as_ref()
+    }
+    /// The revision of the change.
+    pub fn revision(&self) -> i64 {
+        self.kv.mod_revision()
+    }
+}
+
+impl From<mvccpb::Event> for WatchEvent {
+    fn from(e: mvccpb::Event) -> Self {
+        let kind = match e.type_.enum_value() {
+            Ok(mvccpb::event::EventType::DELETE) => EventType::Delete,
+            _ => EventType::Put,
+        };
+        WatchEvent {
+            kind,
+            kv: e.kv.into_option().map(KeyValue::from).unwrap_or_default(),
+            prev_kv: e.prev_kv.into_option().map(KeyValue::from),
+        }
+    }
+}
+
+/// One message of a watch: the events of one or more whole revisions, or a
+/// notification (created, progress).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchResponse {
+    header: ResponseHeader,
+    watch_id: u64,
+    events: Vec<WatchEvent>,
+    created: bool,
+    progress_notify: bool,
+}
+
+impl WatchResponse {
+    /// The response header; for a progress notification, its revision is
+    /// the revision the watch has caught up to.
+    pub fn header(&self) -> &ResponseHeader {
+        &self.header
+    }
+    /// The watcher's id ([`Watcher::id`](crate::Watcher::id)).
+    pub fn watch_id(&self) -> u64 {
+        self.watch_id
+    }
+    /// The events, in revision order.
+    pub fn events(&self) -> &[WatchEvent] {
+        &self.events
+    }
+    /// Takes the events out.
+    pub fn into_events(self) -> Vec<WatchEvent> {
+        self.events
+    }
+    /// Whether this is the "created" notification
+    /// ([`WatchOptions::created_notify`](crate::WatchOptions::created_notify)).
+    pub fn is_created(&self) -> bool {
+        self.created
+    }
+    /// Whether this is a progress notification (no events).
+    pub fn is_progress_notify(&self) -> bool {
+        self.progress_notify
+    }
+}
+
+/// What the watcher handle and the pump share.
+pub(crate) struct WatcherShared {
+    /// Set by the pump while the watch is suspended for a full buffer;
+    /// the consumer nudges the pump after reading while it is set.
+    pub suspended: AtomicBool,
+}
+
+/// Commands from users to the watch driver.
+pub(crate) enum WatchCommand {
+    Create(Box<NewWatch>),
+    Cancel { id: u64 },
+    Progress,
+}
+
+/// A watch to create, as the user's handle made it.
+pub(crate) struct NewWatch {
+    /// The client-side id (stable across reconnects).
+    pub id: u64,
+    pub create: pb::WatchCreateRequest,
+    /// Where responses go (bounded by the driver at `capacity`).
+    pub tx: Sender<Result<WatchResponse>>,
+    /// Answered once etcd created the watch (or refused it).
+    pub created: Sender<Result<()>>,
+    pub notify_created: bool,
+    pub shared: Arc<WatcherShared>,
+    pub capacity: usize,
+    /// Taken off the keys of delivered events.
+    pub namespace: Option<Namespace>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// A create request is on the current stream, awaiting its answer.
+    Creating,
+    /// Created; events flow.
+    Active,
+    /// Canceled on the server because the consumer's buffer was full.
+    Suspended,
+    /// Waiting for a stream to be created on.
+    Idle,
+}
+
+struct WatchEntry {
+    w: NewWatch,
+    state: State,
+    /// etcd's id for the watch on the current stream.
+    server_id: Option<i64>,
+    /// Revision to resume from: after the last delivered event, or after
+    /// the creation revision; 0 until known.
+    next_rev: i64,
+    /// A fragmented response being put back together.
+    partial: Option<pb::WatchResponse>,
+    /// Whether a refusal was already retried with a fresh token.
+    auth_retried: bool,
+}
+
+impl WatchEntry {
+    fn create_request(&self) -> pb::WatchRequest {
+        let mut c = self.w.create.clone();
+        if self.next_rev > 0 {
+            c.start_revision = self.next_rev;
+        }
+        pb::WatchRequest {
+            request_union: Some(pb::watch_request::Request_union::CreateRequest(c)),
+            ..Default::default()
+        }
+    }
+
+    /// Ends the watch with `err` (best effort: a full buffer keeps its
+    /// data, and the disconnect still tells the consumer it ended).
+    fn finish(self, err: Error) {
+        let _ = self.w.created.try_send(Err(err.clone()));
+        let _ = self.w.tx.try_send(Err(err));
+    }
+}
+
+/// The pump's side of every watch of a client.
+pub(crate) struct Watches {
+    entries: HashMap<u64, WatchEntry>,
+    by_server_id: HashMap<i64, u64>,
+    /// Watches whose create request is on the stream, in sending order:
+    /// etcd answers creates in order, and a failed create may not carry
+    /// the watch id, so answers are matched by position.
+    creating: VecDeque<u64>,
+    /// Whether the client logs in (so refusals may be stale tokens).
+    authenticated: bool,
+    /// Watches suspended for a full buffer, so the periodic check does not
+    /// walk every watch.
+    suspended: std::collections::BTreeSet<u64>,
+}
+
+type WatchStream = Duplex<pb::WatchRequest, pb::WatchResponse>;
+
+impl Watches {
+    pub fn new(authenticated: bool) -> Watches {
+        Watches {
+            entries: HashMap::new(),
+            by_server_id: HashMap::new(),
+            creating: VecDeque::new(),
+            authenticated,
+            suspended: Default::default(),
+        }
+    }
+
+    fn start_create(&mut self, id: u64, stream: &mut WatchStream) {
+        let e = self.entries.get_mut(&id).expect("watch entry");
+        e.state = State::Creating;
+        e.server_id = None;
+        e.partial = None;
+        stream.send(e.create_request());
+        self.creating.push_back(id);
+    }
+
+    fn on_created(&mut self, r: pb::WatchResponse, stream: &mut WatchStream) -> Next {
+        let Some(id) = self.creating.pop_front() else {
+            log::warn!("watch created that was never asked for (id {})", r.watch_id);
+            return Next::Continue;
+        };
+        let Some(e) = self.entries.get_mut(&id) else {
+            // Canceled while its create was in flight.
+            if !r.canceled {
+                stream.send(cancel_request(r.watch_id));
+            }
+            return Next::Continue;
+        };
+        if r.canceled {
+            // etcd checks a watch's permission with the token the stream
+            // was opened with; once that token is gone (expired, or the
+            // member restarted) creates are refused. Retry once on a new
+            // stream with a new token before believing the refusal.
+            if self.authenticated && !e.auth_retried && error::is_auth_refusal(&r.cancel_reason) {
+                e.auth_retried = true;
+                e.state = State::Idle;
+                return Next::RenewToken;
+            }
+            let e = self.entries.remove(&id).expect("watch entry");
+            e.finish(end_error(r));
+            return Next::Continue;
+        }
+        e.auth_retried = false;
+        let header: ResponseHeader = r.header.into();
+        e.state = State::Active;
+        e.server_id = Some(r.watch_id);
+        self.by_server_id.insert(r.watch_id, id);
+        if e.next_rev == 0 {
+            e.next_rev = if e.w.create.start_revision > 0 {
+                e.w.create.start_revision
+            } else {
+                header.revision() + 1
+            };
+        }
+        // Only the first creation is the user's; re-creations after a
+        // reconnect or a suspension are invisible.
+        if e.w.created.try_send(Ok(())).is_ok() && e.w.notify_created {
+            let _ = e.w.tx.try_send(Ok(WatchResponse {
+                header,
+                watch_id: id,
+                events: Vec::new(),
+                created: true,
+                progress_notify: false,
+            }));
+        }
+        Next::Continue
+    }
+}
+
+impl Driver for Watches {
+    type Req = pb::WatchRequest;
+    type Resp = pb::WatchResponse;
+    type Command = WatchCommand;
+    const METHOD: &'static Method<pb::WatchRequest, pb::WatchResponse> = &methods::WATCH_WATCH;
+    // The watch stream closes with the last watch: users can count on a
+    // watch-free client holding none.
+    const LINGER: Duration = Duration::ZERO;
+
+    fn wants_stream(&self) -> bool {
+        !self.entries.is_empty()
+    }
+
+    fn command(&mut self, cmd: WatchCommand, stream: &mut WatchStream) {
+        match cmd {
+            WatchCommand::Create(w) => {
+                let id = w.id;
+                let entry = WatchEntry {
+                    w: *w,
+                    state: State::Idle,
+                    server_id: None,
+                    next_rev: 0,
+                    partial: None,
+                    auth_retried: false,
+                };
+                self.entries.insert(id, entry);
+                if stream.is_open() {
+                    self.start_create(id, stream);
+                }
+            }
+            WatchCommand::Cancel { id } => {
+                if let Some(e) = self.entries.remove(&id) {
+                    if let Some(sid) = e.server_id {
+                        self.by_server_id.remove(&sid);
+                        stream.send(cancel_request(sid));
+                    }
+                    // A create still in flight stays in `creating` so later
+                    // answers keep their positions; its answer is dropped.
+                }
+            }
+            WatchCommand::Progress => {
+                stream.send(pb::WatchRequest {
+                    request_union: Some(pb::watch_request::Request_union::ProgressRequest(
+                        pb::WatchProgressRequest::default(),
+                    )),
+                    ..Default::default()
+                });
+            }
+        }
+    }
+
+    /// A fresh stream: create every watch on it again, each from where its
+    /// consumer left off. Suspended watches wait for their consumers.
+    fn on_open(&mut self, _now: Instant, stream: &mut WatchStream) {
+        self.by_server_id.clear();
+        self.creating.clear();
+        let mut ids: Vec<u64> = self
+            .entries
+            .iter()
+            .filter(|(_, e)| e.state != State::Suspended)
+            .map(|(id, _)| *id)
+            .collect();
+        ids.sort_unstable();
+        for id in ids {
+            self.start_create(id, stream);
+        }
+    }
+
+    fn on_broken(&mut self) {
+        self.by_server_id.clear();
+        self.creating.clear();
+        for e in self.entries.values_mut() {
+            e.server_id = None;
+            e.partial = None;
+            if e.state != State::Suspended {
+                e.state = State::Idle;
+            }
+        }
+    }
+
+    fn on_response(
+        &mut self,
+        r: pb::WatchResponse,
+        _now: Instant,
+        stream: &mut WatchStream,
+    ) -> Next {
+        if r.created {
+            return self.on_created(r, stream);
+        }
+        if r.watch_id == -1 {
+            // A progress answer for the whole stream.
+            let header = ResponseHeader::from(r.header);
+            for (id, e) in &mut self.entries {
+                if e.state == State::Active {
+                    let _ = e.w.tx.try_send(Ok(WatchResponse {
+                        header,
+                        watch_id: *id,
+                        events: Vec::new(),
+                        created: false,
+                        progress_notify: true,
+                    }));
+                }
+            }
+            return Next::Continue;
+        }
+        // Answers for watches that were canceled or suspended are stale.
+        let Some(&id) = self.by_server_id.get(&r.watch_id) else {
+            return Next::Continue;
+        };
+        let e = self.entries.get_mut(&id).expect("mapped watch");
+        if r.canceled {
+            self.by_server_id.remove(&r.watch_id);
+            let e = self.entries.remove(&id).expect("mapped watch");
+            e.finish(end_error(r));
+            return Next::Continue;
+        }
+        if r.fragment {
+            match &mut e.partial {
+                Some(p) => p.events.extend(r.events),
+                None => e.partial = Some(r),
+            }
+            return Next::Continue;
+        }
+        let mut r = match e.partial.take() {
+            Some(mut p) => {
+                p.events.extend(r.events);
+                p.header = r.header;
+                p
+            }
+            None => r,
+        };
+        if let Some(ns) = &e.w.namespace {
+            ns.events(&mut r.events);
+        }
+        let last_rev = r
+            .events
+            .last()
+            .and_then(|ev| ev.kv.as_ref())
+            .map(|kv| kv.mod_revision);
+        let resp = WatchResponse {
+            header: r.header.into(),
+            watch_id: id,
+            progress_notify: r.events.is_empty(),
+            events: r.events.into_iter().map(WatchEvent::from).collect(),
+            created: false,
+        };
+        // Only the pump sends, so the length cannot grow between the
+        // check and the send.
+        if e.w.tx.len() < e.w.capacity {
+            // A send fails only when the watcher is gone; its cancel
+            // command is on the way.
+            if e.w.tx.send(Ok(resp)).is_ok() {
+                if let Some(rev) = last_rev {
+                    e.next_rev = rev + 1;
+                }
+            }
+        } else {
+            // Not delivered, so not counted: the watch resumes from
+            // the same `next_rev` once the consumer catches up.
+            log::debug!(
+                "watch {id}: consumer is behind; suspending at revision {}",
+                e.next_rev
+            );
+            e.state = State::Suspended;
+            self.suspended.insert(id);
+            e.w.shared.suspended.store(true, Ordering::Relaxed);
+            self.by_server_id.remove(&r.watch_id);
+            e.server_id = None;
+            stream.send(cancel_request(r.watch_id));
+        }
+        Next::Continue
+    }
+
+    /// Resumes suspended watches whose consumers caught up. Returns when
+    /// it wants to look again.
+    fn tick(&mut self, _now: Instant, stream: &mut WatchStream) -> (Option<Instant>, Next) {
+        // Only suspended watches are looked at; canceled ones drop out.
+        let entries = &self.entries;
+        self.suspended.retain(|id| entries.contains_key(id));
+        let ready: Vec<u64> = self
+            .suspended
+            .iter()
+            .copied()
+            .filter(|id| {
+                let e = &self.entries[id];
+                e.w.tx.len() <= e.w.capacity / 2
+            })
+            .collect();
+        for id in ready {
+            self.suspended.remove(&id);
+            let e = self.entries.get_mut(&id).expect("watch entry");
+            e.w.shared.suspended.store(false, Ordering::Relaxed);
+            log::debug!(
+                "watch {id}: consumer caught up; resuming at revision {}",
+                e.next_rev
+            );
+            if stream.is_open() {
+                self.start_create(id, stream);
+            } else {
+                e.state = State::Idle;
+            }
+        }
+        let again = (!self.suspended.is_empty()).then(|| Instant::now() + SUSPENDED_POLL);
+        (again, Next::Continue)
+    }
+
+    /// The client is closing: every watch ends with `ClientClosed`.
+    fn shutdown(&mut self) {
+        for (_, e) in self.entries.drain() {
+            e.finish(Error::ClientClosed);
+        }
+    }
+}
+
+/// The error that ends a watch etcd canceled.
+fn end_error(r: pb::WatchResponse) -> Error {
+    if r.compact_revision != 0 {
+        Error::WatchCompacted {
+            compact_revision: r.compact_revision,
+        }
+    } else {
+        Error::WatchCanceled {
+            reason: r.cancel_reason,
+        }
+    }
+}
+
+fn cancel_request(server_id: i64) -> pb::WatchRequest {
+    pb::WatchRequest {
+        request_union: Some(pb::watch_request::Request_union::CancelRequest(
+            pb::WatchCancelRequest {
+                watch_id: server_id,
+                ..Default::default()
+            },
+        )),
+        ..Default::default()
+    }
+}

@@ -1,0 +1,141 @@
+//! The client's own authenticated session: the credentials from the
+//! config and the token every call and stream carries, with the metadata
+//! built from it.
+//!
+//! The token refresh is single-flight: callers that see an invalid token
+//! note the token generation they used; the first to take the refresh lock
+//! authenticates again, the others find the generation moved on and simply
+//! retry with the new token. Passwords and tokens are never logged and
+//! never appear in `Debug` output or errors.
+//!
+//! The session sits below the transport: it does not send anything itself.
+//! Logging in goes through the transport's endpoint loop, handed in as a
+//! closure.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use grpcio::{Metadata, MetadataBuilder};
+use parking_lot::{Mutex, RwLock};
+
+use crate::error::Result;
+use crate::proto::rpc as pb;
+
+/// A user name and password for [`ClientBuilder::credentials`](crate::ClientBuilder::credentials).
+#[derive(Clone)]
+pub struct Credentials {
+    user: String,
+    password: String,
+}
+
+impl Credentials {
+    /// Credentials of `user`.
+    pub fn new(user: impl Into<String>, password: impl Into<String>) -> Credentials {
+        Credentials {
+            user: user.into(),
+            password: password.into(),
+        }
+    }
+    /// The user name.
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("user", &self.user)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// The metadata a call carries with the current token.
+struct Tokened {
+    generation: u64,
+    unary: Metadata,
+    stream: Metadata,
+}
+
+/// The client's authenticated session.
+pub(crate) struct Session {
+    creds: Credentials,
+    require_leader: bool,
+    current: RwLock<Option<Arc<Tokened>>>,
+    generation: AtomicU64,
+    refresh: Mutex<()>,
+}
+
+impl Session {
+    pub fn new(creds: Credentials, require_leader: bool) -> Session {
+        Session {
+            creds,
+            require_leader,
+            current: RwLock::new(None),
+            generation: AtomicU64::new(0),
+            refresh: Mutex::new(()),
+        }
+    }
+
+    /// Headers for a unary call, and the token generation they carry.
+    pub fn unary_headers(&self) -> (u64, Option<Metadata>) {
+        match &*self.current.read() {
+            Some(t) => (t.generation, Some(t.unary.clone())),
+            None => (0, None),
+        }
+    }
+
+    /// Headers for a stream (always with `hasleader`), and the token
+    /// generation they carry.
+    pub fn stream_headers(&self) -> (u64, Metadata) {
+        match &*self.current.read() {
+            Some(t) => (t.generation, t.stream.clone()),
+            None => (0, headers(None, true)),
+        }
+    }
+
+    /// Authenticates again unless someone already did since `seen` (the
+    /// generation the caller's failed call used). `login` sends the
+    /// request, through the transport's one endpoint-picking loop, and
+    /// returns the token. A wrong password is
+    /// [`EtcdError::AuthFailed`](crate::EtcdError::AuthFailed).
+    pub fn refresh(
+        &self,
+        seen: u64,
+        login: impl FnOnce(&pb::AuthenticateRequest) -> Result<String>,
+    ) -> Result<()> {
+        let _one_at_a_time = self.refresh.lock();
+        if self.generation.load(Ordering::Acquire) != seen {
+            return Ok(());
+        }
+        let req = pb::AuthenticateRequest {
+            name: self.creds.user.clone(),
+            password: self.creds.password.clone(),
+            ..Default::default()
+        };
+        let token = login(&req)?;
+        let generation = seen + 1;
+        *self.current.write() = Some(Arc::new(Tokened {
+            generation,
+            unary: headers(Some(&token), self.require_leader),
+            stream: headers(Some(&token), true),
+        }));
+        self.generation.store(generation, Ordering::Release);
+        log::debug!("authenticated as {}", self.creds.user);
+        Ok(())
+    }
+}
+
+/// The metadata of a call: the token, if any, and etcd's `hasleader`, which
+/// makes a member without a leader refuse the call.
+pub(crate) fn headers(token: Option<&str>, has_leader: bool) -> Metadata {
+    let mut b = MetadataBuilder::new();
+    if let Some(t) = token {
+        b.add_str("token", t).expect("token is ASCII");
+    }
+    if has_leader {
+        b.add_str("hasleader", "true").expect("static metadata");
+    }
+    b.build()
+}
