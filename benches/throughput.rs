@@ -17,9 +17,6 @@
 //! runs. `client_cpu_us_per_op` is this process's user+sys CPU time
 //! (getrusage) over the run, divided by the operations.
 
-#[path = "../tests/common/mod.rs"]
-mod common;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -312,7 +309,7 @@ fn main() {
     let endpoints = match a.endpoints.clone().or(from_env) {
         Some(e) => e,
         None => {
-            let cluster = common::Cluster::single();
+            let cluster = etcd_harness::Cluster::single();
             let e = cluster.endpoints();
             _server = Some(cluster);
             e

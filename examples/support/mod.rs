@@ -1,15 +1,12 @@
 //! Where the examples find etcd: `ETCD_ENDPOINTS` (comma-separated) when it
 //! is set, otherwise a throwaway single-member etcd on a free loopback port
 //! (the `etcd` on PATH, or `ETCD_BIN`), removed when the example ends.
-
-// The throwaway server comes from the test harness, so examples and tests
-// start etcd the same way.
-#[path = "../../tests/common/mod.rs"]
-mod common;
+//! The throwaway server comes from the test harness (the `etcd-harness`
+//! package), so examples and tests start etcd the same way.
 
 /// Keeps the throwaway server (if any) alive while the example runs.
 pub struct Etcd {
-    _server: Option<common::Cluster>,
+    _server: Option<etcd_harness::Cluster>,
     /// The endpoints to connect to.
     pub endpoints: Vec<String>,
 }
@@ -26,11 +23,11 @@ pub fn etcd() -> Etcd {
             }
         }
         _ => {
-            let cluster = common::Cluster::single();
+            let cluster = etcd_harness::Cluster::single();
             let endpoints = cluster.endpoints();
             println!(
                 "ETCD_ENDPOINTS is unset: started a throwaway etcd {:?} at {}",
-                common::etcd_version(),
+                etcd_harness::etcd_version(),
                 endpoints.join(",")
             );
             Etcd {

@@ -1,7 +1,7 @@
 //! A TCP proxy on 127.0.0.1 for fault tests: it forwards to one upstream
 //! until told to blackhole, after which connections stay open but every
 //! byte in either direction is swallowed, as with a network partition that
-//! TCP itself does not notice.
+//! TCP itself does not notice. Depends on `std` only.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
