@@ -175,6 +175,33 @@ impl Error {
         }
     }
 
+    /// Whether a write (put, delete, txn, lease grant, member change, …)
+    /// that failed with this error may nevertheless have been applied: its
+    /// outcome is unknown, and the caller must read before deciding to
+    /// try again. The client itself never sends such a write twice.
+    ///
+    /// True for [`Error::Ambiguous`] (the connection broke after the
+    /// request may have left), [`Error::DeadlineExceeded`],
+    /// [`Error::Canceled`] and [`Error::ClientClosed`] (the call may have
+    /// been in flight when it was cut short), etcd's own
+    /// [`EtcdError::Timeout`], [`EtcdError::TimeoutDueToLeaderFail`],
+    /// [`EtcdError::TimeoutDueToConnectionLost`], [`EtcdError::LeaderChanged`]
+    /// and [`EtcdError::Stopped`] (the proposal may still commit), and an
+    /// [`Error::Grpc`] status the client cannot interpret. Every other
+    /// error means the write was not applied. For reads the question does
+    /// not arise: a read changes nothing.
+    pub fn is_outcome_unknown(&self) -> bool {
+        match self {
+            Error::Ambiguous { .. }
+            | Error::DeadlineExceeded(_)
+            | Error::Canceled
+            | Error::ClientClosed
+            | Error::Grpc { .. } => true,
+            Error::Etcd(e) => e.is_outcome_unknown(),
+            _ => false,
+        }
+    }
+
     /// The gRPC status behind this error, where there is one.
     pub fn code(&self) -> Option<Code> {
         match self {
@@ -432,6 +459,19 @@ impl EtcdError {
                 self,
                 EtcdError::TooManyRequests | EtcdError::ProposalDropped
             )
+    }
+
+    /// Whether a write refused with this error may still be applied (etcd
+    /// timed out waiting for its proposal, or lost track of it).
+    pub fn is_outcome_unknown(&self) -> bool {
+        matches!(
+            self,
+            EtcdError::Timeout
+                | EtcdError::TimeoutDueToLeaderFail
+                | EtcdError::TimeoutDueToConnectionLost
+                | EtcdError::LeaderChanged
+                | EtcdError::Stopped
+        )
     }
 
     /// Whether the request provably was not applied, so even a write may
@@ -693,6 +733,35 @@ mod tests {
             Error::Etcd(EtcdError::LeaseExists)
         ));
         assert!(matches!(from_message("something new"), Error::Protocol(_)));
+    }
+
+    #[test]
+    fn unknown_outcomes_are_told_apart_from_refusals() {
+        let unknown = [
+            Error::Ambiguous {
+                endpoint: "a:1".into(),
+                cause: "reset".into(),
+            },
+            Error::DeadlineExceeded(Duration::from_secs(1)),
+            Error::Canceled,
+            Error::ClientClosed,
+            Error::Etcd(EtcdError::Timeout),
+            Error::Etcd(EtcdError::LeaderChanged),
+        ];
+        for e in unknown {
+            assert!(e.is_outcome_unknown(), "{e}");
+        }
+        let refused = [
+            Error::EmptyKey,
+            Error::Unavailable(Vec::new()),
+            Error::Etcd(EtcdError::NoLeader),
+            Error::Etcd(EtcdError::ProposalDropped),
+            Error::Etcd(EtcdError::PermissionDenied),
+            Error::Etcd(EtcdError::Compacted),
+        ];
+        for e in refused {
+            assert!(!e.is_outcome_unknown(), "{e}");
+        }
     }
 
     #[test]
