@@ -59,9 +59,23 @@ impl ClientBuilder {
 
     /// Interval of HTTP/2 keepalive pings while calls or streams are open
     /// (default 30 s). etcd's server rejects pings closer than its
-    /// `--grpc-keepalive-min-time` (5 s by default), so stay above that.
+    /// `--grpc-keepalive-min-time` (5 s by default): a shorter time is
+    /// refused at connect unless
+    /// [`server_keepalive_min_time`](Self::server_keepalive_min_time) says
+    /// the servers allow it.
     pub fn keepalive_time(mut self, d: Duration) -> Self {
         self.cfg.keepalive_time = d;
+        self
+    }
+
+    /// The servers' `--grpc-keepalive-min-time` (etcd's default, 5 s,
+    /// unless set): etcd closes a connection whose pings come closer than
+    /// that (`too_many_pings`), so [`connect`](Self::connect) refuses a
+    /// [`keepalive_time`](Self::keepalive_time) below it with
+    /// [`Error::InvalidConfig`](crate::Error::InvalidConfig). Lower it
+    /// only for servers started with a lower minimum.
+    pub fn server_keepalive_min_time(mut self, d: Duration) -> Self {
+        self.cfg.server_keepalive_min_time = d;
         self
     }
 
@@ -102,6 +116,9 @@ impl ClientBuilder {
     }
 
     /// TLS settings for `https://` endpoints (needs the `tls` feature).
+    /// Setting them with no `https://` endpoint is an
+    /// [`Error::InvalidConfig`](crate::Error::InvalidConfig) at connect,
+    /// rather than a plaintext connection the caller believes protected.
     pub fn tls(mut self, opts: TlsOptions) -> Self {
         self.cfg.tls = Some(opts);
         self

@@ -56,6 +56,19 @@ pub fn streams_started(endpoint: &str, method: &str) -> u64 {
         .sum::<f64>() as u64
 }
 
+/// How many gRPC streams (or calls) of `method` the member at `endpoint`
+/// has finished, in any way (etcd's `grpc_server_handled_total`): with
+/// [`streams_started`], whether a client's streams were really ended on
+/// the server.
+pub fn streams_handled(endpoint: &str, method: &str) -> u64 {
+    let (_, body) = http_get(endpoint, "/metrics").unwrap();
+    let label = format!("grpc_method=\"{method}\"");
+    body.lines()
+        .filter(|l| l.starts_with("grpc_server_handled_total") && l.contains(&label))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64
+}
+
 /// `POST path` with a JSON body on `addr` (3 s timeout), e.g. etcd's gRPC
 /// gateway `/v3/maintenance/status`; see `http_request`.
 pub(crate) fn http_post_json(addr: &str, path: &str, body: &str) -> io::Result<(u16, String)> {
