@@ -293,6 +293,18 @@ impl Client {
         Ok(resp)
     }
 
+    /// Sleeps for `d`, or less if this handle is canceled or the client
+    /// closed (then that error).
+    pub(crate) fn sleep(&self, d: Duration) -> Result<()> {
+        crate::wait::sleep(&self.ctx().intr, d)
+    }
+
+    /// Logs in again now (a no-op without credentials), within this
+    /// handle's deadline.
+    pub(crate) fn renew_token(&self) -> Result<()> {
+        self.with_transport(|t| t.renew_token_now(&self.ctx()))
+    }
+
     /// Refuses a request over the send limit, for requests that travel
     /// on a stream rather than through [`unary`](Self::unary).
     pub(crate) fn check_size(&self, req: &impl Message) -> Result<()> {

@@ -348,7 +348,8 @@ impl Transport {
     /// Runs a server-streaming call, handing each message to `on_message`
     /// as it arrives, until the server ends the stream. The whole stream
     /// shares the call's deadline. An error from `on_message` cancels the
-    /// call and is returned.
+    /// call and is returned. A stream refused for a stale token before it
+    /// delivered anything logs in again and starts over, once.
     pub fn server_streaming<Req, Resp>(
         &self,
         method: &Method<Req, Resp>,
@@ -356,49 +357,85 @@ impl Transport {
         ctx: &CallCtx<'_>,
         on_message: &mut dyn FnMut(Resp) -> Result<()>,
     ) -> Result<()> {
-        if let Some(e) = ctx.intr.check() {
-            return Err(e);
-        }
-        let members = self.members();
-        let member = match ctx.target {
-            Some(t) => &members.list[members.target_index(t)?],
-            None => members.pick(),
-        };
-        let opt = CallOption::default()
-            .timeout(ctx.deadline.remaining()?)
-            .headers(self.stream_headers().1);
-        let grpc = |e| error::from_grpc(e, ctx.deadline.timeout());
-        let mut rx = member
-            .client
-            .server_streaming(method, req, opt)
-            .map_err(grpc)?;
+        let mut token_renewed = false;
         loop {
-            let next = match wait::block_on(&mut Next(&mut rx), &ctx.intr, None) {
-                Ok(next) => next,
-                Err(interrupt) => {
-                    rx.cancel();
-                    return Err(
-                        interrupt.unwrap_or(Error::DeadlineExceeded(ctx.deadline.timeout()))
-                    );
+            let mut delivered = false;
+            let (generation, result) = self.stream_once(method, req, ctx, &mut |msg| {
+                delivered = true;
+                on_message(msg)
+            });
+            match result {
+                Err(e) if !delivered && !token_renewed && error::is_stale_token(&e) => {
+                    self.renew_token(generation, ctx)?;
+                    token_renewed = true;
                 }
-            };
-            match next {
-                None => return Ok(()),
-                Some(Ok(msg)) => {
-                    if let Err(e) = on_message(msg) {
-                        rx.cancel();
-                        return Err(e);
-                    }
-                }
-                Some(Err(e)) => {
-                    let err = grpc(e);
-                    if error::transport_failure(&err).is_some() {
-                        members.failed_at(&member.endpoint);
-                    }
-                    return Err(err);
-                }
+                result => return result,
             }
         }
+    }
+
+    /// One server-streaming call, and the token generation it carried.
+    fn stream_once<Req, Resp>(
+        &self,
+        method: &Method<Req, Resp>,
+        req: &Req,
+        ctx: &CallCtx<'_>,
+        on_message: &mut dyn FnMut(Resp) -> Result<()>,
+    ) -> (u64, Result<()>) {
+        let (generation, headers) = self.stream_headers();
+        let result = (|| {
+            if let Some(e) = ctx.intr.check() {
+                return Err(e);
+            }
+            let members = self.members();
+            let member = match ctx.target {
+                Some(t) => &members.list[members.target_index(t)?],
+                None => members.pick(),
+            };
+            let opt = CallOption::default()
+                .timeout(ctx.deadline.remaining()?)
+                .headers(headers);
+            let grpc = |e| error::from_grpc(e, ctx.deadline.timeout());
+            let mut rx = member
+                .client
+                .server_streaming(method, req, opt)
+                .map_err(grpc)?;
+            loop {
+                let next = match wait::block_on(&mut Next(&mut rx), &ctx.intr, None) {
+                    Ok(next) => next,
+                    Err(interrupt) => {
+                        rx.cancel();
+                        return Err(
+                            interrupt.unwrap_or(Error::DeadlineExceeded(ctx.deadline.timeout()))
+                        );
+                    }
+                };
+                match next {
+                    None => return Ok(()),
+                    Some(Ok(msg)) => {
+                        if let Err(e) = on_message(msg) {
+                            rx.cancel();
+                            return Err(e);
+                        }
+                    }
+                    Some(Err(e)) => {
+                        let err = grpc(e);
+                        if error::transport_failure(&err).is_some() {
+                            members.failed_at(&member.endpoint);
+                        }
+                        return Err(err);
+                    }
+                }
+            }
+        })();
+        (generation, result)
+    }
+
+    /// Logs in again now, whatever the token's state (single flight all
+    /// the same): for a server that ends a stream quietly when its token is
+    /// gone, instead of saying so.
+    pub fn renew_token_now(&self, ctx: &CallCtx<'_>) -> Result<()> {
+        self.renew_token(self.stream_headers().0, ctx)
     }
 
     /// A snapshot of the current members.

@@ -485,7 +485,7 @@ fn a_frozen_members_watch_moves_on_with_default_settings() {
         .unwrap();
     let n = 200;
     let mut live: Vec<(i64, String)> = Vec::new();
-    let mut collect_until = |live: &mut Vec<(i64, String)>, keys: usize| -> Instant {
+    let collect_until = |live: &mut Vec<(i64, String)>, keys: usize| -> Instant {
         let started = Instant::now();
         let mut first = None;
         while live
