@@ -48,12 +48,7 @@ pub fn http_get(addr: &str, path: &str) -> io::Result<(u16, String)> {
 /// How many streams of one gRPC method (`"Watch"`, `"LeaseKeepAlive"`)
 /// the server at `endpoint` has started: etcd's grpc-prometheus counter.
 pub fn streams_started(endpoint: &str, method: &str) -> u64 {
-    let (_, body) = http_get(endpoint, "/metrics").unwrap();
-    let label = format!("grpc_method=\"{method}\"");
-    body.lines()
-        .filter(|l| l.starts_with("grpc_server_started_total") && l.contains(&label))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum::<f64>() as u64
+    grpc_server_counter(endpoint, "grpc_server_started_total", method)
 }
 
 /// How many gRPC streams (or calls) of `method` the member at `endpoint`
@@ -61,10 +56,16 @@ pub fn streams_started(endpoint: &str, method: &str) -> u64 {
 /// [`streams_started`], whether a client's streams were really ended on
 /// the server.
 pub fn streams_handled(endpoint: &str, method: &str) -> u64 {
+    grpc_server_counter(endpoint, "grpc_server_handled_total", method)
+}
+
+/// One of etcd's go-grpc-prometheus counters for `method`, summed over its
+/// other labels.
+fn grpc_server_counter(endpoint: &str, counter: &str, method: &str) -> u64 {
     let (_, body) = http_get(endpoint, "/metrics").unwrap();
     let label = format!("grpc_method=\"{method}\"");
     body.lines()
-        .filter(|l| l.starts_with("grpc_server_handled_total") && l.contains(&label))
+        .filter(|l| l.starts_with(counter) && l.contains(&label))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum::<f64>() as u64
 }
