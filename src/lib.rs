@@ -111,6 +111,7 @@ mod builder;
 mod client;
 mod cluster;
 pub mod concurrency;
+mod iter;
 mod kv;
 mod lease;
 mod lock;
@@ -133,6 +134,7 @@ pub use config::{
 };
 pub use endpoint::Endpoint;
 pub use error::{Code, EndpointError, Error, EtcdError, Result};
+pub use iter::RangeIter;
 pub use kv::{
     CompactOptions, CompactResponse, DeleteOptions, DeleteResponse, GetOptions, GetResponse,
     PutOptions, PutResponse, SortOrder, SortTarget,
