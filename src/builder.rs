@@ -166,6 +166,16 @@ impl ClientBuilder {
         self
     }
 
+    /// Refuse servers older than etcd `major.minor` (Go's
+    /// `RejectOldCluster`): [`connect`](Self::connect) asks every endpoint
+    /// that answers within the connect timeout for its version, and fails
+    /// with [`Error::Unsupported`](crate::Error::Unsupported) naming the
+    /// first that runs an older one.
+    pub fn min_server_version(mut self, major: u32, minor: u32) -> Self {
+        self.cfg.min_server_version = Some((major, minor));
+        self
+    }
+
     /// Connects: builds one connection per endpoint and waits until one of
     /// them answers.
     pub fn connect(self) -> Result<Client> {

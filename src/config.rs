@@ -56,6 +56,8 @@ pub(crate) struct Config {
     pub attempt_fraction: f64,
     /// Endpoint auto-sync interval; `None`: off.
     pub auto_sync: Option<Duration>,
+    /// The oldest etcd (major, minor) the client accepts at connect.
+    pub min_server_version: Option<(u32, u32)>,
 }
 
 impl Config {
@@ -77,6 +79,7 @@ impl Config {
             credentials: None,
             attempt_fraction: DEFAULT_ATTEMPT_FRACTION,
             auto_sync: None,
+            min_server_version: None,
         }
     }
 

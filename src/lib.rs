@@ -145,8 +145,8 @@ pub use lease::{
 };
 pub use lock::{LeaderKey, LeaderResponse, LockResponse};
 pub use maintenance::{
-    Alarm, AlarmResponse, AlarmType, DefragmentResponse, HashKvResponse, HashResponse,
-    MoveLeaderResponse, StatusResponse,
+    Alarm, AlarmResponse, AlarmType, DefragmentResponse, DowngradeAction, DowngradeResponse,
+    HashKvResponse, HashResponse, MoveLeaderResponse, StatusResponse,
 };
 pub use pump::lease::{KeepAliveResponse, LeaseState};
 pub use pump::watch::{EventType, WatchEvent, WatchResponse};

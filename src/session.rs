@@ -54,35 +54,37 @@ impl std::fmt::Debug for Credentials {
 /// The metadata a call carries with the current token.
 struct Tokened {
     generation: u64,
-    unary: Metadata,
-    stream: Metadata,
+    /// The token alone.
+    plain: Metadata,
+    /// The token and `hasleader`.
+    leader: Metadata,
 }
 
 /// The client's authenticated session.
 pub(crate) struct Session {
     creds: Credentials,
-    require_leader: bool,
     current: RwLock<Option<Arc<Tokened>>>,
     generation: AtomicU64,
     refresh: Mutex<()>,
 }
 
 impl Session {
-    pub fn new(creds: Credentials, require_leader: bool) -> Session {
+    pub fn new(creds: Credentials) -> Session {
         Session {
             creds,
-            require_leader,
             current: RwLock::new(None),
             generation: AtomicU64::new(0),
             refresh: Mutex::new(()),
         }
     }
 
-    /// Headers for a unary call, and the token generation they carry.
-    pub fn unary_headers(&self) -> (u64, Option<Metadata>) {
+    /// Headers for a unary call (with `hasleader` if it requires a
+    /// leader), and the token generation they carry.
+    pub fn unary_headers(&self, require_leader: bool) -> (u64, Option<Metadata>) {
         match &*self.current.read() {
-            Some(t) => (t.generation, Some(t.unary.clone())),
-            None => (0, None),
+            Some(t) if require_leader => (t.generation, Some(t.leader.clone())),
+            Some(t) => (t.generation, Some(t.plain.clone())),
+            None => (0, require_leader.then(|| headers(None, true))),
         }
     }
 
@@ -90,7 +92,7 @@ impl Session {
     /// generation they carry.
     pub fn stream_headers(&self) -> (u64, Metadata) {
         match &*self.current.read() {
-            Some(t) => (t.generation, t.stream.clone()),
+            Some(t) => (t.generation, t.leader.clone()),
             None => (0, headers(None, true)),
         }
     }
@@ -118,8 +120,8 @@ impl Session {
         let generation = seen + 1;
         *self.current.write() = Some(Arc::new(Tokened {
             generation,
-            unary: headers(Some(&token), self.require_leader),
-            stream: headers(Some(&token), true),
+            plain: headers(Some(&token), false),
+            leader: headers(Some(&token), true),
         }));
         self.generation.store(generation, Ordering::Release);
         log::debug!("authenticated as {}", self.creds.user);

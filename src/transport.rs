@@ -46,6 +46,9 @@ pub(crate) enum Retry {
 /// One call's deadline and interrupts, as seen by the transport.
 pub(crate) struct CallCtx<'a> {
     pub deadline: Deadline,
+    /// Whether a member without a leader must refuse the call
+    /// (`hasleader`), so a cut-off member cannot answer with stale data.
+    pub require_leader: bool,
     pub intr: Interrupt<'a>,
     /// A member the call must go to (no failover), for operator calls
     /// aimed at one member.
@@ -58,6 +61,7 @@ impl CallCtx<'static> {
     pub fn internal(timeout: Duration) -> CallCtx<'static> {
         CallCtx {
             deadline: Deadline::after(timeout),
+            require_leader: false,
             intr: Interrupt::never(),
             target: None,
         }
@@ -145,9 +149,9 @@ pub(crate) struct Transport {
     /// The authenticated session, when the config has credentials.
     session: Option<Session>,
     max_send: usize,
-    /// Metadata of every unary call without a token (`hasleader` when the
-    /// config requires a leader), built once.
-    headers: Option<Metadata>,
+    /// `hasleader`, for unary calls without a token that require a
+    /// leader, built once.
+    has_leader: Metadata,
 }
 
 impl Transport {
@@ -165,17 +169,14 @@ impl Transport {
         log::debug!("connected to {}", list[first].endpoint);
         let t = Transport {
             attempt_fraction: cfg.attempt_fraction,
-            session: cfg
-                .credentials
-                .clone()
-                .map(|c| Session::new(c, cfg.require_leader)),
+            session: cfg.credentials.clone().map(Session::new),
             current: RwLock::new(Arc::new(Members {
                 list,
                 pinned: AtomicUsize::new(first),
             })),
             channels,
             max_send: cfg.max_send_message_size,
-            headers: cfg.require_leader.then(|| session::headers(None, true)),
+            has_leader: session::headers(None, true),
         };
         // A wrong password fails here, typed, without retries.
         t.renew_token(0, &ctx)?;
@@ -275,8 +276,8 @@ impl Transport {
             };
             let mut opt = CallOption::default().timeout(attempt_limit);
             let (token_generation, headers) = match (&self.session, with_token) {
-                (Some(s), true) => s.unary_headers(),
-                _ => (0, self.headers.clone()),
+                (Some(s), true) => s.unary_headers(ctx.require_leader),
+                _ => (0, ctx.require_leader.then(|| self.has_leader.clone())),
             };
             if let Some(h) = headers {
                 opt = opt.headers(h);

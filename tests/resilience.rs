@@ -206,6 +206,17 @@ fn require_leader_refuses_a_cut_off_member() {
         .get_with("k", GetOptions::new().serializable())
         .unwrap();
     assert_eq!(r.count(), 1);
+    // A handle can ask for either, whatever its client's setting.
+    let e = plain
+        .with_require_leader(true)
+        .get_with("k", GetOptions::new().serializable())
+        .unwrap_err();
+    assert!(matches!(e, Error::Etcd(EtcdError::NoLeader)), "{e}");
+    let r = strict
+        .with_require_leader(false)
+        .get_with("k", GetOptions::new().serializable())
+        .unwrap();
+    assert_eq!(r.count(), 1);
 }
 
 #[test]
