@@ -152,6 +152,18 @@ impl ClientBuilder {
         self
     }
 
+    /// Authenticate with this token, obtained elsewhere (another
+    /// process's login, a secret store), instead of logging in: it is
+    /// attached to every call and stream as is and never renewed, so when
+    /// it expires etcd's refusal
+    /// ([`EtcdError::InvalidAuthToken`](crate::EtcdError::InvalidAuthToken))
+    /// reaches the caller. Not together with [`credentials`](Self::credentials).
+    /// The token never appears in logs or `Debug` output.
+    pub fn auth_token(mut self, token: impl Into<String>) -> Self {
+        self.cfg.auth_token = Some(crate::session::StaticToken(token.into()));
+        self
+    }
+
     /// Shorthand for [`credentials`](Self::credentials).
     pub fn user(self, name: impl Into<String>, password: impl Into<String>) -> Self {
         self.credentials(Credentials::new(name, password))

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
-use crate::session::Credentials;
+use crate::session::{Credentials, StaticToken};
 use crate::tls::TlsOptions;
 
 /// Default for [`ClientBuilder::request_timeout`](crate::ClientBuilder::request_timeout).
@@ -53,6 +53,8 @@ pub(crate) struct Config {
     pub tls: Option<TlsOptions>,
     pub watch_buffer: usize,
     pub credentials: Option<Credentials>,
+    /// A token to use as is, instead of logging in.
+    pub auth_token: Option<StaticToken>,
     pub attempt_fraction: f64,
     /// Endpoint auto-sync interval; `None`: off.
     pub auto_sync: Option<Duration>,
@@ -77,6 +79,7 @@ impl Config {
             tls: None,
             watch_buffer: DEFAULT_WATCH_BUFFER,
             credentials: None,
+            auth_token: None,
             attempt_fraction: DEFAULT_ATTEMPT_FRACTION,
             auto_sync: None,
             min_server_version: None,
@@ -95,6 +98,11 @@ impl Config {
     /// Refuses settings that cannot work, before anything is dialed.
     pub fn validate(&self) -> Result<()> {
         let endpoints = self.parsed_endpoints()?;
+        if self.credentials.is_some() && self.auth_token.is_some() {
+            return Err(Error::InvalidConfig(
+                "give credentials or a token, not both".into(),
+            ));
+        }
         if self.tls.is_some() && !endpoints.iter().any(|e| e.is_tls()) {
             // Without this the client would connect in plaintext and the
             // caller would believe it was protected.

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use grpcio::{Metadata, MetadataBuilder};
 use parking_lot::{Mutex, RwLock};
 
-use crate::error::Result;
+use crate::error::{Error, EtcdError, Result};
 use crate::proto::rpc as pb;
 
 /// A user name and password for [`ClientBuilder::credentials`](crate::ClientBuilder::credentials).
@@ -60,9 +60,22 @@ struct Tokened {
     leader: Metadata,
 }
 
+/// A token given as is ([`ClientBuilder::auth_token`](crate::ClientBuilder::auth_token)),
+/// never printed.
+#[derive(Clone)]
+pub(crate) struct StaticToken(pub String);
+
+impl std::fmt::Debug for StaticToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
 /// The client's authenticated session.
 pub(crate) struct Session {
-    creds: Credentials,
+    /// What to log in with again; `None` for a static token, which cannot
+    /// be renewed.
+    creds: Option<Credentials>,
     current: RwLock<Option<Arc<Tokened>>>,
     generation: AtomicU64,
     refresh: Mutex<()>,
@@ -71,9 +84,24 @@ pub(crate) struct Session {
 impl Session {
     pub fn new(creds: Credentials) -> Session {
         Session {
-            creds,
+            creds: Some(creds),
             current: RwLock::new(None),
             generation: AtomicU64::new(0),
+            refresh: Mutex::new(()),
+        }
+    }
+
+    /// A session on a token obtained elsewhere: used as is, and when etcd
+    /// refuses it the refusal is the caller's to see.
+    pub fn with_token(token: &StaticToken) -> Session {
+        Session {
+            creds: None,
+            current: RwLock::new(Some(Arc::new(Tokened {
+                generation: 1,
+                plain: headers(Some(&token.0), false),
+                leader: headers(Some(&token.0), true),
+            }))),
+            generation: AtomicU64::new(1),
             refresh: Mutex::new(()),
         }
     }
@@ -111,9 +139,12 @@ impl Session {
         if self.generation.load(Ordering::Acquire) != seen {
             return Ok(());
         }
+        let Some(creds) = &self.creds else {
+            return Err(Error::Etcd(EtcdError::InvalidAuthToken));
+        };
         let req = pb::AuthenticateRequest {
-            name: self.creds.user.clone(),
-            password: self.creds.password.clone(),
+            name: creds.user.clone(),
+            password: creds.password.clone(),
             ..Default::default()
         };
         let token = login(&req)?;
@@ -124,7 +155,7 @@ impl Session {
             leader: headers(Some(&token), true),
         }));
         self.generation.store(generation, Ordering::Release);
-        log::debug!("authenticated as {}", self.creds.user);
+        log::debug!("authenticated as {}", creds.user);
         Ok(())
     }
 }

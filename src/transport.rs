@@ -169,7 +169,11 @@ impl Transport {
         log::debug!("connected to {}", list[first].endpoint);
         let t = Transport {
             attempt_fraction: cfg.attempt_fraction,
-            session: cfg.credentials.clone().map(Session::new),
+            session: match (&cfg.credentials, &cfg.auth_token) {
+                (Some(c), _) => Some(Session::new(c.clone())),
+                (None, Some(t)) => Some(Session::with_token(t)),
+                (None, None) => None,
+            },
             current: RwLock::new(Arc::new(Members {
                 list,
                 pinned: AtomicUsize::new(first),

@@ -305,3 +305,40 @@ fn server_streams_survive_an_expired_token() {
         assert_eq!(l.lease(), wlease);
     });
 }
+
+#[test]
+fn a_static_token_is_used_as_given_and_never_shown() {
+    let (cluster, _root) = secured(&[]);
+    let (status, body) = common::http_post_json(
+        &cluster.endpoint(0),
+        "/v3/auth/authenticate",
+        r#"{"name":"root","password":"rootpw"}"#,
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{body}");
+    let token = common::json_field(&body, "token")
+        .expect("a token")
+        .to_string();
+    let builder = Client::builder(cluster.endpoints()).auth_token(&token);
+    assert!(
+        !format!("{builder:?}").contains(&token),
+        "the token is printed"
+    );
+    let c = builder.connect().unwrap();
+    c.put("st/k", "v").unwrap();
+    assert_eq!(c.get("st/k").unwrap().count(), 1);
+    // A token etcd does not know is refused, and not renewed behind the
+    // caller's back.
+    let bad = Client::builder(cluster.endpoints())
+        .auth_token("not-a-token")
+        .connect()
+        .unwrap();
+    let e = bad.get("st/k").unwrap_err();
+    assert!(matches!(e, Error::Etcd(EtcdError::InvalidAuthToken)), "{e}");
+    let e = Client::builder(cluster.endpoints())
+        .auth_token(&token)
+        .user("root", "rootpw")
+        .connect()
+        .unwrap_err();
+    assert!(matches!(e, Error::InvalidConfig(_)), "{e}");
+}

@@ -72,7 +72,7 @@ fn grpc_server_counter(endpoint: &str, counter: &str, method: &str) -> u64 {
 
 /// `POST path` with a JSON body on `addr` (3 s timeout), e.g. etcd's gRPC
 /// gateway `/v3/maintenance/status`; see `http_request`.
-pub(crate) fn http_post_json(addr: &str, path: &str, body: &str) -> io::Result<(u16, String)> {
+pub fn http_post_json(addr: &str, path: &str, body: &str) -> io::Result<(u16, String)> {
     http_request(addr, "POST", path, Some(body), HEALTH_PROBE_TIMEOUT)
 }
 
