@@ -1,0 +1,3 @@
+//! Linearizability under faults (placeholder while the checker is built).
+
+mod checker;
