@@ -116,7 +116,10 @@ pub fn check(ops: &[Op], init: u64, budget: u64) -> Result<Stats, String> {
                 "a CAS has an answer iff it completed: {o:?}"
             );
         }
-        assert!(o.ret.map_or(true, |r| r >= o.call), "returns before its call: {o:?}");
+        assert!(
+            o.ret.map_or(true, |r| r >= o.call),
+            "returns before its call: {o:?}"
+        );
     }
 
     // Values some operation reads or compares against; the others are DEAD.
@@ -168,7 +171,14 @@ pub fn check(ops: &[Op], init: u64, budget: u64) -> Result<Stats, String> {
             (Kind::Read { saw }, Some(r)) => {
                 need(saw, r, &mut needed_by);
             }
-            (Kind::Cas { expect, swapped: Some(true), .. }, Some(r)) => {
+            (
+                Kind::Cas {
+                    expect,
+                    swapped: Some(true),
+                    ..
+                },
+                Some(r),
+            ) => {
                 need(expect, r, &mut needed_by);
             }
             _ => {}
@@ -255,9 +265,10 @@ pub fn check(ops: &[Op], init: u64, budget: u64) -> Result<Stats, String> {
         } => {
             let o = ops[op].1;
             format!(
-                "not linearizable: no order lets {o:?} (operation #{}) take effect; the longest \
+                "not linearizable: no order lets client {}'s {o:?} (operation #{}) take effect; the longest \
                  valid order had {linearized} of {of} completed operations and left the value \
                  at {}",
+                o.client,
                 ops[op].0,
                 show(state)
             )
@@ -506,20 +517,12 @@ mod tests {
             op(1, 5, 6, r(1)),
         ]);
         // Concurrent writes may take effect in either order.
-        ok(&[
-            op(0, 0, 10, w(1)),
-            op(1, 0, 10, w(2)),
-            op(2, 11, 12, r(1)),
-        ]);
+        ok(&[op(0, 0, 10, w(1)), op(1, 0, 10, w(2)), op(2, 11, 12, r(1))]);
     }
 
     #[test]
     fn rejects_a_stale_read() {
-        bad(&[
-            op(0, 0, 1, w(1)),
-            op(0, 2, 3, w(2)),
-            op(1, 4, 5, r(1)),
-        ]);
+        bad(&[op(0, 0, 1, w(1)), op(0, 2, 3, w(2)), op(1, 4, 5, r(1))]);
         // Reads may not go back in time, even while a write is in flight.
         bad(&[
             op(0, 0, 100, w(1)),
@@ -662,9 +665,10 @@ mod tests {
                 if used & (1 << i) != 0 {
                     continue;
                 }
-                let ready = ops.iter().enumerate().all(|(j, p)| {
-                    used & (1 << j) != 0 || p.ret.map_or(true, |pr| pr >= o.call)
-                });
+                let ready = ops
+                    .iter()
+                    .enumerate()
+                    .all(|(j, p)| used & (1 << j) != 0 || p.ret.map_or(true, |pr| pr >= o.call));
                 if !ready {
                     continue;
                 }
