@@ -1,13 +1,18 @@
-//! The client-side recipes (Session, Mutex, Election) against a real etcd.
+//! The client-side concurrency recipes (Session, Mutex, Election, STM,
+//! and the recipes module) against a real etcd, and against Go's own
+//! implementation in `etcdctl lock` / `etcdctl elect`.
 
 mod common;
 
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use etcd_blocking::concurrency::{Election, Mutex, Session};
-use etcd_blocking::{CancelToken, Client, Error, EtcdError, GetOptions};
+use crossbeam_channel::RecvTimeoutError;
+use etcd_blocking::concurrency::recipes::{Barrier, DoubleBarrier, PriorityQueue, Queue, RwMutex};
+use etcd_blocking::concurrency::{stm_with, Election, Isolation, Mutex, Session, StmOptions};
+use etcd_blocking::{CancelToken, Client, Error, EtcdError, GetOptions, Op, Txn};
 
 fn client() -> Client {
     Client::connect(common::shared().endpoints()).expect("connect")
@@ -227,4 +232,395 @@ fn election_leads_proclaims_and_hands_over() {
         e2.leader(),
         Err(Error::Etcd(EtcdError::ElectionNoLeader))
     ));
+}
+
+// ---------------------------------------------------------------------------
+// Session loss
+// ---------------------------------------------------------------------------
+
+#[test]
+fn session_done_fires_when_the_lease_is_revoked_elsewhere() {
+    let p = common::unique_prefix("lost");
+    let c = client();
+    let other = client();
+    // TTL 2: the keepalive refreshes every ~0.7 s and so learns of the
+    // revoke within about a second.
+    let s = Session::with_ttl(&c, 2).unwrap();
+    let done = s.done();
+    let mut m = s.mutex(p.clone());
+    m.lock().unwrap();
+    let mut e = s.election(format!("{p}-election"));
+    assert!(matches!(
+        done.recv_timeout(Duration::from_millis(300)),
+        Err(RecvTimeoutError::Timeout)
+    ));
+
+    other.revoke(s.lease()).unwrap();
+    let t = Instant::now();
+    assert_eq!(
+        done.recv_timeout(Duration::from_secs(10)),
+        Err(RecvTimeoutError::Disconnected)
+    );
+    eprintln!("session loss seen {:?} after the revoke", t.elapsed());
+    assert!(!s.is_alive());
+    // A clone handed out before fires as well.
+    assert!(s.done().try_recv().is_err());
+
+    // The recipes of the lost session say so on their next call.
+    for r in [m.is_owner().map(drop), m.lock(), m.unlock(), e.campaign("x")] {
+        let err = r.unwrap_err();
+        assert!(
+            matches!(err, Error::Etcd(EtcdError::SessionExpired)),
+            "{err}"
+        );
+    }
+    // A fenced write with the lost lock is refused by etcd.
+    let fenced = c
+        .txn(
+            Txn::new()
+                .when([m.owner_compare()])
+                .and_then([Op::put(format!("{p}-guarded"), "late")]),
+        )
+        .unwrap();
+    assert!(!fenced.succeeded());
+    assert_eq!(c.get(format!("{p}-guarded")).unwrap().count(), 0);
+}
+
+#[test]
+fn a_waiting_lock_ends_when_its_session_is_lost_and_done_fires_on_close() {
+    let p = common::unique_prefix("lostwait");
+    let c = client();
+    let holder = Session::new(&c).unwrap();
+    let mut m1 = holder.mutex(p.clone());
+    m1.lock().unwrap();
+
+    let waiter = Session::with_ttl(&c, 2).unwrap();
+    let lease = waiter.lease();
+    let mut m2 = waiter.mutex(p.clone()).with_timeout(Duration::from_secs(30));
+    let revoker = {
+        let c = client();
+        thread::spawn(move || {
+            thread::sleep(Duration::from_millis(500));
+            c.revoke(lease).unwrap();
+        })
+    };
+    let t = Instant::now();
+    let e = m2.lock().unwrap_err();
+    revoker.join().unwrap();
+    assert!(matches!(e, Error::Etcd(EtcdError::SessionExpired)), "{e}");
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+    assert_eq!(queued(&c, &p), 1);
+
+    // Closing fires `done` too (as Go's Close does), and a mutex of the
+    // closed session refuses.
+    let done = holder.done();
+    holder.close().unwrap();
+    assert_eq!(
+        done.recv_timeout(Duration::from_secs(2)),
+        Err(RecvTimeoutError::Disconnected)
+    );
+    let e = m1.lock().unwrap_err();
+    assert!(matches!(e, Error::Etcd(EtcdError::SessionExpired)), "{e}");
+    assert_eq!(queued(&c, &p), 0);
+}
+
+// ---------------------------------------------------------------------------
+// STM
+// ---------------------------------------------------------------------------
+
+/// A small deterministic PRNG (xorshift), so the tests need no crate.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+fn balance(s: &mut etcd_blocking::concurrency::Stm, key: &str) -> Result<i64, Error> {
+    Ok(s.get_str(key)?.map_or(0, |v| v.parse().unwrap()))
+}
+
+/// 4 threads move random amounts between 10 accounts for `run` under
+/// `level`; returns the total afterwards and the retries counted.
+fn bank(level: Isolation, run: Duration) -> (i64, u32, u32) {
+    const ACCOUNTS: usize = 10;
+    let p = common::unique_prefix("bank");
+    let c = client();
+    let keys: Vec<String> = (0..ACCOUNTS).map(|i| format!("{p}acct/{i}")).collect();
+    for k in &keys {
+        c.put(k.clone(), "100").unwrap();
+    }
+    let retries = Arc::new(AtomicU32::new(0));
+    let commits = Arc::new(AtomicU32::new(0));
+    let threads: Vec<_> = (0..4u64)
+        .map(|t| {
+            let (c, keys) = (c.clone(), keys.clone());
+            let (retries, commits) = (retries.clone(), commits.clone());
+            thread::spawn(move || {
+                let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (t + 1) * 0x2545_F491);
+                let end = Instant::now() + run;
+                let client = c.with_timeout(Duration::from_secs(20));
+                while Instant::now() < end {
+                    let from = rng.below(ACCOUNTS as u64) as usize;
+                    let to = (from + 1 + rng.below(ACCOUNTS as u64 - 1) as usize) % ACCOUNTS;
+                    let amount = 1 + rng.below(30) as i64;
+                    let opts = StmOptions::new().isolation(level);
+                    let done = stm_with(&client, opts, |s| {
+                        let a = balance(s, &keys[from])?;
+                        let b = balance(s, &keys[to])?;
+                        if a >= amount {
+                            s.put(keys[from].clone(), (a - amount).to_string());
+                            s.put(keys[to].clone(), (b + amount).to_string());
+                        }
+                        Ok::<_, Error>(())
+                    })
+                    .unwrap();
+                    retries.fetch_add(done.retries(), Ordering::Relaxed);
+                    commits.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let r = c
+        .get_with(format!("{p}acct/"), GetOptions::new().prefix())
+        .unwrap();
+    assert_eq!(r.kvs().len(), ACCOUNTS);
+    let total = r
+        .kvs()
+        .iter()
+        .map(|kv| kv.value_str().unwrap().parse::<i64>().unwrap())
+        .sum();
+    (
+        total,
+        retries.load(Ordering::Relaxed),
+        commits.load(Ordering::Relaxed),
+    )
+}
+
+#[test]
+fn stm_transfers_keep_the_total_under_every_serializable_level() {
+    for level in [
+        Isolation::SerializableSnapshot,
+        Isolation::Serializable,
+        Isolation::RepeatableReads,
+    ] {
+        let (total, retries, commits) = bank(level, Duration::from_millis(2500));
+        eprintln!("{level:?}: {commits} transfers committed, {retries} retries");
+        assert_eq!(total, 1000, "{level:?} changed the total");
+        assert!(retries > 0, "{level:?}: no conflict happened, nothing shown");
+        assert!(commits > 20, "{level:?}: only {commits} transfers");
+    }
+}
+
+/// Runs an increment of `counter` under `level` while another client
+/// increments it between the STM's read and its commit (first attempt
+/// only). Returns the final counter and the STM's retries.
+fn increment_raced(level: Isolation) -> (String, u32) {
+    let p = common::unique_prefix("race");
+    let key = format!("{p}counter");
+    let c = client();
+    let other = client();
+    c.put(key.clone(), "0").unwrap();
+    let mut attempt = 0;
+    let done = stm_with(&c, StmOptions::new().isolation(level), |s| {
+        let n: i64 = s.get_str(key.clone())?.unwrap().parse().unwrap();
+        attempt += 1;
+        if attempt == 1 {
+            other.put(key.clone(), (n + 1).to_string())?;
+        }
+        s.put(key.clone(), (n + 1).to_string());
+        Ok::<_, Error>(n)
+    })
+    .unwrap();
+    assert!(done.response().succeeded());
+    let v = c.get(key).unwrap().kvs()[0].value_str().unwrap().to_string();
+    (v, done.retries())
+}
+
+#[test]
+fn read_committed_loses_a_concurrent_update_the_other_levels_retry() {
+    for level in [
+        Isolation::SerializableSnapshot,
+        Isolation::Serializable,
+        Isolation::RepeatableReads,
+    ] {
+        assert_eq!(increment_raced(level), ("2".to_string(), 1), "{level:?}");
+    }
+    // The anomaly read committed allows: the other increment is lost.
+    assert_eq!(
+        increment_raced(Isolation::ReadCommitted),
+        ("1".to_string(), 0)
+    );
+}
+
+#[test]
+fn stm_levels_differ_as_documented_on_blind_writes_and_snapshots() {
+    let c = client();
+    let other = client();
+
+    // Blind write: the closure reads `a` and writes `x` without reading
+    // it, while another client writes `x`. Only serializable snapshot
+    // refuses that commit.
+    for (level, want_retries) in [
+        (Isolation::SerializableSnapshot, 1),
+        (Isolation::Serializable, 0),
+    ] {
+        let p = common::unique_prefix("blind");
+        let (a, x) = (format!("{p}a"), format!("{p}x"));
+        c.put(a.clone(), "1").unwrap();
+        let mut attempt = 0;
+        let done = stm_with(&c, StmOptions::new().isolation(level), |s| {
+            s.get(a.clone())?;
+            attempt += 1;
+            if attempt == 1 {
+                other.put(x.clone(), "other")?;
+            }
+            s.put(x.clone(), "mine");
+            Ok::<_, Error>(())
+        })
+        .unwrap();
+        assert_eq!(done.retries(), want_retries, "{level:?}");
+        assert_eq!(c.get(x).unwrap().kvs()[0].value(), b"mine");
+    }
+
+    // Snapshot: a transfer from a to b happens between the closure's two
+    // reads. Serializable reads both at the first read's revision (a
+    // consistent sum); repeatable reads reads b afresh (an inconsistent
+    // sum, in an attempt that then cannot commit).
+    for (level, first_sum) in [
+        (Isolation::Serializable, 100),
+        (Isolation::RepeatableReads, 110),
+    ] {
+        let p = common::unique_prefix("snap");
+        let (a, b) = (format!("{p}a"), format!("{p}b"));
+        c.put(a.clone(), "50").unwrap();
+        c.put(b.clone(), "50").unwrap();
+        let mut sums = Vec::new();
+        let done = stm_with(&c, StmOptions::new().isolation(level), |s| {
+            let va = balance(s, &a)?;
+            if sums.is_empty() {
+                other.txn(Txn::new().and_then([Op::put(a.clone(), "40"), Op::put(b.clone(), "60")]))?;
+            }
+            let vb = balance(s, &b)?;
+            sums.push(va + vb);
+            Ok::<_, Error>(())
+        })
+        .unwrap();
+        assert_eq!(done.retries(), 1, "{level:?}");
+        assert_eq!(sums, [first_sum, 100], "{level:?}");
+    }
+}
+
+#[derive(Debug, PartialEq)]
+enum AppError {
+    Insufficient(i64),
+    Etcd(String),
+}
+
+impl From<Error> for AppError {
+    fn from(e: Error) -> Self {
+        AppError::Etcd(e.to_string())
+    }
+}
+
+#[test]
+fn stm_aborts_with_the_users_error_prefetches_and_returns_the_commit() {
+    let p = common::unique_prefix("stmapi");
+    let (a, b, watched) = (format!("{p}a"), format!("{p}b"), format!("{p}w"));
+    let c = client();
+    let other = client();
+    c.put(a.clone(), "5").unwrap();
+
+    // Abort: the user's error comes back and nothing is written.
+    let e = stm_with(&c, StmOptions::new(), |s| {
+        let v: i64 = s.get_str(a.clone())?.unwrap().parse().unwrap();
+        s.put(b.clone(), "written?");
+        if v < 10 {
+            return Err(AppError::Insufficient(v));
+        }
+        Ok(())
+    })
+    .unwrap_err();
+    assert_eq!(e, AppError::Insufficient(5));
+    assert_eq!(c.get(b.clone()).unwrap().count(), 0);
+
+    // A prefetched key is in the read set even if the closure never reads
+    // it: changing it under the first attempt makes it run again.
+    c.put(watched.clone(), "0").unwrap();
+    let mut attempt = 0;
+    let done = stm_with(
+        &c,
+        StmOptions::new()
+            .isolation(Isolation::Serializable)
+            .prefetch([watched.clone(), a.clone()]),
+        |s| {
+            attempt += 1;
+            if attempt == 1 {
+                other.put(watched.clone(), "1")?;
+            }
+            let v = s.get_str(a.clone())?.unwrap();
+            s.put(b.clone(), v.clone());
+            Ok::<_, Error>(v)
+        },
+    )
+    .unwrap();
+    assert_eq!(done.retries(), 1);
+    assert_eq!(done.value(), "5");
+    // The commit's response: the put's result, at the revision that wrote b.
+    assert!(done.response().succeeded());
+    assert_eq!(done.response().responses().len(), 1);
+    let rev = done.response().header().revision();
+    assert_eq!(c.get(b.clone()).unwrap().kvs()[0].mod_revision(), rev);
+    assert_eq!(done.into_value(), "5");
+}
+
+#[test]
+fn stm_retries_stop_at_the_deadline_and_on_cancel() {
+    let p = common::unique_prefix("stmstop");
+    let key = format!("{p}hot");
+    let c = client();
+    let other = client();
+    c.put(key.clone(), "0").unwrap();
+    // Every attempt conflicts: another write lands before each commit.
+    let conflicting = |s: &mut etcd_blocking::concurrency::Stm| {
+        let n: i64 = s.get_str(key.clone())?.unwrap().parse().unwrap();
+        other.put(key.clone(), (n + 100).to_string())?;
+        s.put(key.clone(), (n + 1).to_string());
+        Ok::<_, Error>(())
+    };
+    let t = Instant::now();
+    let e = stm_with(
+        &c.with_timeout(Duration::from_millis(500)),
+        StmOptions::new(),
+        conflicting,
+    )
+    .unwrap_err();
+    assert!(matches!(e, Error::DeadlineExceeded(_)), "{e}");
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+
+    let token = CancelToken::new();
+    let canceler = {
+        let token = token.clone();
+        thread::spawn(move || {
+            thread::sleep(Duration::from_millis(300));
+            token.cancel();
+        })
+    };
+    let t = Instant::now();
+    let e = stm_with(
+        &c.with_cancel(&token).with_timeout(Duration::from_secs(30)),
+        StmOptions::new(),
+        conflicting,
+    )
+    .unwrap_err();
+    canceler.join().unwrap();
+    assert!(matches!(e, Error::Canceled), "{e}");
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
 }
