@@ -624,3 +624,146 @@ fn stm_retries_stop_at_the_deadline_and_on_cancel() {
     assert!(matches!(e, Error::Canceled), "{e}");
     assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
 }
+
+// ---------------------------------------------------------------------------
+// Election::observe
+// ---------------------------------------------------------------------------
+
+/// Runs `f` until it does not fail with `Unavailable` (nothing was sent),
+/// for calls made while a restarted member comes back.
+fn when_served<T>(mut f: impl FnMut() -> Result<T, Error>) -> T {
+    let end = Instant::now() + Duration::from_secs(20);
+    loop {
+        match f() {
+            Err(Error::Unavailable(e)) if Instant::now() < end => {
+                eprintln!("not served yet: {e:?}");
+                thread::sleep(Duration::from_millis(100));
+            }
+            r => return r.unwrap(),
+        }
+    }
+}
+
+#[test]
+fn observe_sees_every_change_in_order_across_a_member_restart() {
+    let cluster = common::Cluster::single();
+    let c = Client::connect(cluster.endpoints()).unwrap();
+    let name = "election/observed";
+    let s1 = Session::new(&c).unwrap();
+    let s2 = Session::new(&c).unwrap();
+    let observer_session = Session::new(&c).unwrap();
+    let observer = observer_session.election(name).observe().unwrap();
+
+    let mut e1 = s1.election(name);
+    e1.campaign("v0").unwrap();
+    e1.proclaim("v1").unwrap();
+    e1.proclaim("v2").unwrap();
+    // Let the observer catch up to part of it before the restart, so the
+    // restart falls in the middle of the observation.
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        let ev = observer.recv_timeout(Duration::from_secs(10)).unwrap().unwrap();
+        seen.push(ev);
+    }
+    cluster.restart(0);
+    when_served(|| e1.proclaim("v3"));
+    when_served(|| e1.proclaim("v4"));
+
+    // A second campaigner queues behind, and takes over on resignation.
+    let queued_before = c
+        .get_with(format!("{name}/"), GetOptions::new().prefix().count_only())
+        .unwrap()
+        .count();
+    assert_eq!(queued_before, 1);
+    let mut e2 = Election::new(&s2, name).with_timeout(Duration::from_secs(20));
+    let key2 = e2.key().to_vec();
+    let follower = thread::spawn(move || {
+        e2.campaign("w0").unwrap();
+        e2
+    });
+    while c
+        .get_with(format!("{name}/"), GetOptions::new().prefix().count_only())
+        .unwrap()
+        .count()
+        < 2
+    {
+        thread::sleep(Duration::from_millis(20));
+    }
+    e1.resign().unwrap();
+    let mut e2 = follower.join().unwrap();
+    e2.proclaim("w1").unwrap();
+
+    let want = [
+        (e1.key().to_vec(), "v0"),
+        (e1.key().to_vec(), "v1"),
+        (e1.key().to_vec(), "v2"),
+        (e1.key().to_vec(), "v3"),
+        (e1.key().to_vec(), "v4"),
+        (key2.clone(), "w0"),
+        (key2, "w1"),
+    ];
+    while seen.len() < want.len() {
+        match observer.recv_timeout(Duration::from_secs(10)).unwrap() {
+            Some(ev) => seen.push(ev),
+            None => break,
+        }
+    }
+    let got: Vec<(Vec<u8>, &str)> = seen
+        .iter()
+        .map(|ev| (ev.key().to_vec(), ev.kv().value_str().unwrap()))
+        .collect();
+    assert_eq!(got, want);
+    assert!(seen.windows(2).all(|w| w[0].revision() < w[1].revision()));
+    // Nothing more, nothing repeated.
+    assert!(observer
+        .recv_timeout(Duration::from_millis(300))
+        .unwrap()
+        .is_none());
+}
+
+#[test]
+fn observe_ends_on_cancel_close_or_drop() {
+    let p = common::unique_prefix("obsend");
+    let c = client();
+    let s = Session::new(&c).unwrap();
+
+    let token = CancelToken::new();
+    let cancelable = Session::new(&c.with_cancel(&token)).unwrap();
+    let observer = cancelable.election(p.clone()).observe().unwrap();
+    // Nobody leads yet: nothing to report.
+    assert!(observer
+        .recv_timeout(Duration::from_millis(300))
+        .unwrap()
+        .is_none());
+    let mut e = s.election(p.clone());
+    e.campaign("a").unwrap();
+    let ev = observer.recv_timeout(Duration::from_secs(5)).unwrap().unwrap();
+    assert_eq!((ev.key(), ev.value()), (e.key(), &b"a"[..]));
+    assert_eq!(ev.leader_revision(), e.revision());
+    assert_eq!(ev.revision(), e.revision());
+
+    let t = Instant::now();
+    token.cancel();
+    let end = observer.recv_timeout(Duration::from_secs(3)).unwrap_err();
+    assert!(matches!(end, Error::Canceled), "{end}");
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    assert!(observer.recv().is_err());
+    assert_eq!(observer.iter().count(), 1);
+
+    // Dropping stops and joins the thread promptly, even mid-watch.
+    let watching = s.election(p.clone()).observe().unwrap();
+    assert_eq!(watching.recv().unwrap().value(), b"a");
+    let t = Instant::now();
+    drop(watching);
+    assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+
+    // Closing the client ends it with ClientClosed.
+    let other = client();
+    let other_session = Session::new(&other).unwrap();
+    let closing = other_session.election(p.clone()).observe().unwrap();
+    assert_eq!(closing.recv().unwrap().value(), b"a");
+    other.close().unwrap();
+    let end = closing.recv_timeout(Duration::from_secs(3)).unwrap_err();
+    assert!(matches!(end, Error::ClientClosed), "{end}");
+    e.resign().unwrap();
+}
