@@ -767,3 +767,291 @@ fn observe_ends_on_cancel_close_or_drop() {
     assert!(matches!(end, Error::ClientClosed), "{end}");
     e.resign().unwrap();
 }
+
+// ---------------------------------------------------------------------------
+// Recipes
+// ---------------------------------------------------------------------------
+
+#[test]
+fn a_barrier_holds_every_waiter_and_releases_them_all_at_once() {
+    let p = common::unique_prefix("barrier");
+    let key = format!("{p}gate");
+    let c = client();
+    let barrier = Barrier::new(&c, key.clone());
+    // Not held: waiting returns at once.
+    barrier.wait().unwrap();
+    assert!(barrier.hold().unwrap());
+    assert!(!barrier.hold().unwrap(), "held twice");
+
+    let (tx, rx) = mpsc::channel();
+    let waiters: Vec<_> = (0..3)
+        .map(|_| {
+            let (tx, b) = (tx.clone(), Barrier::new(&client(), key.clone()));
+            thread::spawn(move || {
+                b.with_timeout(Duration::from_secs(20)).wait().unwrap();
+                tx.send(Instant::now()).unwrap();
+            })
+        })
+        .collect();
+    assert!(rx.recv_timeout(Duration::from_millis(700)).is_err());
+    // A waiter with a short deadline gives up.
+    let e = Barrier::new(&c, key.clone())
+        .with_timeout(Duration::from_millis(300))
+        .wait()
+        .unwrap_err();
+    assert!(matches!(e, Error::DeadlineExceeded(_)), "{e}");
+
+    let released = Instant::now();
+    barrier.release().unwrap();
+    for w in waiters {
+        w.join().unwrap();
+    }
+    let times: Vec<Instant> = rx.try_iter().collect();
+    assert_eq!(times.len(), 3);
+    assert!(times.iter().all(|t| *t >= released));
+    assert_eq!(c.get(key).unwrap().count(), 0);
+}
+
+#[test]
+fn a_double_barrier_enters_and_leaves_together() {
+    let p = common::unique_prefix("double");
+    let key = format!("{p}phase");
+    let c = client();
+    let waiters = || {
+        c.get_with(format!("{key}/waiters/"), GetOptions::new().prefix())
+            .unwrap()
+            .kvs()
+            .len()
+    };
+
+    // One that gives up entering takes its key back.
+    let quitter = Session::new(&c).unwrap();
+    let e = DoubleBarrier::new(&quitter, key.clone(), 3)
+        .with_timeout(Duration::from_millis(300))
+        .enter()
+        .unwrap_err();
+    assert!(matches!(e, Error::DeadlineExceeded(_)), "{e}");
+    assert_eq!(waiters(), 0);
+
+    let (entered_tx, entered) = mpsc::channel();
+    let (left_tx, left) = mpsc::channel();
+    let worker = |i: usize| {
+        let (key, entered_tx, left_tx) = (key.clone(), entered_tx.clone(), left_tx.clone());
+        let (go_tx, go) = mpsc::channel::<()>();
+        let t = thread::spawn(move || {
+            let c = client();
+            let s = Session::new(&c).unwrap();
+            let mut b = DoubleBarrier::new(&s, key, 3).with_timeout(Duration::from_secs(20));
+            b.enter().unwrap();
+            entered_tx.send((i, Instant::now())).unwrap();
+            // Each worker leaves when told to.
+            go.recv().unwrap();
+            let leaving = Instant::now();
+            b.leave().unwrap();
+            left_tx.send((i, leaving, Instant::now())).unwrap();
+        });
+        (t, go_tx)
+    };
+    let first_two = [worker(0), worker(1)];
+    assert!(entered.recv_timeout(Duration::from_millis(700)).is_err());
+    assert_eq!(waiters(), 2);
+    let third_at = Instant::now();
+    let third = worker(2);
+    let mut enters = Vec::new();
+    for _ in 0..3 {
+        enters.push(entered.recv_timeout(Duration::from_secs(10)).unwrap());
+    }
+    assert!(enters.iter().all(|(_, t)| *t >= third_at));
+
+    // A fourth is one too many: refused, and its key taken back.
+    let extra = Session::new(&c).unwrap();
+    let e = DoubleBarrier::new(&extra, key.clone(), 3).enter().unwrap_err();
+    assert!(matches!(e, Error::InvalidRequest(_)), "{e}");
+    assert_eq!(waiters(), 3);
+
+    // Workers 0 and 1 leave, but stay in `leave` until worker 2 leaves.
+    for (_, go) in &first_two {
+        go.send(()).unwrap();
+    }
+    assert!(left.recv_timeout(Duration::from_millis(700)).is_err());
+    third.1.send(()).unwrap();
+    let mut leaves = Vec::new();
+    for _ in 0..3 {
+        leaves.push(left.recv_timeout(Duration::from_secs(10)).unwrap());
+    }
+    let last_started = leaves.iter().find(|(i, _, _)| *i == 2).unwrap().1;
+    assert!(leaves.iter().all(|(_, _, done)| *done >= last_started));
+    for (t, _) in first_two.into_iter().chain([third]) {
+        t.join().unwrap();
+    }
+    assert_eq!(waiters(), 0);
+    assert_eq!(c.get(format!("{key}/ready")).unwrap().count(), 0);
+}
+
+#[test]
+fn a_queue_is_first_in_first_out_across_consumers() {
+    let p = common::unique_prefix("queue");
+    let name = format!("{p}jobs");
+    let c = client();
+    let q = Queue::new(&c, name.clone());
+    for i in 0..5 {
+        q.enqueue(format!("item-{i}")).unwrap();
+    }
+    // Keys in Go's layout: <prefix>/<nanos>.
+    let r = c
+        .get_with(format!("{name}/"), GetOptions::new().prefix())
+        .unwrap();
+    assert!(r.kvs().iter().all(|kv| {
+        let k = kv.key_str().unwrap();
+        k[name.len() + 1..].parse::<u128>().is_ok()
+    }));
+    for i in 0..5 {
+        assert_eq!(q.dequeue().unwrap(), format!("item-{i}").as_bytes());
+    }
+    // Empty: a dequeue waits until its deadline, or until an item comes.
+    let e = q
+        .with_timeout(Duration::from_millis(300))
+        .dequeue()
+        .unwrap_err();
+    assert!(matches!(e, Error::DeadlineExceeded(_)), "{e}");
+
+    // Three consumers, one producer: every item exactly once, and each
+    // consumer gets its items in the order they were enqueued.
+    let consumers: Vec<_> = (0..3)
+        .map(|_| {
+            let q = Queue::new(&client(), name.clone()).with_timeout(Duration::from_secs(3));
+            thread::spawn(move || {
+                let mut got = Vec::new();
+                loop {
+                    match q.dequeue() {
+                        Ok(v) => got.push(String::from_utf8(v).unwrap()),
+                        Err(Error::DeadlineExceeded(_)) => return got,
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+            })
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(200));
+    for i in 0..30 {
+        q.enqueue(format!("{i:02}")).unwrap();
+    }
+    let mut all = Vec::new();
+    for t in consumers {
+        let got = t.join().unwrap();
+        let mut sorted = got.clone();
+        sorted.sort();
+        assert_eq!(got, sorted, "a consumer got items out of order");
+        all.extend(got);
+    }
+    all.sort();
+    let want: Vec<String> = (0..30).map(|i| format!("{i:02}")).collect();
+    assert_eq!(all, want);
+}
+
+#[test]
+fn a_priority_queue_orders_by_priority_then_arrival() {
+    let p = common::unique_prefix("prio");
+    let name = format!("{p}tasks");
+    let c = client();
+    let q = PriorityQueue::new(&c, name.clone());
+    let items = [
+        ("backup", 5),
+        ("page", 0),
+        ("report", 3),
+        ("backup-2", 5),
+        ("page-2", 0),
+        ("report-2", 3),
+        ("urgent", 1),
+    ];
+    for (v, pr) in items {
+        q.enqueue(v, pr).unwrap();
+    }
+    // Go's layout: <key>/<priority:05>/<seq:016>, and __<key>/<priority>.
+    let seq0 = format!("{name}/00005/{:016}", 0);
+    let seq1 = format!("{name}/00005/{:016}", 1);
+    assert_eq!(c.get(seq0).unwrap().kvs()[0].value(), b"backup");
+    assert_eq!(c.get(seq1).unwrap().kvs()[0].value(), b"backup-2");
+    assert_eq!(c.get(format!("__{name}/00005")).unwrap().count(), 1);
+
+    let order: Vec<String> = (0..items.len())
+        .map(|_| String::from_utf8(q.dequeue().unwrap()).unwrap())
+        .collect();
+    assert_eq!(
+        order,
+        ["page", "page-2", "urgent", "report", "report-2", "backup", "backup-2"]
+    );
+
+    // A consumer waiting on the empty queue gets the next item.
+    let waiting = {
+        let q = q.with_timeout(Duration::from_secs(10));
+        thread::spawn(move || q.dequeue().unwrap())
+    };
+    thread::sleep(Duration::from_millis(300));
+    q.enqueue("late", 7).unwrap();
+    assert_eq!(waiting.join().unwrap(), b"late");
+}
+
+#[test]
+fn a_rw_mutex_lets_readers_share_and_excludes_a_writer() {
+    let p = common::unique_prefix("rw");
+    let name = format!("{p}config");
+    let c = client();
+    let sessions: Vec<Session> = (0..4).map(|_| Session::new(&c).unwrap()).collect();
+    let mut readers: Vec<RwMutex> = sessions[..3]
+        .iter()
+        .map(|s| RwMutex::new(s, name.clone()).with_timeout(Duration::from_secs(20)))
+        .collect();
+    // Readers share: all three hold the read lock at once.
+    for r in &mut readers {
+        r.read_lock().unwrap();
+    }
+    assert!(std::str::from_utf8(readers[0].key())
+        .unwrap()
+        .starts_with(&format!("{name}/read/")));
+
+    // A writer waits for all of them.
+    let (tx, rx) = mpsc::channel();
+    let mut writer = RwMutex::new(&sessions[3], name.clone()).with_timeout(Duration::from_secs(20));
+    let w = thread::spawn(move || {
+        writer.lock().unwrap();
+        tx.send(Instant::now()).unwrap();
+        writer
+    });
+    thread::sleep(Duration::from_millis(400));
+    readers[0].read_unlock().unwrap();
+    readers[1].read_unlock().unwrap();
+    assert!(rx.recv_timeout(Duration::from_millis(400)).is_err());
+    let last_unlock = Instant::now();
+    readers[2].read_unlock().unwrap();
+    let got = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(got >= last_unlock);
+    let mut writer = w.join().unwrap();
+    assert!(std::str::from_utf8(writer.key())
+        .unwrap()
+        .starts_with(&format!("{name}/write/")));
+
+    // While the writer holds it, a reader waits; one with a short
+    // deadline gives up and takes its key back.
+    let mut impatient =
+        RwMutex::new(&sessions[1], name.clone()).with_timeout(Duration::from_millis(300));
+    let e = impatient.read_lock().unwrap_err();
+    assert!(matches!(e, Error::DeadlineExceeded(_)), "{e}");
+    assert_eq!(impatient.revision(), -1);
+    let (tx, rx) = mpsc::channel();
+    let mut reader = readers.remove(0);
+    let r = thread::spawn(move || {
+        reader.read_lock().unwrap();
+        tx.send(Instant::now()).unwrap();
+        reader
+    });
+    assert!(rx.recv_timeout(Duration::from_millis(400)).is_err());
+    let unlocked = Instant::now();
+    writer.unlock().unwrap();
+    assert!(rx.recv_timeout(Duration::from_secs(10)).unwrap() >= unlocked);
+    r.join().unwrap().read_unlock().unwrap();
+    let left = c
+        .get_with(format!("{name}/"), GetOptions::new().prefix())
+        .unwrap();
+    assert_eq!(left.count(), 0, "{:?}", common::keys(&left));
+}
