@@ -1055,3 +1055,174 @@ fn a_rw_mutex_lets_readers_share_and_excludes_a_writer() {
         .unwrap();
     assert_eq!(left.count(), 0, "{:?}", common::keys(&left));
 }
+
+// ---------------------------------------------------------------------------
+// Interop with Go: etcdctl 3.4's `lock` and `elect` (Go's concurrency
+// package) on the same names as this crate's Mutex and Election
+// ---------------------------------------------------------------------------
+
+/// A running `etcdctl` (Go) process, its stdout read line by line.
+struct GoProcess {
+    child: std::process::Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl GoProcess {
+    fn spawn(args: &[&str]) -> GoProcess {
+        use std::io::BufRead;
+        let endpoints = common::shared().endpoints().join(",");
+        let mut child = std::process::Command::new("/usr/bin/etcdctl")
+            .env("ETCDCTL_API", "3")
+            .arg(format!("--endpoints={endpoints}"))
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("etcdctl 3.4 at /usr/bin/etcdctl");
+        let out = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        thread::spawn(move || {
+            for line in std::io::BufReader::new(out).lines() {
+                let Ok(line) = line else { return };
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        GoProcess { child, lines }
+    }
+
+    fn line(&self, timeout: Duration) -> Option<String> {
+        self.lines.recv_timeout(timeout).ok()
+    }
+
+    fn is_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    /// SIGINT: etcdctl unlocks / resigns, then exits.
+    fn interrupt_and_wait(&mut self) {
+        let pid = self.child.id() as libc::pid_t;
+        // SAFETY: signalling our own child process.
+        unsafe { libc::kill(pid, libc::SIGINT) };
+        let end = Instant::now() + Duration::from_secs(10);
+        while self.is_running() {
+            assert!(Instant::now() < end, "etcdctl did not exit on SIGINT");
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for GoProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn etcdctl_lock_and_this_crates_mutex_exclude_each_other() {
+    let p = common::unique_prefix("golock");
+    let name = format!("{p}lock");
+    let c = client();
+
+    // Go holds the lock: this crate cannot take it.
+    let mut go = GoProcess::spawn(&["lock", &name]);
+    let go_key = go.line(Duration::from_secs(15)).expect("etcdctl took the lock");
+    assert!(go_key.starts_with(&format!("{name}/")), "{go_key}");
+    let s = Session::new(&c).unwrap();
+    let mut m = s.mutex(name.clone());
+    assert!(matches!(m.try_lock(), Err(Error::Locked)));
+    let e = Mutex::new(&s, name.clone())
+        .with_timeout(Duration::from_millis(500))
+        .lock()
+        .unwrap_err();
+    assert!(matches!(e, Error::DeadlineExceeded(_)), "{e}");
+    assert_eq!(queued(&c, &name), 1, "our withdrawn key is left");
+
+    // This crate waits in line behind Go, and gets it when Go unlocks.
+    let (tx, rx) = mpsc::channel();
+    let mut waiting = Mutex::new(&s, name.clone()).with_timeout(Duration::from_secs(20));
+    let waiter = thread::spawn(move || {
+        waiting.lock().unwrap();
+        tx.send(Instant::now()).unwrap();
+        waiting
+    });
+    assert!(rx.recv_timeout(Duration::from_millis(700)).is_err());
+    let released = Instant::now();
+    go.interrupt_and_wait();
+    assert!(rx.recv_timeout(Duration::from_secs(10)).unwrap() >= released);
+    let mut ours = waiter.join().unwrap();
+    assert!(ours.is_owner().unwrap());
+
+    // This crate holds it: Go waits, and gets it when we unlock.
+    let mut go = GoProcess::spawn(&["lock", &name]);
+    assert_eq!(go.line(Duration::from_millis(1500)), None, "Go took a held lock");
+    assert!(go.is_running());
+    assert_eq!(queued(&c, &name), 2);
+    ours.unlock().unwrap();
+    let go_key = go.line(Duration::from_secs(15)).expect("etcdctl got the lock");
+    assert!(go_key.starts_with(&format!("{name}/")), "{go_key}");
+    assert!(matches!(m.try_lock(), Err(Error::Locked)));
+    go.interrupt_and_wait();
+    assert_eq!(queued(&c, &name), 0);
+}
+
+#[test]
+fn etcdctl_elect_and_this_crates_election_share_one_leadership() {
+    let p = common::unique_prefix("goelect");
+    let name = format!("{p}leader");
+    let c = client();
+    let s = Session::new(&c).unwrap();
+
+    // Go leads: this crate sees its proposal, and cannot lead.
+    let mut go = GoProcess::spawn(&["elect", &name, "go-proposal"]);
+    let key = go.line(Duration::from_secs(15)).expect("etcdctl leads");
+    assert!(key.starts_with(&format!("{name}/")), "{key}");
+    assert_eq!(go.line(Duration::from_secs(5)).as_deref(), Some("go-proposal"));
+    let observer = s.election(name.clone()).observe().unwrap();
+    let ev = observer.recv_timeout(Duration::from_secs(5)).unwrap().unwrap();
+    assert_eq!((ev.key(), ev.value()), (key.as_bytes(), &b"go-proposal"[..]));
+    let mut e = s.election(name.clone()).with_timeout(Duration::from_millis(500));
+    let err = e.campaign("rust").unwrap_err();
+    assert!(matches!(err, Error::DeadlineExceeded(_)), "{err}");
+    assert_eq!(queued(&c, &name), 1);
+
+    // This crate campaigns behind Go and leads once Go resigns.
+    let (tx, rx) = mpsc::channel();
+    let mut ours = Election::new(&s, name.clone()).with_timeout(Duration::from_secs(20));
+    let campaigner = thread::spawn(move || {
+        ours.campaign("rust").unwrap();
+        tx.send(()).unwrap();
+        ours
+    });
+    assert!(rx.recv_timeout(Duration::from_millis(700)).is_err());
+    go.interrupt_and_wait();
+    rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    let mut ours = campaigner.join().unwrap();
+    let ev = observer.recv_timeout(Duration::from_secs(5)).unwrap().unwrap();
+    assert_eq!((ev.key(), ev.value()), (ours.key(), &b"rust"[..]));
+
+    // Go follows us: `elect -l` sees our proclamations; `elect` waits.
+    let listener = GoProcess::spawn(&["elect", "-l", &name]);
+    let mut next_value = || loop {
+        let line = listener.line(Duration::from_secs(10)).expect("etcdctl observes");
+        if !line.starts_with(&name) {
+            return line;
+        }
+    };
+    assert_eq!(next_value(), "rust");
+    ours.proclaim("rust-2").unwrap();
+    assert_eq!(next_value(), "rust-2");
+    let mut go = GoProcess::spawn(&["elect", &name, "go-2"]);
+    assert_eq!(go.line(Duration::from_millis(1500)), None, "Go led too");
+    assert!(ours.is_leader().unwrap());
+    ours.resign().unwrap();
+    assert!(go.line(Duration::from_secs(15)).is_some_and(|k| k.starts_with(&name)));
+    assert_eq!(next_value(), "go-2");
+    let ev = observer.recv_timeout(Duration::from_secs(5)).unwrap().unwrap();
+    assert_eq!(ev.value(), b"rust-2");
+    let ev = observer.recv_timeout(Duration::from_secs(5)).unwrap().unwrap();
+    assert_eq!(ev.value(), b"go-2");
+    go.interrupt_and_wait();
+}
