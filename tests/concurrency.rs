@@ -267,7 +267,12 @@ fn session_done_fires_when_the_lease_is_revoked_elsewhere() {
     assert!(s.done().try_recv().is_err());
 
     // The recipes of the lost session say so on their next call.
-    for r in [m.is_owner().map(drop), m.lock(), m.unlock(), e.campaign("x")] {
+    for r in [
+        m.is_owner().map(drop),
+        m.lock(),
+        m.unlock(),
+        e.campaign("x"),
+    ] {
         let err = r.unwrap_err();
         assert!(
             matches!(err, Error::Etcd(EtcdError::SessionExpired)),
@@ -296,7 +301,9 @@ fn a_waiting_lock_ends_when_its_session_is_lost_and_done_fires_on_close() {
 
     let waiter = Session::with_ttl(&c, 2).unwrap();
     let lease = waiter.lease();
-    let mut m2 = waiter.mutex(p.clone()).with_timeout(Duration::from_secs(30));
+    let mut m2 = waiter
+        .mutex(p.clone())
+        .with_timeout(Duration::from_secs(30));
     let revoker = {
         let c = client();
         thread::spawn(move || {
@@ -361,7 +368,7 @@ fn bank(level: Isolation, run: Duration) -> (i64, u32, u32) {
             let (c, keys) = (c.clone(), keys.clone());
             let (retries, commits) = (retries.clone(), commits.clone());
             thread::spawn(move || {
-                let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (t + 1) * 0x2545_F491);
+                let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ ((t + 1) * 0x2545_F491));
                 let end = Instant::now() + run;
                 let client = c.with_timeout(Duration::from_secs(20));
                 while Instant::now() < end {
@@ -414,7 +421,10 @@ fn stm_transfers_keep_the_total_under_every_serializable_level() {
         let (total, retries, commits) = bank(level, Duration::from_millis(2500));
         eprintln!("{level:?}: {commits} transfers committed, {retries} retries");
         assert_eq!(total, 1000, "{level:?} changed the total");
-        assert!(retries > 0, "{level:?}: no conflict happened, nothing shown");
+        assert!(
+            retries > 0,
+            "{level:?}: no conflict happened, nothing shown"
+        );
         assert!(commits > 20, "{level:?}: only {commits} transfers");
     }
 }
@@ -440,7 +450,10 @@ fn increment_raced(level: Isolation) -> (String, u32) {
     })
     .unwrap();
     assert!(done.response().succeeded());
-    let v = c.get(key).unwrap().kvs()[0].value_str().unwrap().to_string();
+    let v = c.get(key).unwrap().kvs()[0]
+        .value_str()
+        .unwrap()
+        .to_string();
     (v, done.retries())
 }
 
@@ -506,7 +519,9 @@ fn stm_levels_differ_as_documented_on_blind_writes_and_snapshots() {
         let done = stm_with(&c, StmOptions::new().isolation(level), |s| {
             let va = balance(s, &a)?;
             if sums.is_empty() {
-                other.txn(Txn::new().and_then([Op::put(a.clone(), "40"), Op::put(b.clone(), "60")]))?;
+                other.txn(
+                    Txn::new().and_then([Op::put(a.clone(), "40"), Op::put(b.clone(), "60")]),
+                )?;
             }
             let vb = balance(s, &b)?;
             sums.push(va + vb);
@@ -662,7 +677,10 @@ fn observe_sees_every_change_in_order_across_a_member_restart() {
     // restart falls in the middle of the observation.
     let mut seen = Vec::new();
     while seen.len() < 2 {
-        let ev = observer.recv_timeout(Duration::from_secs(10)).unwrap().unwrap();
+        let ev = observer
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap()
+            .unwrap();
         seen.push(ev);
     }
     cluster.restart(0);
@@ -737,7 +755,10 @@ fn observe_ends_on_cancel_close_or_drop() {
         .is_none());
     let mut e = s.election(p.clone());
     e.campaign("a").unwrap();
-    let ev = observer.recv_timeout(Duration::from_secs(5)).unwrap().unwrap();
+    let ev = observer
+        .recv_timeout(Duration::from_secs(5))
+        .unwrap()
+        .unwrap();
     assert_eq!((ev.key(), ev.value()), (e.key(), &b"a"[..]));
     assert_eq!(ev.leader_revision(), e.revision());
     assert_eq!(ev.revision(), e.revision());
@@ -865,7 +886,9 @@ fn a_double_barrier_enters_and_leaves_together() {
 
     // A fourth is one too many: refused, and its key taken back.
     let extra = Session::new(&c).unwrap();
-    let e = DoubleBarrier::new(&extra, key.clone(), 3).enter().unwrap_err();
+    let e = DoubleBarrier::new(&extra, key.clone(), 3)
+        .enter()
+        .unwrap_err();
     assert!(matches!(e, Error::InvalidRequest(_)), "{e}");
     assert_eq!(waiters(), 3);
 
@@ -1128,7 +1151,9 @@ fn etcdctl_lock_and_this_crates_mutex_exclude_each_other() {
 
     // Go holds the lock: this crate cannot take it.
     let mut go = GoProcess::spawn(&["lock", &name]);
-    let go_key = go.line(Duration::from_secs(15)).expect("etcdctl took the lock");
+    let go_key = go
+        .line(Duration::from_secs(15))
+        .expect("etcdctl took the lock");
     assert!(go_key.starts_with(&format!("{name}/")), "{go_key}");
     let s = Session::new(&c).unwrap();
     let mut m = s.mutex(name.clone());
@@ -1157,11 +1182,17 @@ fn etcdctl_lock_and_this_crates_mutex_exclude_each_other() {
 
     // This crate holds it: Go waits, and gets it when we unlock.
     let mut go = GoProcess::spawn(&["lock", &name]);
-    assert_eq!(go.line(Duration::from_millis(1500)), None, "Go took a held lock");
+    assert_eq!(
+        go.line(Duration::from_millis(1500)),
+        None,
+        "Go took a held lock"
+    );
     assert!(go.is_running());
     assert_eq!(queued(&c, &name), 2);
     ours.unlock().unwrap();
-    let go_key = go.line(Duration::from_secs(15)).expect("etcdctl got the lock");
+    let go_key = go
+        .line(Duration::from_secs(15))
+        .expect("etcdctl got the lock");
     assert!(go_key.starts_with(&format!("{name}/")), "{go_key}");
     assert!(matches!(m.try_lock(), Err(Error::Locked)));
     go.interrupt_and_wait();
@@ -1179,11 +1210,22 @@ fn etcdctl_elect_and_this_crates_election_share_one_leadership() {
     let mut go = GoProcess::spawn(&["elect", &name, "go-proposal"]);
     let key = go.line(Duration::from_secs(15)).expect("etcdctl leads");
     assert!(key.starts_with(&format!("{name}/")), "{key}");
-    assert_eq!(go.line(Duration::from_secs(5)).as_deref(), Some("go-proposal"));
+    assert_eq!(
+        go.line(Duration::from_secs(5)).as_deref(),
+        Some("go-proposal")
+    );
     let observer = s.election(name.clone()).observe().unwrap();
-    let ev = observer.recv_timeout(Duration::from_secs(5)).unwrap().unwrap();
-    assert_eq!((ev.key(), ev.value()), (key.as_bytes(), &b"go-proposal"[..]));
-    let mut e = s.election(name.clone()).with_timeout(Duration::from_millis(500));
+    let ev = observer
+        .recv_timeout(Duration::from_secs(5))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (ev.key(), ev.value()),
+        (key.as_bytes(), &b"go-proposal"[..])
+    );
+    let mut e = s
+        .election(name.clone())
+        .with_timeout(Duration::from_millis(500));
     let err = e.campaign("rust").unwrap_err();
     assert!(matches!(err, Error::DeadlineExceeded(_)), "{err}");
     assert_eq!(queued(&c, &name), 1);
@@ -1200,13 +1242,18 @@ fn etcdctl_elect_and_this_crates_election_share_one_leadership() {
     go.interrupt_and_wait();
     rx.recv_timeout(Duration::from_secs(10)).unwrap();
     let mut ours = campaigner.join().unwrap();
-    let ev = observer.recv_timeout(Duration::from_secs(5)).unwrap().unwrap();
+    let ev = observer
+        .recv_timeout(Duration::from_secs(5))
+        .unwrap()
+        .unwrap();
     assert_eq!((ev.key(), ev.value()), (ours.key(), &b"rust"[..]));
 
     // Go follows us: `elect -l` sees our proclamations; `elect` waits.
     let listener = GoProcess::spawn(&["elect", "-l", &name]);
-    let mut next_value = || loop {
-        let line = listener.line(Duration::from_secs(10)).expect("etcdctl observes");
+    let next_value = || loop {
+        let line = listener
+            .line(Duration::from_secs(10))
+            .expect("etcdctl observes");
         if !line.starts_with(&name) {
             return line;
         }
@@ -1218,11 +1265,19 @@ fn etcdctl_elect_and_this_crates_election_share_one_leadership() {
     assert_eq!(go.line(Duration::from_millis(1500)), None, "Go led too");
     assert!(ours.is_leader().unwrap());
     ours.resign().unwrap();
-    assert!(go.line(Duration::from_secs(15)).is_some_and(|k| k.starts_with(&name)));
+    assert!(go
+        .line(Duration::from_secs(15))
+        .is_some_and(|k| k.starts_with(&name)));
     assert_eq!(next_value(), "go-2");
-    let ev = observer.recv_timeout(Duration::from_secs(5)).unwrap().unwrap();
+    let ev = observer
+        .recv_timeout(Duration::from_secs(5))
+        .unwrap()
+        .unwrap();
     assert_eq!(ev.value(), b"rust-2");
-    let ev = observer.recv_timeout(Duration::from_secs(5)).unwrap().unwrap();
+    let ev = observer
+        .recv_timeout(Duration::from_secs(5))
+        .unwrap()
+        .unwrap();
     assert_eq!(ev.value(), b"go-2");
     go.interrupt_and_wait();
 }

@@ -489,10 +489,7 @@ impl Follow {
     /// The watch's next response within a short slice, so that a cancel,
     /// a close or the observer's drop is seen promptly.
     #[allow(clippy::type_complexity)]
-    fn next(
-        &self,
-        w: &Watcher,
-    ) -> std::result::Result<Result<Option<crate::WatchResponse>>, Stop> {
+    fn next(&self, w: &Watcher) -> std::result::Result<Result<Option<crate::WatchResponse>>, Stop> {
         self.interrupted()?;
         Ok(w.recv_timeout(crate::wait::CLOSE_POLL))
     }

@@ -12,8 +12,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
 use crate::{
-    Client, Compare, CompareOp, Error, GetOptions, GetResponse, Op, OpResponse, PutOptions,
-    Result, Txn, TxnResponse,
+    Client, Compare, CompareOp, Error, GetOptions, GetResponse, Op, OpResponse, PutOptions, Result,
+    Txn, TxnResponse,
 };
 
 use super::{deadline_of, within};
@@ -334,7 +334,10 @@ impl Stm {
                 self.rset.insert(k.clone(), r);
             }
         }
-        let missing: Vec<&Vec<u8>> = keys.iter().filter(|k| !self.rset.contains_key(*k)).collect();
+        let missing: Vec<&Vec<u8>> = keys
+            .iter()
+            .filter(|k| !self.rset.contains_key(*k))
+            .collect();
         if !missing.is_empty() {
             let opts = self.read_options();
             let ops = missing

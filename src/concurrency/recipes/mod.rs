@@ -91,7 +91,12 @@ fn claim(client: &Client, kv: &KeyValue) -> Result<bool> {
 /// Takes the first item under `dir` in `order` (Go's queue `Dequeue`):
 /// read the first key, delete it if nobody took it first; when the queue
 /// is empty, wait for a put under `dir` and look again.
-fn take_first(client: &Client, dir: &[u8], order: SortTarget, deadline: Instant) -> Result<Vec<u8>> {
+fn take_first(
+    client: &Client,
+    dir: &[u8],
+    order: SortTarget,
+    deadline: Instant,
+) -> Result<Vec<u8>> {
     let first = GetOptions::new()
         .prefix()
         .sort(order, SortOrder::Ascend)

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use crate::{Client, Compare, CompareOp, Error, GetOptions, Op, Result, SortOrder, SortTarget, Txn};
+use crate::{
+    Client, Compare, CompareOp, Error, GetOptions, Op, Result, SortOrder, SortTarget, Txn,
+};
 
 use super::super::deadline_of;
 use super::{dir, take_first};
