@@ -8,11 +8,11 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 
 use crate::{
     CancelToken, Client, Compare, Error, EtcdError, EventType, KeyValue, Op, PutOptions,
-    ResponseHeader, Result, Txn, WatchOptions, Watcher,
+    ResponseHeader, Result, Txn, WatchOptions, WatchResponse, Watcher,
 };
 
 use super::line::Line;
-use super::{deadline_of, first_created, first_kv, Session};
+use super::{deadline_of, first_created, first_kv, interrupted, Session, POLL};
 
 /// Leader election through a [`Session`]: the Go client's
 /// `concurrency.Election`, in its key layout, so Go processes (and
@@ -340,6 +340,9 @@ struct Follow {
     last: Option<(Vec<u8>, i64)>,
 }
 
+/// A step of the thread: its result, unless the thread must stop.
+type Step<T> = std::result::Result<Result<T>, Stop>;
+
 /// Why the thread stops.
 enum Stop {
     /// The observer is gone: nobody to tell.
@@ -361,7 +364,7 @@ impl Follow {
         if self.stop.is_canceled() {
             return Err(Stop::Dropped);
         }
-        match self.user.interrupted() {
+        match interrupted(&self.user) {
             Some(e) => Err(Stop::Error(e)),
             None => Ok(()),
         }
@@ -382,7 +385,7 @@ impl Follow {
         let until = std::time::Instant::now() + d;
         while std::time::Instant::now() < until {
             self.interrupted()?;
-            std::thread::sleep(crate::wait::CLOSE_POLL.min(d));
+            std::thread::sleep(POLL.min(d));
         }
         Ok(())
     }
@@ -396,7 +399,7 @@ impl Follow {
         let mut item = Ok(LeaderEvent { header, kv });
         loop {
             self.interrupted()?;
-            match self.tx.send_timeout(item, crate::wait::CLOSE_POLL) {
+            match self.tx.send_timeout(item, POLL) {
                 Ok(()) => break,
                 Err(crossbeam_channel::SendTimeoutError::Timeout(back)) => item = back,
                 Err(crossbeam_channel::SendTimeoutError::Disconnected(_)) => {
@@ -488,9 +491,8 @@ impl Follow {
 
     /// The watch's next response within a short slice, so that a cancel,
     /// a close or the observer's drop is seen promptly.
-    #[allow(clippy::type_complexity)]
-    fn next(&self, w: &Watcher) -> std::result::Result<Result<Option<crate::WatchResponse>>, Stop> {
+    fn next(&self, w: &Watcher) -> Step<Option<WatchResponse>> {
         self.interrupted()?;
-        Ok(w.recv_timeout(crate::wait::CLOSE_POLL))
+        Ok(w.recv_timeout(POLL))
     }
 }

@@ -11,7 +11,7 @@ use crate::{
 };
 
 use super::session::Liveness;
-use super::{first_created, first_kv, wait_delete, within, Session};
+use super::{first_created, first_kv, uncancelable, wait_delete, within, Session};
 
 /// One session's place in the line under a prefix: the key
 /// `<prefix>/<lease in hex>` (the Go client's layout, so both clients
@@ -145,7 +145,7 @@ impl Line {
     /// Leaves the line after a failed wait, even if the failure was a
     /// cancel: a stale key would hold up everyone queued behind it.
     pub(super) fn withdraw(&mut self) {
-        let client = self.client.uncancelable();
+        let client = uncancelable(&self.client);
         if let Err(e) = self.leave(&client) {
             log::warn!("leaving the line under {:?}: {e}", self.prefix);
         }

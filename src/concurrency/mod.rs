@@ -81,6 +81,24 @@ pub use mutex::Mutex;
 pub use session::{Session, DEFAULT_SESSION_TTL};
 pub use stm::{stm, stm_with, Committed, Isolation, Stm, StmOptions};
 
+// The only crate internals this module uses; everything else is the
+// public API.
+
+/// How often a wait looks at its cancel token and the client's closing.
+const POLL: Duration = crate::wait::CLOSE_POLL;
+
+/// Why a wait on `client` must stop now (a canceled token, a closed
+/// client), if it must.
+fn interrupted(client: &Client) -> Option<Error> {
+    client.interrupted()
+}
+
+/// `client` without its cancel token: for the clean-up after a canceled
+/// wait (withdrawing a key, revoking a lease), which must still happen.
+fn uncancelable(client: &Client) -> Client {
+    client.uncancelable()
+}
+
 /// Reads the oldest key under a prefix: the holder of a lock, the leader.
 fn first_created() -> GetOptions {
     GetOptions::new()
@@ -129,7 +147,7 @@ fn wait_event(
 ) -> Result<WatchEvent> {
     let w = within(client, deadline)?.watch_with(key.to_vec(), opts.start_revision(rev))?;
     loop {
-        if let Some(e) = client.interrupted().or_else(ended) {
+        if let Some(e) = interrupted(client).or_else(ended) {
             return Err(e);
         }
         let left = deadline.saturating_duration_since(Instant::now());
@@ -137,7 +155,7 @@ fn wait_event(
             return Err(Error::DeadlineExceeded(client.timeout()));
         }
         // Short slices, so a cancel or close is seen promptly.
-        let slice = left.min(crate::wait::CLOSE_POLL);
+        let slice = left.min(POLL);
         if let Some(r) = w.recv_timeout(slice)? {
             if let Some(e) = r.into_events().into_iter().find(|e| wanted(e)) {
                 return Ok(e);

@@ -10,7 +10,7 @@ use crossbeam_channel::{Receiver, Sender};
 
 use crate::{Client, Error, EtcdError, KeepAlive, LeaseState, Result};
 
-use super::{Election, Mutex};
+use super::{uncancelable, Election, Mutex};
 
 /// Default TTL of a [`Session`]'s lease, in seconds, as in the Go client.
 pub const DEFAULT_SESSION_TTL: i64 = 60;
@@ -216,7 +216,7 @@ impl Session {
                 self.liveness.end();
                 // Even a handle whose token fired must not leave the lease
                 // (and the keys on it) behind.
-                match self.client.uncancelable().revoke(self.lease) {
+                match uncancelable(&self.client).revoke(self.lease) {
                     // Already gone: what closing wants.
                     Err(Error::Etcd(EtcdError::LeaseNotFound)) => Ok(()),
                     r => r.map(drop),
@@ -241,6 +241,9 @@ fn follow(
         crossbeam_channel::select! {
             recv(refreshes) -> r => match r {
                 Ok(Ok(_)) => {}
+                // Every call fails with that already; the lease is not
+                // known to be lost.
+                Ok(Err(Error::ClientClosed)) => break,
                 Ok(Err(e)) => {
                     log::debug!("session {lease:x} is over: {e}");
                     liveness.end();

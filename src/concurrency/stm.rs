@@ -16,7 +16,7 @@ use crate::{
     Txn, TxnResponse,
 };
 
-use super::{deadline_of, within};
+use super::{deadline_of, interrupted, within};
 
 /// How STM transactions interfere, and so which of them conflict and run
 /// again: Go's `concurrency.Isolation`, with the same read-set and
@@ -200,7 +200,7 @@ where
     };
     let mut retries = 0;
     loop {
-        if let Some(e) = client.interrupted() {
+        if let Some(e) = interrupted(client) {
             return Err(e.into());
         }
         s.reset();

@@ -38,9 +38,11 @@ impl Barrier {
     }
 
     /// The same barrier with another deadline for [`wait`](Self::wait).
-    pub fn with_timeout(mut self, timeout: Duration) -> Barrier {
-        self.client = self.client.with_timeout(timeout);
-        self
+    pub fn with_timeout(&self, timeout: Duration) -> Barrier {
+        Barrier {
+            client: self.client.with_timeout(timeout),
+            key: self.key.clone(),
+        }
     }
 
     /// Holds the barrier: creates its key. `false` if it was held already

@@ -26,7 +26,7 @@ use crate::{
 };
 
 use super::session::Liveness;
-use super::{unique_key, wait_delete, within, Session};
+use super::{uncancelable, unique_key, wait_delete, within, Session};
 
 mod barrier;
 mod double_barrier;
@@ -184,7 +184,7 @@ impl Ephemeral {
 
     /// Deletes the key after a failed wait, even if it failed by cancel.
     fn withdraw(&mut self) {
-        let client = self.client.uncancelable();
+        let client = uncancelable(&self.client);
         if let Err(e) = self.delete_with(&client) {
             log::warn!("withdrawing a recipe key: {e}");
         }
