@@ -1281,3 +1281,99 @@ fn etcdctl_elect_and_this_crates_election_share_one_leadership() {
     assert_eq!(ev.value(), b"go-2");
     go.interrupt_and_wait();
 }
+
+#[test]
+fn recipe_waits_end_on_cancel_and_give_up_their_place() {
+    let p = common::unique_prefix("recipecancel");
+    let c = client();
+    let count = |prefix: String| {
+        c.get_with(prefix, GetOptions::new().prefix())
+            .unwrap()
+            .kvs()
+            .len()
+    };
+    let gate = format!("{p}gate");
+    assert!(Barrier::new(&c, gate.clone()).hold().unwrap());
+    let holder = Session::new(&c).unwrap();
+    let mut writer = RwMutex::new(&holder, format!("{p}rw"));
+    writer.lock().unwrap();
+
+    /// Fires `token` after a moment, and checks the wait ended promptly
+    /// with `Canceled`.
+    fn canceled_soon<T: std::fmt::Debug>(
+        token: &CancelToken,
+        wait: impl FnOnce() -> Result<T, Error>,
+    ) {
+        let canceler = {
+            let token = token.clone();
+            thread::spawn(move || {
+                thread::sleep(Duration::from_millis(300));
+                token.cancel();
+            })
+        };
+        let t = Instant::now();
+        let e = wait().unwrap_err();
+        canceler.join().unwrap();
+        assert!(matches!(e, Error::Canceled), "{e}");
+        assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+    }
+
+    let long = c.with_timeout(Duration::from_secs(30));
+    let token = CancelToken::new();
+    canceled_soon(&token, || {
+        Barrier::new(&long.with_cancel(&token), gate.clone()).wait()
+    });
+    let token = CancelToken::new();
+    canceled_soon(&token, || {
+        Queue::new(&long.with_cancel(&token), format!("{p}q")).dequeue()
+    });
+    let token = CancelToken::new();
+    canceled_soon(&token, || {
+        PriorityQueue::new(&long.with_cancel(&token), format!("{p}pq")).dequeue()
+    });
+
+    let token = CancelToken::new();
+    let s = Session::new(&long.with_cancel(&token)).unwrap();
+    canceled_soon(&token, || RwMutex::new(&s, format!("{p}rw")).read_lock());
+    assert_eq!(
+        count(format!("{p}rw/")),
+        1,
+        "the canceled reader's key is left"
+    );
+
+    let token = CancelToken::new();
+    let s = Session::new(&long.with_cancel(&token)).unwrap();
+    canceled_soon(&token, || {
+        DoubleBarrier::new(&s, format!("{p}db"), 2).enter()
+    });
+    assert_eq!(count(format!("{p}db/waiters/")), 0);
+
+    writer.unlock().unwrap();
+    Barrier::new(&c, gate).release().unwrap();
+}
+
+#[test]
+fn a_resumed_election_keeps_the_lead_only_with_the_right_revision() {
+    let p = common::unique_prefix("resume");
+    let c = client();
+    let s = Session::new(&c).unwrap();
+    let mut e = s.election(p.clone());
+    e.campaign("first").unwrap();
+
+    let mut resumed = Election::resume(&s, p.clone(), e.key().to_vec(), e.revision());
+    resumed.proclaim("resumed").unwrap();
+    assert_eq!(e.leader().unwrap().value(), b"resumed");
+    assert!(resumed.is_leader().unwrap());
+
+    let mut wrong = Election::resume(&s, p.clone(), e.key().to_vec(), e.revision() + 1000);
+    let err = wrong.proclaim("forged").unwrap_err();
+    assert!(
+        matches!(err, Error::Etcd(EtcdError::ElectionNotLeader)),
+        "{err}"
+    );
+    resumed.resign().unwrap();
+    assert!(matches!(
+        e.leader(),
+        Err(Error::Etcd(EtcdError::ElectionNoLeader))
+    ));
+}
