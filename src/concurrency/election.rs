@@ -162,7 +162,9 @@ impl Election {
     /// the client closes (the last item is then [`Error::Canceled`] or
     /// [`Error::ClientClosed`]), or on an error that retrying cannot cure.
     /// Any session may observe, campaigning or not; the session being
-    /// over does not end the observation.
+    /// over does not end the observation. A cancel is seen within a few
+    /// tens of milliseconds while waiting for a change; a read in flight
+    /// (after a leader goes) finishes first, within the handle's deadline.
     pub fn observe(&self) -> Result<Observer> {
         Observer::start(self.0.client.clone(), self.0.prefix.clone())
     }

@@ -103,7 +103,10 @@ impl PriorityQueue {
     }
 
     /// Takes the first item (lowest priority number, then oldest), waiting
-    /// for one within the handle's deadline while the queue is empty.
+    /// for one within the handle's deadline while the queue is empty. As
+    /// with [`Queue::dequeue`](super::Queue::dequeue), an
+    /// [`Error::Ambiguous`](crate::Error::Ambiguous) may have taken the
+    /// item.
     pub fn dequeue(&self) -> Result<Vec<u8>> {
         let deadline = deadline_of(&self.client);
         take_first(&self.client, &dir(&self.key), SortTarget::Key, deadline)

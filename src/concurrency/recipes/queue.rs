@@ -53,7 +53,9 @@ impl Queue {
     }
 
     /// Takes the item at the head of the queue, waiting for one within the
-    /// handle's deadline while the queue is empty.
+    /// handle's deadline while the queue is empty. Taking is a guarded
+    /// delete: if it fails with [`Error::Ambiguous`](crate::Error::Ambiguous)
+    /// the item may be gone from the queue without having been returned.
     pub fn dequeue(&self) -> Result<Vec<u8>> {
         let deadline = deadline_of(&self.client);
         take_first(&self.client, &dir(&self.prefix), SortTarget::Mod, deadline)
