@@ -14,8 +14,33 @@ use etcd_blocking::concurrency::recipes::{Barrier, DoubleBarrier, PriorityQueue,
 use etcd_blocking::concurrency::{stm_with, Election, Isolation, Mutex, Session, StmOptions};
 use etcd_blocking::{CancelToken, Client, Error, EtcdError, GetOptions, Op, Txn};
 
+/// Asserts that `$r` failed with an error matching `$p`.
+macro_rules! assert_err {
+    ($r:expr, $p:pat) => {{
+        let e = $r.unwrap_err();
+        assert!(matches!(e, $p), "{e}");
+    }};
+}
+
 fn client() -> Client {
     Client::connect(common::shared().endpoints()).expect("connect")
+}
+
+/// Fires `token` 300 ms from now, and checks that `wait` then ended
+/// promptly with `Canceled`.
+fn canceled_soon<T: std::fmt::Debug>(token: &CancelToken, wait: impl FnOnce() -> Result<T, Error>) {
+    let canceler = {
+        let token = token.clone();
+        thread::spawn(move || {
+            thread::sleep(Duration::from_millis(300));
+            token.cancel();
+        })
+    };
+    let t = Instant::now();
+    let e = wait().unwrap_err();
+    canceler.join().unwrap();
+    assert!(matches!(e, Error::Canceled), "{e}");
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
 }
 
 /// How many keys are queued under a recipe's prefix.
@@ -47,10 +72,11 @@ fn a_session_keeps_its_lease_until_closed() {
     assert!(c.time_to_live(orphan, false).unwrap().ttl() > 0);
     c.revoke(orphan).unwrap();
 
-    let e = Session::with_ttl(&c, 0).unwrap_err();
-    assert!(matches!(e, Error::InvalidRequest(_)), "{e}");
-    let e = Session::with_lease(&c, 0x7777_0000_1234).unwrap_err();
-    assert!(matches!(e, Error::Etcd(EtcdError::LeaseNotFound)), "{e}");
+    assert_err!(Session::with_ttl(&c, 0), Error::InvalidRequest(_));
+    assert_err!(
+        Session::with_lease(&c, 0x7777_0000_1234),
+        Error::Etcd(EtcdError::LeaseNotFound)
+    );
 }
 
 #[test]
@@ -135,8 +161,7 @@ fn a_lock_wait_ends_by_deadline_or_cancel_and_gives_up_its_place() {
         .mutex(p.clone())
         .with_timeout(Duration::from_millis(600));
     let t = Instant::now();
-    let e = m2.lock().unwrap_err();
-    assert!(matches!(e, Error::DeadlineExceeded(_)), "{e}");
+    assert_err!(m2.lock(), Error::DeadlineExceeded(_));
     assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
     assert_eq!(queued(&c, &p), 1, "the waiter's key was not withdrawn");
 
@@ -144,18 +169,7 @@ fn a_lock_wait_ends_by_deadline_or_cancel_and_gives_up_its_place() {
     let cancelable =
         Session::new(&c.with_cancel(&token).with_timeout(Duration::from_secs(30))).unwrap();
     let mut m3 = cancelable.mutex(p.clone());
-    let canceler = {
-        let token = token.clone();
-        thread::spawn(move || {
-            thread::sleep(Duration::from_millis(300));
-            token.cancel();
-        })
-    };
-    let t = Instant::now();
-    let e = m3.lock().unwrap_err();
-    assert!(matches!(e, Error::Canceled), "{e}");
-    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
-    canceler.join().unwrap();
+    canceled_soon(&token, || m3.lock());
     // Canceled, it still gave up its place, and its session still revokes
     // its lease.
     assert_eq!(queued(&c, &p), 1);
@@ -193,12 +207,10 @@ fn election_leads_proclaims_and_hands_over() {
     let s1 = Session::new(&c).unwrap();
     let s2 = Session::new(&c).unwrap();
     let mut e1 = s1.election(p.clone());
-    let e = e1.leader().unwrap_err();
-    assert!(matches!(e, Error::Etcd(EtcdError::ElectionNoLeader)), "{e}");
-    let e = e1.proclaim("early").unwrap_err();
-    assert!(
-        matches!(e, Error::Etcd(EtcdError::ElectionNotLeader)),
-        "{e}"
+    assert_err!(e1.leader(), Error::Etcd(EtcdError::ElectionNoLeader));
+    assert_err!(
+        e1.proclaim("early"),
+        Error::Etcd(EtcdError::ElectionNotLeader)
     );
 
     e1.campaign("alpha").unwrap();
@@ -222,10 +234,9 @@ fn election_leads_proclaims_and_hands_over() {
     assert!(e2.is_leader().unwrap());
     assert!(!e1.is_leader().unwrap());
     assert_eq!(e2.leader().unwrap().value(), b"beta");
-    let e = e1.proclaim("stale").unwrap_err();
-    assert!(
-        matches!(e, Error::Etcd(EtcdError::ElectionNotLeader)),
-        "{e}"
+    assert_err!(
+        e1.proclaim("stale"),
+        Error::Etcd(EtcdError::ElectionNotLeader)
     );
     e2.resign().unwrap();
     assert!(matches!(
@@ -273,11 +284,7 @@ fn session_done_fires_when_the_lease_is_revoked_elsewhere() {
         m.unlock(),
         e.campaign("x"),
     ] {
-        let err = r.unwrap_err();
-        assert!(
-            matches!(err, Error::Etcd(EtcdError::SessionExpired)),
-            "{err}"
-        );
+        assert_err!(r, Error::Etcd(EtcdError::SessionExpired));
     }
     // A fenced write with the lost lock is refused by etcd.
     let fenced = c
@@ -326,8 +333,7 @@ fn a_waiting_lock_ends_when_its_session_is_lost_and_done_fires_on_close() {
         done.recv_timeout(Duration::from_secs(2)),
         Err(RecvTimeoutError::Disconnected)
     );
-    let e = m1.lock().unwrap_err();
-    assert!(matches!(e, Error::Etcd(EtcdError::SessionExpired)), "{e}");
+    assert_err!(m1.lock(), Error::Etcd(EtcdError::SessionExpired));
     assert_eq!(queued(&c, &p), 0);
 }
 
@@ -611,33 +617,24 @@ fn stm_retries_stop_at_the_deadline_and_on_cancel() {
         Ok::<_, Error>(())
     };
     let t = Instant::now();
-    let e = stm_with(
-        &c.with_timeout(Duration::from_millis(500)),
-        StmOptions::new(),
-        conflicting,
-    )
-    .unwrap_err();
-    assert!(matches!(e, Error::DeadlineExceeded(_)), "{e}");
+    assert_err!(
+        stm_with(
+            &c.with_timeout(Duration::from_millis(500)),
+            StmOptions::new(),
+            conflicting,
+        ),
+        Error::DeadlineExceeded(_)
+    );
     assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
 
     let token = CancelToken::new();
-    let canceler = {
-        let token = token.clone();
-        thread::spawn(move || {
-            thread::sleep(Duration::from_millis(300));
-            token.cancel();
-        })
-    };
-    let t = Instant::now();
-    let e = stm_with(
-        &c.with_cancel(&token).with_timeout(Duration::from_secs(30)),
-        StmOptions::new(),
-        conflicting,
-    )
-    .unwrap_err();
-    canceler.join().unwrap();
-    assert!(matches!(e, Error::Canceled), "{e}");
-    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+    canceled_soon(&token, || {
+        stm_with(
+            &c.with_cancel(&token).with_timeout(Duration::from_secs(30)),
+            StmOptions::new(),
+            conflicting,
+        )
+    });
 }
 
 // ---------------------------------------------------------------------------
@@ -765,8 +762,10 @@ fn observe_ends_on_cancel_close_or_drop() {
 
     let t = Instant::now();
     token.cancel();
-    let end = observer.recv_timeout(Duration::from_secs(3)).unwrap_err();
-    assert!(matches!(end, Error::Canceled), "{end}");
+    assert_err!(
+        observer.recv_timeout(Duration::from_secs(3)),
+        Error::Canceled
+    );
     assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
     assert!(observer.recv().is_err());
     assert_eq!(observer.iter().count(), 1);
@@ -784,8 +783,10 @@ fn observe_ends_on_cancel_close_or_drop() {
     let closing = other_session.election(p.clone()).observe().unwrap();
     assert_eq!(closing.recv().unwrap().value(), b"a");
     other.close().unwrap();
-    let end = closing.recv_timeout(Duration::from_secs(3)).unwrap_err();
-    assert!(matches!(end, Error::ClientClosed), "{end}");
+    assert_err!(
+        closing.recv_timeout(Duration::from_secs(3)),
+        Error::ClientClosed
+    );
     e.resign().unwrap();
 }
 
@@ -816,11 +817,12 @@ fn a_barrier_holds_every_waiter_and_releases_them_all_at_once() {
         .collect();
     assert!(rx.recv_timeout(Duration::from_millis(700)).is_err());
     // A waiter with a short deadline gives up.
-    let e = Barrier::new(&c, key.clone())
-        .with_timeout(Duration::from_millis(300))
-        .wait()
-        .unwrap_err();
-    assert!(matches!(e, Error::DeadlineExceeded(_)), "{e}");
+    assert_err!(
+        Barrier::new(&c, key.clone())
+            .with_timeout(Duration::from_millis(300))
+            .wait(),
+        Error::DeadlineExceeded(_)
+    );
 
     let released = Instant::now();
     barrier.release().unwrap();
@@ -847,11 +849,12 @@ fn a_double_barrier_enters_and_leaves_together() {
 
     // One that gives up entering takes its key back.
     let quitter = Session::new(&c).unwrap();
-    let e = DoubleBarrier::new(&quitter, key.clone(), 3)
-        .with_timeout(Duration::from_millis(300))
-        .enter()
-        .unwrap_err();
-    assert!(matches!(e, Error::DeadlineExceeded(_)), "{e}");
+    assert_err!(
+        DoubleBarrier::new(&quitter, key.clone(), 3)
+            .with_timeout(Duration::from_millis(300))
+            .enter(),
+        Error::DeadlineExceeded(_)
+    );
     assert_eq!(waiters(), 0);
 
     let (entered_tx, entered) = mpsc::channel();
@@ -886,10 +889,10 @@ fn a_double_barrier_enters_and_leaves_together() {
 
     // A fourth is one too many: refused, and its key taken back.
     let extra = Session::new(&c).unwrap();
-    let e = DoubleBarrier::new(&extra, key.clone(), 3)
-        .enter()
-        .unwrap_err();
-    assert!(matches!(e, Error::InvalidRequest(_)), "{e}");
+    assert_err!(
+        DoubleBarrier::new(&extra, key.clone(), 3).enter(),
+        Error::InvalidRequest(_)
+    );
     assert_eq!(waiters(), 3);
 
     // Workers 0 and 1 leave, but stay in `leave` until worker 2 leaves.
@@ -932,11 +935,10 @@ fn a_queue_is_first_in_first_out_across_consumers() {
         assert_eq!(q.dequeue().unwrap(), format!("item-{i}").as_bytes());
     }
     // Empty: a dequeue waits until its deadline, or until an item comes.
-    let e = q
-        .with_timeout(Duration::from_millis(300))
-        .dequeue()
-        .unwrap_err();
-    assert!(matches!(e, Error::DeadlineExceeded(_)), "{e}");
+    assert_err!(
+        q.with_timeout(Duration::from_millis(300)).dequeue(),
+        Error::DeadlineExceeded(_)
+    );
 
     // Three consumers, one producer: every item exactly once, and each
     // consumer gets its items in the order they were enqueued.
@@ -1058,8 +1060,7 @@ fn a_rw_mutex_lets_readers_share_and_excludes_a_writer() {
     // deadline gives up and takes its key back.
     let mut impatient =
         RwMutex::new(&sessions[1], name.clone()).with_timeout(Duration::from_millis(300));
-    let e = impatient.read_lock().unwrap_err();
-    assert!(matches!(e, Error::DeadlineExceeded(_)), "{e}");
+    assert_err!(impatient.read_lock(), Error::DeadlineExceeded(_));
     assert_eq!(impatient.revision(), -1);
     let (tx, rx) = mpsc::channel();
     let mut reader = readers.remove(0);
@@ -1158,11 +1159,12 @@ fn etcdctl_lock_and_this_crates_mutex_exclude_each_other() {
     let s = Session::new(&c).unwrap();
     let mut m = s.mutex(name.clone());
     assert!(matches!(m.try_lock(), Err(Error::Locked)));
-    let e = Mutex::new(&s, name.clone())
-        .with_timeout(Duration::from_millis(500))
-        .lock()
-        .unwrap_err();
-    assert!(matches!(e, Error::DeadlineExceeded(_)), "{e}");
+    assert_err!(
+        Mutex::new(&s, name.clone())
+            .with_timeout(Duration::from_millis(500))
+            .lock(),
+        Error::DeadlineExceeded(_)
+    );
     assert_eq!(queued(&c, &name), 1, "our withdrawn key is left");
 
     // This crate waits in line behind Go, and gets it when Go unlocks.
@@ -1226,8 +1228,7 @@ fn etcdctl_elect_and_this_crates_election_share_one_leadership() {
     let mut e = s
         .election(name.clone())
         .with_timeout(Duration::from_millis(500));
-    let err = e.campaign("rust").unwrap_err();
-    assert!(matches!(err, Error::DeadlineExceeded(_)), "{err}");
+    assert_err!(e.campaign("rust"), Error::DeadlineExceeded(_));
     assert_eq!(queued(&c, &name), 1);
 
     // This crate campaigns behind Go and leads once Go resigns.
@@ -1298,26 +1299,6 @@ fn recipe_waits_end_on_cancel_and_give_up_their_place() {
     let mut writer = RwMutex::new(&holder, format!("{p}rw"));
     writer.lock().unwrap();
 
-    /// Fires `token` after a moment, and checks the wait ended promptly
-    /// with `Canceled`.
-    fn canceled_soon<T: std::fmt::Debug>(
-        token: &CancelToken,
-        wait: impl FnOnce() -> Result<T, Error>,
-    ) {
-        let canceler = {
-            let token = token.clone();
-            thread::spawn(move || {
-                thread::sleep(Duration::from_millis(300));
-                token.cancel();
-            })
-        };
-        let t = Instant::now();
-        let e = wait().unwrap_err();
-        canceler.join().unwrap();
-        assert!(matches!(e, Error::Canceled), "{e}");
-        assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
-    }
-
     let long = c.with_timeout(Duration::from_secs(30));
     let token = CancelToken::new();
     canceled_soon(&token, || {
@@ -1366,10 +1347,9 @@ fn a_resumed_election_keeps_the_lead_only_with_the_right_revision() {
     assert!(resumed.is_leader().unwrap());
 
     let mut wrong = Election::resume(&s, p.clone(), e.key().to_vec(), e.revision() + 1000);
-    let err = wrong.proclaim("forged").unwrap_err();
-    assert!(
-        matches!(err, Error::Etcd(EtcdError::ElectionNotLeader)),
-        "{err}"
+    assert_err!(
+        wrong.proclaim("forged"),
+        Error::Etcd(EtcdError::ElectionNotLeader)
     );
     resumed.resign().unwrap();
     assert!(matches!(
