@@ -116,9 +116,14 @@ fn first_kv(r: &OpResponse) -> Option<&KeyValue> {
 
 /// When a wait on `client` must be over: its deadline from now.
 fn deadline_of(client: &Client) -> Instant {
+    deadline_after(client.timeout())
+}
+
+/// `timeout` from now; a "wait forever" timeout must not overflow the
+/// clock.
+fn deadline_after(timeout: Duration) -> Instant {
     let now = Instant::now();
-    // A "wait forever" timeout must not overflow the clock.
-    now.checked_add(client.timeout())
+    now.checked_add(timeout)
         .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
 }
 
@@ -193,4 +198,25 @@ fn unique_key(prefix: &[u8]) -> Vec<u8> {
     let mut key = prefix.to_vec();
     key.extend_from_slice(format!("/{nanos}").as_bytes());
     key
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unique_keys_are_go_s_prefix_slash_nanos() {
+        let k = unique_key(b"q");
+        let k = std::str::from_utf8(&k).unwrap();
+        let nanos: u128 = k.strip_prefix("q/").unwrap().parse().unwrap();
+        assert!(nanos > 1_600_000_000_000_000_000);
+    }
+
+    #[test]
+    fn a_wait_forever_does_not_overflow_the_clock() {
+        let d = deadline_after(Duration::MAX);
+        assert!(d > Instant::now() + Duration::from_secs(3600));
+        let d = deadline_after(Duration::from_secs(1));
+        assert!(d <= Instant::now() + Duration::from_secs(1));
+    }
 }

@@ -374,28 +374,16 @@ impl Stm {
 
     /// The commit's guards for this level.
     fn guards(&self) -> Vec<Compare> {
-        let reads = self.rset.iter().map(|(k, r)| {
-            let rev = r.kvs().first().map_or(0, |kv| kv.mod_revision());
-            Compare::mod_revision(k.clone(), CompareOp::Equal, rev)
-        });
-        match self.isolation {
-            Isolation::ReadCommitted => Vec::new(),
-            Isolation::RepeatableReads | Isolation::Serializable => reads.collect(),
-            Isolation::SerializableSnapshot => {
-                // No write to a written key after the first read's revision.
-                let first = self
-                    .rset
-                    .values()
-                    .map(|r| r.header().revision())
-                    .min()
-                    .unwrap_or(i64::MAX - 1);
-                let writes = self
-                    .wset
-                    .keys()
-                    .map(|k| Compare::mod_revision(k.clone(), CompareOp::Less, first + 1));
-                reads.chain(writes).collect()
-            }
-        }
+        let reads: Vec<Read> = self
+            .rset
+            .iter()
+            .map(|(k, r)| Read {
+                key: k,
+                mod_revision: r.kvs().first().map_or(0, |kv| kv.mod_revision()),
+                at: r.header().revision(),
+            })
+            .collect();
+        guards(self.isolation, &reads, self.wset.keys())
     }
 
     /// Commits the write set under the level's guards: the response if it
@@ -423,5 +411,80 @@ impl Stm {
             self.snapshot = None;
         }
         Ok(None)
+    }
+}
+
+/// A key of the read set: the mod revision read (0: absent), and the
+/// store revision it was read at.
+struct Read<'a> {
+    key: &'a [u8],
+    mod_revision: i64,
+    at: i64,
+}
+
+/// The commit guards of `isolation` for a read set and the written keys,
+/// as Go's `mkSTM` builds them.
+fn guards<'a>(
+    isolation: Isolation,
+    reads: &[Read<'_>],
+    writes: impl Iterator<Item = &'a Vec<u8>>,
+) -> Vec<Compare> {
+    // Each key read is still as read.
+    let unchanged = reads
+        .iter()
+        .map(|r| Compare::mod_revision(r.key.to_vec(), CompareOp::Equal, r.mod_revision));
+    match isolation {
+        Isolation::ReadCommitted => Vec::new(),
+        Isolation::RepeatableReads | Isolation::Serializable => unchanged.collect(),
+        Isolation::SerializableSnapshot => {
+            // And no key written was modified after the first read.
+            let first = reads.iter().map(|r| r.at).min().unwrap_or(i64::MAX - 1);
+            let untouched =
+                writes.map(|k| Compare::mod_revision(k.clone(), CompareOp::Less, first + 1));
+            unchanged.chain(untouched).collect()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_level_guards_as_go_does() {
+        let reads = [
+            Read {
+                key: b"a",
+                mod_revision: 7,
+                at: 12,
+            },
+            Read {
+                key: b"missing",
+                mod_revision: 0,
+                at: 10,
+            },
+        ];
+        let writes = [b"a".to_vec(), b"w".to_vec()];
+        let read_guards = vec![
+            Compare::mod_revision("a", CompareOp::Equal, 7),
+            Compare::mod_revision("missing", CompareOp::Equal, 0),
+        ];
+        assert!(guards(Isolation::ReadCommitted, &reads, writes.iter()).is_empty());
+        for level in [Isolation::RepeatableReads, Isolation::Serializable] {
+            assert_eq!(guards(level, &reads, writes.iter()), read_guards);
+        }
+        // Writes: not modified after the earliest read's revision (10).
+        let mut snapshot = read_guards.clone();
+        snapshot.push(Compare::mod_revision("a", CompareOp::Less, 11));
+        snapshot.push(Compare::mod_revision("w", CompareOp::Less, 11));
+        assert_eq!(
+            guards(Isolation::SerializableSnapshot, &reads, writes.iter()),
+            snapshot
+        );
+        // Blind writes only: the guard can never fail.
+        assert_eq!(
+            guards(Isolation::SerializableSnapshot, &[], writes[1..].iter()),
+            [Compare::mod_revision("w", CompareOp::Less, i64::MAX)]
+        );
     }
 }

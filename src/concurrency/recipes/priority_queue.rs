@@ -71,22 +71,7 @@ impl PriorityQueue {
             .limit(1);
         loop {
             let resp = self.client.get_with(dir(prefix), last.clone())?;
-            let next = match resp.kvs().first() {
-                None => 0,
-                Some(kv) => {
-                    let seq = kv.key().rsplit(|&b| b == b'/').next().unwrap_or_default();
-                    std::str::from_utf8(seq)
-                        .ok()
-                        .and_then(|s| s.parse::<u64>().ok())
-                        .ok_or_else(|| {
-                            Error::InvalidRequest(format!(
-                                "priority queue: {:?} is not a sequence number",
-                                String::from_utf8_lossy(seq)
-                            ))
-                        })?
-                        + 1
-                }
-            };
+            let next = next_sequence(resp.kvs().first().map(|kv| kv.key()))?;
             let mut key = dir(prefix);
             key.extend_from_slice(format!("{next:016}").as_bytes());
             let txn = Txn::new()
@@ -110,5 +95,40 @@ impl PriorityQueue {
     pub fn dequeue(&self) -> Result<Vec<u8>> {
         let deadline = deadline_of(&self.client);
         take_first(&self.client, &dir(&self.key), SortTarget::Key, deadline)
+    }
+}
+
+/// The sequence number after the one ending `last` (`<prefix>/<n>`), or 0
+/// for the first key of a priority.
+fn next_sequence(last: Option<&[u8]>) -> Result<u64> {
+    let Some(last) = last else {
+        return Ok(0);
+    };
+    let seq = last.rsplit(|&b| b == b'/').next().unwrap_or_default();
+    std::str::from_utf8(seq)
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .map(|n| n + 1)
+        .ok_or_else(|| {
+            Error::InvalidRequest(format!(
+                "priority queue: {:?} is not a sequence number",
+                String::from_utf8_lossy(seq)
+            ))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sequences_follow_the_last_key() {
+        assert_eq!(next_sequence(None).unwrap(), 0);
+        let last = format!("jobs/00003/{:016}", 41);
+        assert_eq!(next_sequence(Some(last.as_bytes())).unwrap(), 42);
+        assert!(matches!(
+            next_sequence(Some(b"jobs/00003/x")),
+            Err(Error::InvalidRequest(_))
+        ));
     }
 }
