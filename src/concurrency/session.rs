@@ -161,8 +161,10 @@ impl Session {
     }
 
     /// A channel that is disconnected once the session is over: its lease
-    /// lost (revoked elsewhere, or not refreshed within its TTL), or the
-    /// session closed, orphaned or dropped (Go's `Session.Done()`).
+    /// lost (revoked elsewhere, or not refreshed within its TTL), the
+    /// session closed, orphaned or dropped, or the client closed (Go's
+    /// `Session.Done()`). The keepalive learns of a revoked lease at its
+    /// next refresh, a third of the TTL at the most.
     ///
     /// Nothing is ever sent on it: `recv()` blocks until then and returns
     /// `Err(RecvError)`, so it works as a `crossbeam_channel::select!` arm
