@@ -163,8 +163,9 @@ impl Session {
     /// A channel that is disconnected once the session is over: its lease
     /// lost (revoked elsewhere, or not refreshed within its TTL), the
     /// session closed, orphaned or dropped, or the client closed (Go's
-    /// `Session.Done()`). The keepalive learns of a revoked lease at its
-    /// next refresh, a third of the TTL at the most.
+    /// `Session.Done()`). A lease revoked elsewhere is noticed at the
+    /// keepalive's next refresh: within a third of the TTL (half a second
+    /// for the shortest TTLs).
     ///
     /// Nothing is ever sent on it: `recv()` blocks until then and returns
     /// `Err(RecvError)`, so it works as a `crossbeam_channel::select!` arm
