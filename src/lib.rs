@@ -105,6 +105,8 @@ mod pump;
 mod tls;
 mod transport;
 mod txn;
+#[cfg(feature = "v2")]
+pub mod v2;
 mod wait;
 mod watch;
 

@@ -14,6 +14,8 @@ use std::time::Duration;
 pub struct Proxy {
     addr: String,
     blackhole: Arc<AtomicBool>,
+    /// Cut-after-send mode (see [`Proxy::cut_answers`]).
+    cut: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
     conns: Arc<Mutex<Vec<TcpStream>>>,
     accept: Option<JoinHandle<()>>,
@@ -26,11 +28,13 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
         let addr = listener.local_addr().unwrap().to_string();
         let blackhole = Arc::new(AtomicBool::new(false));
+        let cut = Arc::new(AtomicBool::new(false));
         let stop = Arc::new(AtomicBool::new(false));
         let conns = Arc::new(Mutex::new(Vec::new()));
         let upstream = upstream.to_string();
         let accept = {
             let (blackhole, stop, conns) = (blackhole.clone(), stop.clone(), conns.clone());
+            let cut = cut.clone();
             thread::spawn(move || {
                 for client in listener.incoming() {
                     if stop.load(Ordering::SeqCst) {
@@ -49,13 +53,18 @@ impl Proxy {
                         server.try_clone().unwrap(),
                         &blackhole,
                     );
-                    pipe(server, client, &blackhole);
+                    if cut.load(Ordering::SeqCst) {
+                        cut_on_answer(server, client);
+                    } else {
+                        pipe(server, client, &blackhole);
+                    }
                 }
             })
         };
         Proxy {
             addr,
             blackhole,
+            cut,
             stop,
             conns,
             accept: Some(accept),
@@ -71,6 +80,27 @@ impl Proxy {
     pub fn blackhole(&self, on: bool) {
         self.blackhole.store(on, Ordering::SeqCst);
     }
+}
+
+impl Proxy {
+    /// For connections accepted from now on (true): forward the request
+    /// to the upstream, and when its answer starts, close both sides
+    /// without passing a byte of it on, as a network that fails right
+    /// after the request was sent.
+    pub fn cut_answers(&self, on: bool) {
+        self.cut.store(on, Ordering::SeqCst);
+    }
+}
+
+/// Waits for the upstream's first answer byte on a thread, then closes
+/// both connections (see [`Proxy::cut_answers`]).
+fn cut_on_answer(mut server: TcpStream, client: TcpStream) {
+    thread::spawn(move || {
+        let mut buf = [0u8; 1];
+        let _ = server.read(&mut buf);
+        let _ = client.shutdown(Shutdown::Both);
+        let _ = server.shutdown(Shutdown::Both);
+    });
 }
 
 /// Copies `from` to `to` on a thread, dropping bytes while blackholed.
