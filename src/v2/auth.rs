@@ -93,7 +93,8 @@ impl Users {
             .collect())
     }
 
-    /// Adds a user.
+    /// Adds a user, or sets the password of an existing one (one call in
+    /// etcd's API, as in the Go client).
     pub fn add(&self, name: &str, password: &str) -> Result<()> {
         self.put(name, json!({ "user": name, "password": password }))
     }

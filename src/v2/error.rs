@@ -23,6 +23,9 @@ macro_rules! v2_codes {
             /// The members or auth API answered 404 (no such member, user or
             /// role).
             NotFound,
+            /// The members API answered 410: the member was removed, and
+            /// its id cannot come back.
+            Gone,
             /// The members or auth API answered 409 (the member, user or role
             /// already exists, or the change conflicts with the cluster).
             Conflict,
@@ -57,6 +60,7 @@ macro_rules! v2_codes {
                 match self {
                     $( ErrorKind::$kind => $msg, )*
                     ErrorKind::NotFound => "Not found",
+                    ErrorKind::Gone => "Gone",
                     ErrorKind::Conflict => "Conflict",
                     ErrorKind::BadRequest => "Bad request",
                     ErrorKind::PreconditionFailed => "Precondition failed",
@@ -110,8 +114,8 @@ v2_codes! {
     IndexOrValueRequired = (207, "Index or value is required"),
     /// 208: index and value are mutually exclusive.
     IndexValueMutex = (208, "Index and value cannot both be specified"),
-    /// 209: a field is invalid (e.g. `prevExist` not a boolean, or
-    /// `dir=true` together with a value).
+    /// 209: a field has a value etcd cannot parse (e.g. `prevExist` not
+    /// a boolean).
     InvalidField = (209, "Invalid field"),
     /// 210: the form is invalid.
     InvalidForm = (210, "Invalid POST form"),
@@ -234,6 +238,7 @@ pub(crate) fn from_answer(status: u16, body: &[u8]) -> Option<Error> {
     let kind = match status {
         401 | 403 => ErrorKind::Unauthorized,
         404 => ErrorKind::NotFound,
+        410 => ErrorKind::Gone,
         409 => ErrorKind::Conflict,
         400 => ErrorKind::BadRequest,
         412 => ErrorKind::PreconditionFailed,

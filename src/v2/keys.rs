@@ -117,8 +117,8 @@ impl SetOptions {
         self
     }
 
-    /// Leave the node out of a successful answer (saves the bytes of a
-    /// large value).
+    /// Leave the node out of a successful answer (etcd then sends only
+    /// the action: the response's node is empty).
     pub fn no_value_on_success(mut self) -> Self {
         self.no_value_on_success = true;
         self

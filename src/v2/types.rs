@@ -87,6 +87,8 @@ pub struct Response {
 #[derive(Deserialize)]
 pub(crate) struct ResponseBody {
     pub action: Action,
+    /// Absent after a write with `noValueOnSuccess`.
+    #[serde(default)]
     pub node: Node,
     #[serde(rename = "prevNode")]
     pub prev_node: Option<Node>,
