@@ -98,11 +98,13 @@ impl ClientBuilder {
         self
     }
 
-    /// How long one endpoint may take to accept the connection and send
-    /// the answer's headers before the call moves on (default 1 s; the Go
-    /// client's `HeaderTimeoutPerRequest`, which is off there by default).
-    /// `None` lets one endpoint use the whole deadline. A write that was
-    /// sent and got no answer in time is not sent elsewhere: it fails with
+    /// How long one endpoint may take to accept the connection and, for a
+    /// read, to send the answer's headers before the call moves on to the
+    /// next (default 1 s; the Go client's `HeaderTimeoutPerRequest`,
+    /// which is off there by default). `None` lets one endpoint use the
+    /// whole deadline. A write that was sent is never sent elsewhere, so it
+    /// waits for its answer until the deadline
+    /// ([`Error::DeadlineExceeded`]); a connection that breaks under it is
     /// [`Error::Ambiguous`].
     pub fn per_request_timeout(mut self, d: Option<Duration>) -> Self {
         self.per_request_timeout = d;

@@ -3,12 +3,13 @@
 //!
 //! * **Pinned endpoint.** Calls go to the endpoint that last worked; a
 //!   transport error or a 5xx answer moves the pin to the next one.
-//! * **Per-request timeout.** Connecting and receiving the answer's headers
-//!   may take at most [`ClientBuilder::per_request_timeout`] per endpoint
-//!   (the Go client's `HeaderTimeoutPerRequest`), so a frozen member costs
-//!   one such timeout, not the call's whole deadline. etcd sends a watch's
-//!   headers at once and its body when the event comes, so watches keep
-//!   this rule too.
+//! * **Per-request timeout.** Connecting, and for reads receiving the
+//!   answer's headers, may take at most [`ClientBuilder::per_request_timeout`]
+//!   per endpoint (the Go client's `HeaderTimeoutPerRequest`), so a frozen
+//!   member costs a read one such timeout, not the call's whole deadline.
+//!   etcd sends a watch's headers at once and its body when the event
+//!   comes, so watches keep this rule too. A write that was sent waits for
+//!   its answer until the deadline: it could not go elsewhere anyway.
 //! * **Writes are never sent twice.** A read moves on to the next endpoint
 //!   after any failure. A write moves on only when it provably never left
 //!   the client (the connection was refused, the connect or TLS handshake
@@ -230,10 +231,15 @@ impl Transport {
             if let Some(e) = self.interrupted(ctx) {
                 return Err(e);
             }
+            // Running out of time says nothing about the endpoint (a
+            // watcher's poll ends that way), so the pin stays for that.
+            if matches!(failure, Failure::Deadline) {
+                return Err(Error::DeadlineExceeded(ctx.timeout));
+            }
             // The endpoint failed: later calls start at the next one.
             self.pinned.store((idx + 1) % eps.len(), Ordering::Release);
             let cause = match failure {
-                Failure::Deadline => return Err(Error::DeadlineExceeded(ctx.timeout)),
+                Failure::Deadline => unreachable!("handled above"),
                 Failure::Sent(cause) if req.retry == Retry::Never => {
                     log::warn!("v2 write to {ep} may have been applied: {cause}");
                     return Err(Error::Ambiguous {
@@ -285,9 +291,16 @@ impl Transport {
             .settings
             .per_request_timeout
             .map_or(left, |p| p.min(left));
+        // A write, once sent, is never sent elsewhere, so cutting its wait
+        // short would gain nothing: it waits for its answer until the
+        // deadline (during an election, etcd answers after it).
+        let answer_within = match req.retry {
+            Retry::Safe => per_request,
+            Retry::Never => left,
+        };
         let url = format!("{ep}{}", req.path);
         let result = self
-            .send(&url, req, left, per_request)
+            .send(&url, req, left, per_request, answer_within)
             .and_then(|mut resp| {
                 let index = header(&resp, "X-Etcd-Index")
                     .and_then(|v| v.parse().ok())
@@ -320,7 +333,7 @@ impl Transport {
                 if Instant::now() >= ctx.deadline {
                     return Err(Failure::Deadline);
                 }
-                Err(classify(e, per_request))
+                Err(classify(e, per_request, answer_within))
             }
         }
     }
@@ -331,6 +344,7 @@ impl Transport {
         req: &Request<'_>,
         left: Duration,
         per_request: Duration,
+        answer_within: Duration,
     ) -> std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error> {
         macro_rules! configured {
             ($b:expr) => {{
@@ -338,7 +352,7 @@ impl Transport {
                     .config()
                     .timeout_global(Some(left))
                     .timeout_connect(Some(per_request))
-                    .timeout_recv_response(Some(per_request))
+                    .timeout_recv_response(Some(answer_within))
                     .build();
                 if let Some(a) = &self.settings.authorization {
                     b = b.header("Authorization", a);
@@ -384,7 +398,7 @@ fn header(resp: &ureq::http::Response<ureq::Body>, name: &str) -> Option<String>
 }
 
 /// Whether a failed attempt's request may have reached the server.
-fn classify(e: ureq::Error, per_request: Duration) -> Failure {
+fn classify(e: ureq::Error, per_request: Duration, answer_within: Duration) -> Failure {
     use std::io::ErrorKind as K;
     use ureq::Timeout as T;
     match e {
@@ -395,7 +409,7 @@ fn classify(e: ureq::Error, per_request: Duration) -> Failure {
             Failure::NotSent(format!("connect: no answer within {per_request:?}"))
         }
         ureq::Error::Timeout(T::RecvResponse) => {
-            Failure::Sent(format!("no answer within {per_request:?}"))
+            Failure::Sent(format!("no answer within {answer_within:?}"))
         }
         ureq::Error::Io(ref io)
             if matches!(
