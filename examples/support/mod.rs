@@ -40,3 +40,26 @@ pub fn etcd() -> Etcd {
         }
     }
 }
+
+/// Like [`etcd`], but a throwaway server serves the v2 API too
+/// (`--enable-v2`); `ETCD_ENDPOINTS` must name servers that do.
+#[allow(dead_code)] // only the v2 example uses it
+pub fn etcd_v2() -> Etcd {
+    let _ = env_logger::try_init();
+    match std::env::var("ETCD_ENDPOINTS") {
+        Ok(list) if !list.trim().is_empty() => etcd(),
+        _ => {
+            let cluster = common::ClusterBuilder::new(1).arg("--enable-v2").start();
+            let endpoints = cluster.client_urls();
+            println!(
+                "ETCD_ENDPOINTS is unset: started a throwaway etcd {:?} with --enable-v2 at {}",
+                common::etcd_version(),
+                endpoints.join(",")
+            );
+            Etcd {
+                _server: Some(cluster),
+                endpoints,
+            }
+        }
+    }
+}
