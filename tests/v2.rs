@@ -595,7 +595,7 @@ fn members_list_add_update_remove_and_leader() {
     let peer = cluster.alloc_peer_url();
     let added = m.add(&peer).unwrap();
     assert!(!added.id.is_empty());
-    assert_eq!(added.peer_urls, [peer.clone()]);
+    assert_eq!(added.peer_urls, [peer]);
     assert!(added.name.is_empty() && added.client_urls.is_empty());
     assert_eq!(m.list().unwrap().len(), 4);
 
