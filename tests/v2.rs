@@ -535,6 +535,50 @@ fn close_unblocks_a_watcher_at_once() {
 }
 
 #[test]
+fn a_cancel_token_unblocks_a_watcher_and_its_thread_ends() {
+    let c = v2::Client::builder(shared().client_urls())
+        .request_timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let token = etcd_blocking::CancelToken::new();
+    let d = dir("cancel");
+    let mut w = c
+        .with_cancel(&token)
+        .keys()
+        .watcher(&d, WatcherOptions::new().recursive());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let h = thread::spawn(move || {
+        let r = w.next_event();
+        tx.send((r, Instant::now())).unwrap();
+    });
+    thread::sleep(Duration::from_millis(500));
+    assert!(rx.try_recv().is_err(), "the watcher returned early");
+    let t = Instant::now();
+    token.cancel();
+    let (r, done) = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+    let took = done.saturating_duration_since(t);
+    eprintln!("cancel() unblocked the watcher in {took:?}");
+    assert!(matches!(r, Err(Error::Canceled)), "{r:?}");
+    assert!(took < Duration::from_millis(100), "took {took:?}");
+    h.join().unwrap();
+    assert!(!thread_names().iter().any(|n| n == "etcd-v2-cancel"));
+    // Canceled handles fail at once; the client itself goes on.
+    assert!(matches!(
+        c.with_cancel(&token).keys().get("/x"),
+        Err(Error::Canceled)
+    ));
+    let other = etcd_blocking::CancelToken::new();
+    c.with_cancel(&other)
+        .keys()
+        .set(&format!("{d}/k"), "v")
+        .unwrap();
+    assert_eq!(
+        c.keys().get(&format!("{d}/k")).unwrap().node.value_str(),
+        "v"
+    );
+}
+
+#[test]
 fn auto_sync_fills_the_endpoints_and_its_thread_ends_with_close() {
     let cluster = v2_cluster(3);
     let c = v2::Client::builder([cluster.client_url(1)])

@@ -23,7 +23,10 @@
 //! socket of every connection the agent holds, in use or idle, so a call
 //! blocked in a long poll returns at once with an I/O error, which the
 //! closed flag turns into [`Error::ClientClosed`]. No thread of ours is
-//! involved; a blocked read cannot be interrupted any other way.
+//! involved; a blocked read cannot be interrupted any other way. A call
+//! with a [`CancelToken`] (which has no way to notify us) runs on an agent
+//! of its own, shut down by a watchdog thread that polls the token for the
+//! length of the call.
 //!
 //! [`ClientBuilder::per_request_timeout`]: crate::v2::ClientBuilder::per_request_timeout
 
@@ -36,6 +39,9 @@ use crate::error::{EndpointError, Error, Result};
 use crate::wait::CancelToken;
 
 use super::error::{bad_answer, from_answer};
+
+/// How often a cancelable call's watchdog looks at its token.
+const CANCEL_POLL: Duration = Duration::from_millis(20);
 
 /// Largest answer body accepted (a recursive get of a big tree).
 const MAX_BODY: u64 = 512 * 1024 * 1024;
@@ -299,29 +305,34 @@ impl Transport {
             Retry::Never => left,
         };
         let url = format!("{ep}{}", req.path);
-        let result = self
-            .send(&url, req, left, per_request, answer_within)
-            .and_then(|mut resp| {
-                let index = header(&resp, "X-Etcd-Index")
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(0);
-                let status = resp.status().as_u16();
-                if let Some(f) = req.on_headers.filter(|_| status < 300) {
-                    f(index);
-                }
-                let cluster_id = header(&resp, "X-Etcd-Cluster-Id").unwrap_or_default();
-                let body = resp
-                    .body_mut()
-                    .with_config()
-                    .limit(MAX_BODY)
-                    .read_to_vec()?;
-                Ok(Answer {
-                    status,
-                    body,
-                    index,
-                    cluster_id,
+        let exchange = |agent: &ureq::Agent| {
+            self.send(agent, &url, req, left, per_request, answer_within)
+                .and_then(|mut resp| {
+                    let index = header(&resp, "X-Etcd-Index")
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0);
+                    let status = resp.status().as_u16();
+                    if let Some(f) = req.on_headers.filter(|_| status < 300) {
+                        f(index);
+                    }
+                    let cluster_id = header(&resp, "X-Etcd-Cluster-Id").unwrap_or_default();
+                    let body = resp
+                        .body_mut()
+                        .with_config()
+                        .limit(MAX_BODY)
+                        .read_to_vec()?;
+                    Ok(Answer {
+                        status,
+                        body,
+                        index,
+                        cluster_id,
+                    })
                 })
-            });
+        };
+        let result = match ctx.token {
+            None => exchange(&self.agent),
+            Some(token) => self.cancelable(token, exchange),
+        };
         match result {
             // A 404 that is not one of etcd's v2 error documents is the
             // router's page: this server does not serve /v2.
@@ -338,8 +349,39 @@ impl Transport {
         }
     }
 
+    /// Runs `f` with an agent of its own, which a watchdog thread
+    /// (`etcd-v2-cancel`, joined before this returns) shuts down if `token`
+    /// is canceled or the client closed meanwhile: the only way to cut a
+    /// blocked socket read short. Only calls made with a cancel token pay
+    /// for it (a thread, and a connection of their own).
+    fn cancelable<T>(&self, token: &CancelToken, f: impl FnOnce(&ureq::Agent) -> T) -> T {
+        let agent = ureq::Agent::new_with_config(self.agent.config().clone());
+        let done = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            let watchdog = std::thread::Builder::new()
+                .name("etcd-v2-cancel".into())
+                .spawn_scoped(s, || {
+                    while !done.load(Ordering::Acquire) {
+                        if token.is_canceled() || self.is_closed() {
+                            agent.clone().shutdown();
+                            return;
+                        }
+                        std::thread::park_timeout(CANCEL_POLL);
+                    }
+                });
+            let r = f(&agent);
+            done.store(true, Ordering::Release);
+            match watchdog {
+                Ok(w) => w.thread().unpark(),
+                Err(e) => log::warn!("no etcd-v2-cancel thread ({e}): the call was not cancelable"),
+            }
+            r
+        })
+    }
+
     fn send(
         &self,
+        agent: &ureq::Agent,
         url: &str,
         req: &Request<'_>,
         left: Duration,
@@ -361,13 +403,13 @@ impl Transport {
             }};
         }
         match req.method {
-            Method::Get => configured!(self.agent.get(url)).call(),
-            Method::Delete => configured!(self.agent.delete(url)).call(),
+            Method::Get => configured!(agent.get(url)).call(),
+            Method::Delete => configured!(agent.delete(url)).call(),
             Method::Put | Method::Post => {
                 let b = if req.method == Method::Put {
-                    self.agent.put(url)
+                    agent.put(url)
                 } else {
-                    self.agent.post(url)
+                    agent.post(url)
                 };
                 let b = configured!(b);
                 match &req.json {
