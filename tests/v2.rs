@@ -814,6 +814,69 @@ fn a_stopped_member_is_passed_over_within_one_per_request_timeout() {
     // Nothing was created elsewhere meanwhile.
     let g = k.get_with("/stopped-create", GetOptions::new().quorum());
     assert_eq!(kind(g).kind, ErrorKind::KeyNotFound);
+    // With only the frozen member, a read ends at the handle's deadline.
+    let alone = v2::Client::builder([cluster.client_url(victim)])
+        .per_request_timeout(None)
+        .build()
+        .unwrap();
+    let t = Instant::now();
+    match alone
+        .with_timeout(Duration::from_millis(300))
+        .keys()
+        .get("/s")
+    {
+        Err(Error::DeadlineExceeded(d)) => assert_eq!(d, Duration::from_millis(300)),
+        other => panic!("expected DeadlineExceeded, got {other:?}"),
+    }
+    assert!(
+        t.elapsed() < Duration::from_millis(600),
+        "{:?}",
+        t.elapsed()
+    );
+    cluster.cont(victim);
+}
+
+#[test]
+fn a_watcher_passes_over_a_member_that_froze_under_it() {
+    let cluster = v2_cluster(3);
+    let c = v2::Client::builder(cluster.client_urls())
+        .per_request_timeout(Some(Duration::from_millis(300)))
+        .watch_poll_interval(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    let writer = client(&cluster);
+    let mut w = c
+        .keys()
+        .watcher("/frozen", WatcherOptions::new().recursive());
+    assert!(w
+        .next_event_timeout(Duration::from_millis(100))
+        .unwrap()
+        .is_none());
+    let victim = pinned(&cluster, &c);
+    // The member freezes while the watcher's poll is in flight on it.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let h = thread::spawn(move || {
+        let r = w.next_event_timeout(Duration::from_secs(5));
+        tx.send((r, Instant::now())).unwrap();
+    });
+    thread::sleep(Duration::from_millis(100));
+    cluster.stop(victim);
+    let others: Vec<String> = (0..3)
+        .filter(|&i| i != victim)
+        .map(|i| cluster.client_url(i))
+        .collect();
+    writer.set_endpoints(&others).unwrap();
+    let t = Instant::now();
+    writer.keys().set("/frozen/k", "after the freeze").unwrap();
+    let (r, done) = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    h.join().unwrap();
+    let ev = r.unwrap().expect("the watcher stayed on the frozen member");
+    let took = done.saturating_duration_since(t);
+    eprintln!("a watcher passed over the member that froze under its poll in {took:?}");
+    assert_eq!(ev.node.value_str(), "after the freeze");
+    // At most one poll interval plus one per-request timeout (and slack).
+    assert!(took < Duration::from_millis(1300), "{took:?}");
+    assert_ne!(pinned(&cluster, &c), victim);
     cluster.cont(victim);
 }
 
