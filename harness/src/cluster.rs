@@ -477,8 +477,13 @@ impl Cluster {
     }
 
     /// Number of members (including extra members started later).
-    fn len(&self) -> usize {
+    pub fn len(&self) -> usize {
         self.members.read().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// Whether the cluster has no members (never, once started).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// Client endpoints `"127.0.0.1:P"` of every member, in index order.
