@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use crate::discovery::SrvDiscovery;
 use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
 use crate::session::Credentials;
@@ -50,6 +51,9 @@ pub(crate) struct Config {
     pub attempt_fraction: f64,
     /// Endpoint auto-sync interval; `None`: off.
     pub auto_sync: Option<Duration>,
+    /// DNS SRV discovery: when set, [`connect`](crate::ClientBuilder::connect)
+    /// takes the endpoints from these records instead of `endpoints`.
+    pub discovery: Option<SrvDiscovery>,
 }
 
 impl Config {
@@ -70,6 +74,7 @@ impl Config {
             credentials: None,
             attempt_fraction: DEFAULT_ATTEMPT_FRACTION,
             auto_sync: None,
+            discovery: None,
         }
     }
 
