@@ -39,7 +39,9 @@ const EXIT_BAD_ARGS: u8 = 128;
 #[derive(Parser)]
 #[command(
     name = "etcdctl",
-    about = "A simple command line client for etcd3 (etcd-blocking example)."
+    about = "A simple command line client for etcd3 (etcd-blocking example).",
+    // A flag given twice: the last wins.
+    args_override_self = true
 )]
 struct Cli {
     #[command(flatten)]
@@ -51,9 +53,9 @@ struct Cli {
 /// The global flags: each stands for the `ETCDCTL_*` variable of its name.
 #[derive(Args)]
 struct Global {
-    /// gRPC endpoints
-    #[arg(long, global = true)]
-    endpoints: Option<String>,
+    /// gRPC endpoints (repeated: they add up, as in etcdctl)
+    #[arg(long, global = true, action = clap::ArgAction::Append)]
+    endpoints: Vec<String>,
     /// verify certificates of TLS-enabled secure servers using this CA bundle
     #[arg(long, global = true)]
     cacert: Option<String>,
@@ -100,7 +102,7 @@ struct Global {
 enum Command {
     /// Gets the key or a range of keys
     Get {
-        key: String,
+        key: Option<String>,
         range_end: Option<String>,
         #[arg(long)]
         prefix: bool,
@@ -123,7 +125,7 @@ enum Command {
     },
     /// Puts the given key into the store
     Put {
-        key: String,
+        key: Option<String>,
         value: Option<String>,
         #[arg(long, default_value = "0")]
         lease: String,
@@ -132,7 +134,7 @@ enum Command {
     },
     /// Removes the specified key or range of keys [key, range_end)
     Del {
-        key: String,
+        key: Option<String>,
         range_end: Option<String>,
         #[arg(long)]
         prefix: bool,
@@ -280,8 +282,9 @@ fn main() -> ExitCode {
 
 /// Hands the global flags to `from_env` as the variables they stand for.
 fn apply_flags(g: &Global) {
+    let endpoints = (!g.endpoints.is_empty()).then(|| g.endpoints.join(","));
     let flags = [
-        ("ETCDCTL_ENDPOINTS", &g.endpoints),
+        ("ETCDCTL_ENDPOINTS", &endpoints),
         ("ETCDCTL_CACERT", &g.cacert),
         ("ETCDCTL_CERT", &g.cert),
         ("ETCDCTL_KEY", &g.key),
@@ -321,11 +324,9 @@ fn builder() -> Res<ClientBuilder> {
 
 fn connect() -> Res<Client> {
     builder()?.connect().map_err(|e| match e {
-        // etcdctl's dial blocks until the dial timeout: Go says so.
-        Error::Unavailable(_) => Fail(
-            EXIT_BAD_CONNECTION,
-            format!("context deadline exceeded ({e})"),
-        ),
+        // etcdctl 3.4 does not fail the dial itself: its first call fails
+        // with Go's words and exit code 1.
+        Error::Unavailable(_) => Fail(EXIT_ERROR, format!("context deadline exceeded ({e})")),
         e => Fail(EXIT_BAD_CONNECTION, go_message(&e)),
     })
 }
@@ -357,6 +358,11 @@ fn run(cli: Cli) -> Res {
                     "`--prefix` and `--from-key` cannot be set at the same time, choose one",
                 ));
             }
+            let Some(key) = key else {
+                return Err(bad_args(
+                    "get command needs one argument as key and an optional argument as range_end",
+                ));
+            };
             let mut opts = GetOptions::new().limit(limit);
             match consistency.as_str() {
                 "s" => opts = opts.serializable(),
@@ -441,6 +447,11 @@ fn run(cli: Cli) -> Res {
             lease,
             prev_kv,
         } => {
+            let Some(key) = key else {
+                return Err(bad_args(
+                    "put command needs 1 argument and input from stdin or 2 arguments",
+                ));
+            };
             let value = match value {
                 Some(v) => v,
                 None => {
@@ -454,7 +465,7 @@ fn run(cli: Cli) -> Res {
                     s
                 }
             };
-            let id = i64::from_str_radix(&lease, 16)
+            let id = go_parse_int(&lease, 16)
                 .map_err(|e| bad_args(format!("bad lease ID ({e}), expecting ID in Hex")))?;
             let mut opts = PutOptions::new();
             if id != 0 {
@@ -489,6 +500,11 @@ fn run(cli: Cli) -> Res {
                     "`--prefix` and `--from-key` cannot be set at the same time, choose one",
                 ));
             }
+            let Some(key) = key else {
+                return Err(bad_args(
+                    "del command needs one argument as key and an optional argument as range_end",
+                ));
+            };
             let mut key = key.into_bytes();
             let mut opts = DeleteOptions::new();
             if let Some(end) = range_end {
@@ -612,9 +628,10 @@ fn run(cli: Cli) -> Res {
                 line(out, "");
                 let _ = out.flush();
                 // Held until the process is interrupted, as etcdctl.
-                loop {
-                    std::thread::park();
-                }
+                until_signal();
+                client.unlock(locked.key())?;
+                let _ = client.revoke(lease.id());
+                return Ok(());
             }
             let status = std::process::Command::new(&exec[0])
                 .args(&exec[1..])
@@ -653,9 +670,9 @@ fn run(cli: Cli) -> Res {
             line(out, &String::from_utf8_lossy(leader.key()));
             line(out, &proposal);
             let _ = out.flush();
-            loop {
-                std::thread::park();
-            }
+            until_signal();
+            client.resign(&leader)?;
+            let _ = client.revoke(lease.id());
         }
         Command::Member(MemberCommand::List) => {
             let resp = connect()?.member_list()?;
@@ -856,7 +873,7 @@ fn run(cli: Cli) -> Res {
             line(out, &format!("Snapshot saved at {path}"));
         }
         Command::Compaction { revision, physical } => {
-            let rev: i64 = revision.parse().map_err(|e| bad_args(format!("{e}")))?;
+            let rev = go_parse_int(&revision, 10).map_err(|e| Fail(EXIT_ERROR, e))?;
             let mut opts = CompactOptions::new();
             if physical {
                 opts = opts.physical();
@@ -870,14 +887,12 @@ fn run(cli: Cli) -> Res {
 
 fn lease(cmd: LeaseCommand, json: bool, out: &mut impl Write) -> Res {
     let parse_id = |s: &str| {
-        i64::from_str_radix(s, 16)
+        go_parse_int(s, 16)
             .map_err(|e| bad_args(format!("bad lease ID arg ({e}), expecting ID in Hex")))
     };
     match cmd {
         LeaseCommand::Grant { ttl } => {
-            let ttl: i64 = ttl
-                .parse()
-                .map_err(|e| bad_args(format!("bad TTL ({e})")))?;
+            let ttl = go_parse_int(&ttl, 10).map_err(|e| bad_args(format!("bad TTL ({e})")))?;
             let resp = connect()?.grant(ttl).map_err(|e| {
                 Fail(
                     EXIT_ERROR,
@@ -885,9 +900,12 @@ fn lease(cmd: LeaseCommand, json: bool, out: &mut impl Write) -> Res {
                 )
             })?;
             if json {
-                let mut m = header(resp.header());
-                put_num(&mut m, "ID", resp.id());
-                put_num(&mut m, "TTL", resp.ttl());
+                // clientv3.LeaseGrantResponse: the header embedded, no
+                // omitempty on its own fields.
+                let mut m = flat_header(resp.header());
+                m.insert("ID".into(), json!(resp.id()));
+                m.insert("TTL".into(), json!(resp.ttl()));
+                m.insert("Error".into(), json!(""));
                 print_json(out, m);
             } else {
                 line(
@@ -916,15 +934,18 @@ fn lease(cmd: LeaseCommand, json: bool, out: &mut impl Write) -> Res {
                 .time_to_live(id, keys)
                 .map_err(|e| Fail(EXIT_BAD_CONNECTION, go_message(&e)))?;
             if json {
-                let mut m = header(resp.header());
-                put_num(&mut m, "ID", resp.id());
-                put_num(&mut m, "TTL", resp.ttl());
-                put_num(&mut m, "grantedTTL", resp.granted_ttl());
-                put_arr(
-                    &mut m,
-                    "keys",
-                    resp.keys().iter().map(|k| json!(b64(k))).collect(),
-                );
+                // clientv3.LeaseTimeToLiveResponse.
+                let mut m = flat_header(resp.header());
+                m.insert("id".into(), json!(resp.id()));
+                m.insert("ttl".into(), json!(resp.ttl()));
+                m.insert("granted-ttl".into(), json!(resp.granted_ttl()));
+                let keys: Vec<Value> = resp.keys().iter().map(|k| json!(b64(k))).collect();
+                let keys = if keys.is_empty() {
+                    Value::Null
+                } else {
+                    Value::Array(keys)
+                };
+                m.insert("keys".into(), keys);
                 print_json(out, m);
             } else if resp.granted_ttl() == 0 && resp.ttl() == -1 {
                 line(out, &format!("lease {:016x} already expired", resp.id()));
@@ -952,9 +973,10 @@ fn lease(cmd: LeaseCommand, json: bool, out: &mut impl Write) -> Res {
             let client = connect()?;
             let print = |out: &mut dyn Write, header: &ResponseHeader, ttl: i64| {
                 if json {
-                    let mut m = self::header(header);
-                    put_num(&mut m, "ID", id);
-                    put_num(&mut m, "TTL", ttl);
+                    // clientv3.LeaseKeepAliveResponse.
+                    let mut m = flat_header(header);
+                    m.insert("ID".into(), json!(id));
+                    m.insert("TTL".into(), json!(ttl));
                     let _ = writeln!(out, "{}", Value::Object(m));
                 } else {
                     let _ = writeln!(out, "lease {id:016x} keepalived with TTL({ttl})");
@@ -987,11 +1009,11 @@ fn lease(cmd: LeaseCommand, json: bool, out: &mut impl Write) -> Res {
                 )
             })?;
             if json {
-                let mut m = header(resp.header());
-                put_arr(
-                    &mut m,
-                    "leases",
-                    resp.ids().iter().map(|id| json!({ "ID": id })).collect(),
+                // clientv3.LeaseLeasesResponse.
+                let mut m = flat_header(resp.header());
+                m.insert(
+                    "leases".into(),
+                    Value::Array(resp.ids().iter().map(|id| json!({ "id": id })).collect()),
                 );
                 print_json(out, m);
             } else {
@@ -1003,6 +1025,30 @@ fn lease(cmd: LeaseCommand, json: bool, out: &mut impl Write) -> Res {
         }
     }
     Ok(())
+}
+
+/// Go's `strconv.ParseInt(s, radix, 64)`, with its error text.
+fn go_parse_int(s: &str, radix: u32) -> std::result::Result<i64, String> {
+    i64::from_str_radix(s, radix).map_err(|e| {
+        let why = match e.kind() {
+            std::num::IntErrorKind::PosOverflow | std::num::IntErrorKind::NegOverflow => {
+                "value out of range"
+            }
+            _ => "invalid syntax",
+        };
+        format!("strconv.ParseInt: parsing {s:?}: {why}")
+    })
+}
+
+/// Waits for SIGINT or SIGTERM: etcdctl's lock and elect give up what they
+/// hold and exit 0 then.
+fn until_signal() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    ctrlc::set_handler(move || {
+        let _ = tx.send(());
+    })
+    .expect("cannot install the signal handler");
+    let _ = rx.recv();
 }
 
 /// A handle aimed at `ep` as the user wrote it (with TLS on, a written
@@ -1071,6 +1117,14 @@ fn header(h: &ResponseHeader) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("header".into(), Value::Object(hm));
     m
+}
+
+/// A header embedded in a clientv3 struct: its fields at the top level.
+fn flat_header(h: &ResponseHeader) -> Map<String, Value> {
+    match header(h).remove("header") {
+        Some(Value::Object(m)) => m,
+        _ => Map::new(),
+    }
 }
 
 fn kv_json(kv: &KeyValue) -> Value {
