@@ -112,8 +112,9 @@ mod lookup {
     use super::*;
 
     pub(super) fn endpoints(d: &SrvDiscovery, _timeout: Duration) -> Result<Vec<String>> {
+        let [(ssl, _), (plain, _)] = d.names();
         Err(Error::InvalidConfig(format!(
-            "DNS SRV discovery of {}: needs the `discovery-srv` cargo feature",
+            "DNS SRV discovery of {} ({ssl}, {plain}) needs the `discovery-srv` cargo feature",
             d.domain
         )))
     }
