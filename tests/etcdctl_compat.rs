@@ -428,6 +428,20 @@ fn steps() -> Vec<Step> {
             errors: true,
             limit: KILLED,
         },
+        Step {
+            args: "watch cmp/ --prefix --rev={x} -w json",
+            setup: rev_fixture,
+            mask: json_fields,
+            errors: true,
+            limit: KILLED,
+        },
+        Step {
+            args: "lease keep-alive {x}",
+            setup: lease_fixture,
+            mask: lease_ids,
+            errors: true,
+            limit: KILLED,
+        },
         step("lock cmp-lock echo locked"),
         Step {
             args: "lock cmp-lock",
