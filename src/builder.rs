@@ -1,11 +1,13 @@
 //! [`ClientBuilder`]: the user's way to make a client's
 //! [`Config`](crate::config::Config), and the constructors on [`Client`].
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::client::Client;
 use crate::config::Config;
-use crate::error::Result;
+use crate::discovery::SrvDiscovery;
+use crate::error::{Error, Result};
 use crate::session::Credentials;
 use crate::tls::TlsOptions;
 
@@ -39,6 +41,127 @@ impl ClientBuilder {
                     .collect(),
             ),
         }
+    }
+
+    /// Settings from etcdctl's environment variables (etcdctl 3.4 and 3.5,
+    /// with etcdctl's parsing and defaults), so a command-line tool is
+    /// configured the way its users already configure `etcdctl`:
+    ///
+    /// | variable | setting | unset |
+    /// |---|---|---|
+    /// | `ETCDCTL_ENDPOINTS` | comma-separated endpoints | `127.0.0.1:2379` |
+    /// | `ETCDCTL_CACERT` | CA file: TLS on | |
+    /// | `ETCDCTL_CERT`, `ETCDCTL_KEY` | client certificate and key files: TLS on | |
+    /// | `ETCDCTL_USER` | `name` or `name:password` | no auth |
+    /// | `ETCDCTL_PASSWORD` | the password (then `ETCDCTL_USER` is the whole name) | |
+    /// | `ETCDCTL_DIAL_TIMEOUT` | [`connect_timeout`](Self::connect_timeout) | 2 s |
+    /// | `ETCDCTL_COMMAND_TIMEOUT` | [`request_timeout`](Self::request_timeout) | 5 s |
+    /// | `ETCDCTL_KEEPALIVE_TIME` | [`keepalive_time`](Self::keepalive_time), at least 10 s as in Go's gRPC | 10 s |
+    /// | `ETCDCTL_KEEPALIVE_TIMEOUT` | [`keepalive_timeout`](Self::keepalive_timeout) | 6 s |
+    /// | `ETCDCTL_INSECURE_TRANSPORT` | `false`: TLS even without certificates (system roots) | `true` |
+    /// | `ETCDCTL_DISCOVERY_SRV` | [`discovery_srv`](Self::discovery_srv) domain | |
+    /// | `ETCDCTL_DISCOVERY_SRV_NAME` | [`discovery_srv_name`](Self::discovery_srv_name) | |
+    /// | `ETCDCTL_INSECURE_DISCOVERY` | [`insecure_discovery`](Self::insecure_discovery); `false` also checks certificates against the domain | `true` |
+    ///
+    /// Durations use Go's syntax (`5s`, `1m30s`, `250ms`), booleans Go's
+    /// (`true`, `false`, `1`, `0`, `t`, `f`); an empty variable counts as
+    /// unset. When TLS is on, endpoints without a scheme are dialed with
+    /// TLS (as etcdctl does); `http://` ones stay plain. A value that cannot
+    /// be parsed, or a certificate file that cannot be read, is
+    /// [`Error::InvalidConfig`] naming the variable and its value (never a
+    /// password). `ETCDCTL_USER` without a password and without
+    /// `ETCDCTL_PASSWORD` is an error too: etcdctl prompts, a library
+    /// cannot. `ETCDCTL_INSECURE_SKIP_TLS_VERIFY=true` is refused, as
+    /// this client always verifies servers.
+    ///
+    /// Builder calls made afterwards override the environment:
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// let client = etcd_blocking::ClientBuilder::from_env()?
+    ///     .request_timeout(Duration::from_secs(30)) // wins over ETCDCTL_COMMAND_TIMEOUT
+    ///     .connect()?;
+    /// # Ok::<(), etcd_blocking::Error>(())
+    /// ```
+    pub fn from_env() -> Result<ClientBuilder> {
+        let var = |name: &str| match std::env::var(name) {
+            Ok(v) => Ok(Some(v)),
+            Err(std::env::VarError::NotPresent) => Ok(None),
+            Err(std::env::VarError::NotUnicode(_)) => Err(Error::InvalidConfig(format!(
+                "invalid value for {name}: not valid UTF-8"
+            ))),
+        };
+        Ok(ClientBuilder {
+            cfg: crate::env::config_from(&var)?,
+        })
+    }
+
+    /// Replaces the endpoints (and turns off SRV discovery): for a
+    /// command-line `--endpoints` that overrides the environment.
+    pub fn endpoints<I, S>(mut self, endpoints: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.cfg.endpoints = endpoints
+            .into_iter()
+            .map(|s| s.as_ref().to_string())
+            .collect();
+        self.cfg.discovery = None;
+        self
+    }
+
+    /// Take the endpoints from DNS SRV records of `domain`, as etcdctl's
+    /// `--discovery-srv`: [`connect`](Self::connect) looks up
+    /// `_etcd-client-ssl._tcp.<domain>` (endpoints `https://target:port`)
+    /// and `_etcd-client._tcp.<domain>` (`http://target:port`) and uses
+    /// every target they list instead of the endpoints given. A domain
+    /// with neither record is [`Error::InvalidConfig`]; a DNS server that
+    /// does not answer within the connect timeout is
+    /// [`Error::Unavailable`]. [`Client::rediscover`] looks again. Needs
+    /// the `discovery-srv` cargo feature (without it, `connect` fails
+    /// with [`Error::InvalidConfig`]).
+    pub fn discovery_srv(mut self, domain: impl Into<String>) -> Self {
+        let old = self.cfg.discovery.take();
+        let mut d = SrvDiscovery::new(domain.into());
+        if let Some(old) = old {
+            d.service_name = old.service_name;
+            d.resolver = old.resolver;
+            d.insecure = old.insecure;
+        }
+        self.cfg.discovery = Some(d);
+        self
+    }
+
+    /// The service name of SRV discovery (etcdctl's
+    /// `--discovery-srv-name`): the records looked up become
+    /// `_etcd-client-ssl-<name>._tcp.<domain>` and
+    /// `_etcd-client-<name>._tcp.<domain>`. Only with
+    /// [`discovery_srv`](Self::discovery_srv).
+    pub fn discovery_srv_name(mut self, name: impl Into<String>) -> Self {
+        if let Some(d) = &mut self.cfg.discovery {
+            d.service_name = Some(name.into()).filter(|n| !n.is_empty());
+        }
+        self
+    }
+
+    /// The DNS server SRV discovery asks (default: the first `nameserver`
+    /// of `/etc/resolv.conf`). Only with [`discovery_srv`](Self::discovery_srv).
+    pub fn dns_resolver(mut self, server: SocketAddr) -> Self {
+        if let Some(d) = &mut self.cfg.discovery {
+            d.resolver = Some(server);
+        }
+        self
+    }
+
+    /// Whether SRV discovery accepts `http://` endpoints
+    /// (`_etcd-client._tcp` records); `true` by default, as etcdctl's
+    /// `--insecure-discovery`. Only with [`discovery_srv`](Self::discovery_srv).
+    pub fn insecure_discovery(mut self, yes: bool) -> Self {
+        if let Some(d) = &mut self.cfg.discovery {
+            d.insecure = yes;
+        }
+        self
     }
 
     /// How long [`connect`](Self::connect) waits for the first endpoint to
@@ -189,8 +312,12 @@ impl ClientBuilder {
     }
 
     /// Connects: builds one connection per endpoint and waits until one of
-    /// them answers.
-    pub fn connect(self) -> Result<Client> {
+    /// them answers. With [`discovery_srv`](Self::discovery_srv), the
+    /// endpoints are looked up first.
+    pub fn connect(mut self) -> Result<Client> {
+        if let Some(d) = &self.cfg.discovery {
+            self.cfg.endpoints = d.endpoints(self.cfg.connect_timeout)?;
+        }
         Client::from_config(self.cfg)
     }
 }
@@ -203,6 +330,20 @@ impl Client {
         S: AsRef<str>,
     {
         ClientBuilder::new(endpoints).connect()
+    }
+
+    /// Connects with the settings of etcdctl's environment variables:
+    /// `ClientBuilder::from_env()?.connect()`; see
+    /// [`ClientBuilder::from_env`].
+    ///
+    /// ```no_run
+    /// // ETCDCTL_ENDPOINTS=https://10.0.0.1:2379 ETCDCTL_CACERT=ca.pem ...
+    /// let client = etcd_blocking::Client::from_env()?;
+    /// client.put("k", "v")?;
+    /// # Ok::<(), etcd_blocking::Error>(())
+    /// ```
+    pub fn from_env() -> Result<Client> {
+        ClientBuilder::from_env()?.connect()
     }
 
     /// Settings for a client, to adjust before [`ClientBuilder::connect`].

@@ -272,6 +272,50 @@ impl Client {
         self.with_transport(|t| t.sync_endpoints(&self.ctx()))
     }
 
+    /// Replaces the endpoints at run time, as Go's `SetEndpoints`:
+    /// connections to endpoints that stay are kept, new ones are dialed
+    /// in the background, dropped ones close once no call uses them. The
+    /// pinned member stays pinned if it is still listed. An empty list or a
+    /// malformed endpoint is [`Error::InvalidConfig`] and changes nothing.
+    ///
+    /// ```no_run
+    /// # let client = etcd_blocking::Client::connect(["127.0.0.1:2379"])?;
+    /// client.set_endpoints(["10.0.0.1:2379", "10.0.0.2:2379"])?;
+    /// assert_eq!(client.endpoints().len(), 2);
+    /// # Ok::<(), etcd_blocking::Error>(())
+    /// ```
+    pub fn set_endpoints<I, S>(&self, endpoints: I) -> Result<()>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut list: Vec<Endpoint> = Vec::new();
+        for e in endpoints {
+            let e = Endpoint::parse(e.as_ref())?;
+            if !list.contains(&e) {
+                list.push(e);
+            }
+        }
+        if list.is_empty() {
+            return Err(Error::InvalidConfig("no endpoints given".into()));
+        }
+        self.with_transport(|t| t.set_endpoints(list)).map(drop)
+    }
+
+    /// Looks up the DNS SRV records of
+    /// [`ClientBuilder::discovery_srv`](crate::ClientBuilder::discovery_srv)
+    /// again and [`set_endpoints`](Self::set_endpoints) to what they list
+    /// now; returns the new list. A client made without discovery gets
+    /// [`Error::InvalidConfig`]; a failed lookup changes nothing.
+    pub fn rediscover(&self) -> Result<Vec<String>> {
+        let d = self.shared.config.discovery.as_ref().ok_or_else(|| {
+            Error::InvalidConfig("the client was not made with DNS SRV discovery".into())
+        })?;
+        let found = d.endpoints(self.timeout)?;
+        self.set_endpoints(&found)?;
+        Ok(self.endpoints())
+    }
+
     /// Closes the client for every handle: calls in flight return
     /// [`Error::ClientClosed`] promptly (and are canceled on the server),
     /// later calls fail with it at once, and the connections and gRPC's

@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use crate::discovery::SrvDiscovery;
 use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
 use crate::session::{Credentials, StaticToken};
@@ -60,6 +61,9 @@ pub(crate) struct Config {
     pub auto_sync: Option<Duration>,
     /// The oldest etcd (major, minor) the client accepts at connect.
     pub min_server_version: Option<(u32, u32)>,
+    /// DNS SRV discovery: when set, [`connect`](crate::ClientBuilder::connect)
+    /// takes the endpoints from these records instead of `endpoints`.
+    pub discovery: Option<SrvDiscovery>,
 }
 
 impl Config {
@@ -83,6 +87,7 @@ impl Config {
             attempt_fraction: DEFAULT_ATTEMPT_FRACTION,
             auto_sync: None,
             min_server_version: None,
+            discovery: None,
         }
     }
 

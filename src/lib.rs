@@ -102,6 +102,8 @@ mod wait;
 // 2. Configuration and the connection machinery.
 mod channel;
 mod config;
+mod discovery;
+mod env;
 mod pump;
 mod session;
 mod transport;

@@ -40,6 +40,10 @@ impl Credentials {
     pub fn user(&self) -> &str {
         &self.user
     }
+    #[cfg(test)]
+    pub(crate) fn password(&self) -> &str {
+        &self.password
+    }
 }
 
 impl std::fmt::Debug for Credentials {

@@ -472,6 +472,14 @@ impl Transport {
                 "member list has no voting member with a client URL; endpoints kept".into(),
             ));
         }
+        self.set_endpoints(found)
+    }
+
+    /// Replaces the endpoints with `found` (not empty, no duplicates),
+    /// keeping the channels of endpoints that stay and the pin if its
+    /// member stays. Returns the new list.
+    pub fn set_endpoints(&self, found: Vec<Endpoint>) -> Result<Vec<String>> {
+        debug_assert!(!found.is_empty());
         let old = self.members();
         let list = found
             .into_iter()

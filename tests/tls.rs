@@ -3,9 +3,9 @@
 //! name checks and overrides, and TLS settings rejected before dialing.
 //!
 //! A throwaway PKI is made once per test binary with the `openssl` CLI
-//! (Debian package `openssl`): two unrelated CAs, a server certificate for
-//! `IP:127.0.0.1, DNS:localhost`, a server certificate for `DNS:etcd.test`
-//! only, and a client certificate. The files live in the harness directory,
+//! (Debian package `openssl`; `common::pki`, from the harness): two
+//! unrelated CAs, a server certificate for `IP:127.0.0.1, DNS:localhost`, a
+//! server certificate for `DNS:etcd.test` only, and a client certificate. The files live in the harness directory,
 //! which goes away with the test process, as do the two etcd servers
 //! (`common::ClusterBuilder::tls`, both with `--client-cert-auth`).
 //!
@@ -18,15 +18,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::{mpsc, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use etcd_blocking::{Client, ClientBuilder, Error, EventType, TlsOptions};
 
-use common::{Cluster, ClusterBuilder, TlsFiles};
+use common::{pki, Cluster, ClusterBuilder, TlsFiles};
 
 /// Connect timeout for connects that must fail.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -36,132 +34,6 @@ const SLACK: Duration = Duration::from_secs(2);
 const HANG: Duration = Duration::from_secs(20);
 /// Connect timeout for connects that must succeed.
 const GOOD_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
-// ---------------------------------------------------------------------------
-// Certificates
-// ---------------------------------------------------------------------------
-
-/// The throwaway PKI, made once per test binary.
-struct Pki {
-    dir: tempfile::TempDir,
-}
-
-impl Pki {
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn read(&self, name: &str) -> Vec<u8> {
-        let p = self.path(name);
-        std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-    }
-}
-
-/// `openssl` config for `req`: `-subj` gives the names, `v3_ca` the CA
-/// extensions. Our own file, so the system's openssl.cnf does not matter.
-const REQ_CONFIG: &str = "\
-[req]
-distinguished_name = dn
-prompt = no
-
-[dn]
-CN = placeholder
-
-[v3_ca]
-basicConstraints = critical, CA:TRUE
-keyUsage = critical, keyCertSign, cRLSign
-subjectKeyIdentifier = hash
-";
-
-/// Server certificate extensions (`clientAuth` too: etcd's gRPC gateway
-/// dials its own TLS listener with the server certificate).
-fn server_ext(san: &str) -> String {
-    format!(
-        "basicConstraints = critical, CA:FALSE\n\
-         keyUsage = critical, digitalSignature, keyEncipherment\n\
-         extendedKeyUsage = serverAuth, clientAuth\n\
-         subjectAltName = {san}\n"
-    )
-}
-
-const CLIENT_EXT: &str = "\
-basicConstraints = critical, CA:FALSE
-keyUsage = critical, digitalSignature, keyEncipherment
-extendedKeyUsage = clientAuth
-";
-
-/// Runs `openssl` in `dir` with `cmdline` split at whitespace (no argument
-/// here contains a space).
-fn openssl(dir: &Path, cmdline: &str) {
-    let out = Command::new("openssl")
-        .args(cmdline.split_whitespace())
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("cannot run openssl (install the Debian package `openssl`): {e}")
-        });
-    assert!(
-        out.status.success(),
-        "openssl {cmdline} failed ({}):\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// EC P-256 keys: quick to make, and both etcd and gRPC take them.
-const NEW_KEY: &str = "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes";
-
-/// A self-signed CA: `<name>.pem`, `<name>.key`.
-fn make_ca(dir: &Path, name: &str, cn: &str) {
-    openssl(
-        dir,
-        &format!(
-            "req -x509 -config req.cnf -extensions v3_ca {NEW_KEY} -sha256 -days 7 \
-             -subj {cn} -keyout {name}.key -out {name}.pem"
-        ),
-    );
-}
-
-/// A leaf certificate signed by CA `ca`, with the extensions `ext`:
-/// `<name>.pem`, `<name>.key`.
-fn make_leaf(dir: &Path, ca: &str, name: &str, cn: &str, ext: &str, serial: u32) {
-    std::fs::write(dir.join(format!("{name}.ext")), ext).unwrap();
-    openssl(
-        dir,
-        &format!(
-            "req -new -config req.cnf {NEW_KEY} -subj {cn} -keyout {name}.key -out {name}.csr"
-        ),
-    );
-    openssl(
-        dir,
-        &format!(
-            "x509 -req -in {name}.csr -CA {ca}.pem -CAkey {ca}.key -set_serial {serial} \
-             -sha256 -days 7 -extfile {name}.ext -out {name}.pem"
-        ),
-    );
-}
-
-fn pki() -> &'static Pki {
-    static PKI: OnceLock<Pki> = OnceLock::new();
-    PKI.get_or_init(|| {
-        // Inside the harness directory: removed when the test process ends.
-        let dir = tempfile::Builder::new()
-            .prefix("tls-pki-")
-            .tempdir_in(common::harness_root())
-            .expect("cannot create the PKI directory");
-        let d = dir.path();
-        std::fs::write(d.join("req.cnf"), REQ_CONFIG).unwrap();
-        make_ca(d, "ca", "/CN=etcd-blocking-test-CA");
-        make_ca(d, "other-ca", "/CN=unrelated-CA");
-        let ip_san = server_ext("IP:127.0.0.1, DNS:localhost");
-        make_leaf(d, "ca", "server", "/CN=etcd-server", &ip_san, 1001);
-        let dns_san = server_ext("DNS:etcd.test");
-        make_leaf(d, "ca", "server-named", "/CN=etcd.test", &dns_san, 1002);
-        make_leaf(d, "ca", "client", "/CN=etcd-client", CLIENT_EXT, 1003);
-        Pki { dir }
-    })
-}
 
 // ---------------------------------------------------------------------------
 // Servers and clients

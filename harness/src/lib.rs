@@ -23,7 +23,9 @@
 //!   named after the port, which excludes other test processes too
 //!   (`cargo nextest`) (`ports.rs`).
 //! * Members are probed, and asked for their status, over plain HTTP
-//!   (`http.rs`). Clusters and their faults are in `cluster.rs`, the
+//!   (`http.rs`). A throwaway PKI is `pki.rs`'s, a loopback DNS server
+//!   (dnsmasq) with SRV records `dns.rs`'s. Clusters and their faults
+//!   are in `cluster.rs`, the
 //!   process-wide shared cluster in `shared.rs`, and a TCP proxy that can
 //!   blackhole its connections in [`proxy`].
 //!
@@ -33,7 +35,9 @@
 
 mod bin;
 mod cluster;
+mod dns;
 mod http;
+mod pki;
 mod ports;
 mod process;
 pub mod proxy;
@@ -41,6 +45,8 @@ mod shared;
 
 pub use bin::{etcd_at_least, etcd_bin, etcd_version};
 pub use cluster::{Cluster, ClusterBuilder, TlsFiles};
+pub use dns::{DnsServer, SrvRecord};
 pub use http::{http_get, http_post_json, json_field, streams_handled, streams_started};
+pub use pki::{pki, Pki};
 pub use process::harness_root;
 pub use shared::{fast_keepalive_cluster, shared, unique_prefix};
