@@ -296,7 +296,11 @@ fn https_without_tls_options_uses_system_roots_and_fails() {
 fn plaintext_client_on_the_tls_port_fails_promptly() {
     let url = server().tls_client_url(0);
     let plain = url.replacen("https://", "http://", 1);
-    assert_connect_fails(&plain, Some(trusted()), "http:// on the TLS port");
+    assert_connect_fails(&plain, None, "http:// on the TLS port");
+    // TLS settings with only http:// endpoints would have connected in
+    // plaintext: refused before dialing.
+    let e = Client::builder([&plain]).tls(trusted()).connect().unwrap_err();
+    assert!(matches!(e, Error::InvalidConfig(_)), "{e}");
 }
 
 #[test]
