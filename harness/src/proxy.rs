@@ -1,7 +1,13 @@
 //! A TCP proxy on 127.0.0.1 for fault tests: it forwards to one upstream
 //! until told to blackhole, after which connections stay open but every
 //! byte in either direction is swallowed, as with a network partition that
-//! TCP itself does not notice. Depends on `std` only.
+//! TCP itself does not notice. Swallowed bytes are gone, so a connection
+//! that lost any is closed when the blackhole ends rather than carrying on
+//! with a hole in its stream: TCP never delivers a stream with bytes
+//! missing (it retransmits, or the connection breaks), and a connection
+//! that did would let HTTP/2 carry on in step while whole frames (watch
+//! events, answers) vanished without anyone being told. Depends on `std`
+//! only.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -10,12 +16,27 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
+/// Both sockets of one proxied connection, and whether bytes were
+/// swallowed on it.
+struct Conn {
+    client: TcpStream,
+    server: TcpStream,
+    lost_bytes: Arc<AtomicBool>,
+}
+
+impl Conn {
+    fn close(&self) {
+        let _ = self.client.shutdown(Shutdown::Both);
+        let _ = self.server.shutdown(Shutdown::Both);
+    }
+}
+
 /// A running proxy; dropping it closes the listener and every connection.
 pub struct Proxy {
     addr: String,
     blackhole: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
-    conns: Arc<Mutex<Vec<TcpStream>>>,
+    conns: Arc<Mutex<Vec<Arc<Conn>>>>,
     accept: Option<JoinHandle<()>>,
 }
 
@@ -40,16 +61,19 @@ impl Proxy {
                     let Ok(server) = TcpStream::connect(&upstream) else {
                         continue;
                     };
-                    let mut list = conns.lock().unwrap();
-                    list.push(client.try_clone().unwrap());
-                    list.push(server.try_clone().unwrap());
-                    drop(list);
+                    let conn = Arc::new(Conn {
+                        client: client.try_clone().unwrap(),
+                        server: server.try_clone().unwrap(),
+                        lost_bytes: Arc::new(AtomicBool::new(false)),
+                    });
+                    conns.lock().unwrap().push(conn.clone());
                     pipe(
                         client.try_clone().unwrap(),
                         server.try_clone().unwrap(),
                         &blackhole,
+                        &conn,
                     );
-                    pipe(server, client, &blackhole);
+                    pipe(server, client, &blackhole, &conn);
                 }
             })
         };
@@ -67,28 +91,42 @@ impl Proxy {
         &self.addr
     }
 
-    /// Stops (true) or resumes (false) forwarding; connections stay open.
+    /// Stops (true) or resumes (false) forwarding. Connections stay open
+    /// while blackholed; on resuming, those that lost bytes are closed (new
+    /// connections are served as usual).
     pub fn blackhole(&self, on: bool) {
+        if !on {
+            for c in self.conns.lock().unwrap().iter() {
+                if c.lost_bytes.load(Ordering::SeqCst) {
+                    c.close();
+                }
+            }
+        }
         self.blackhole.store(on, Ordering::SeqCst);
     }
 }
 
-/// Copies `from` to `to` on a thread, dropping bytes while blackholed.
-fn pipe(mut from: TcpStream, mut to: TcpStream, blackhole: &Arc<AtomicBool>) {
-    let blackhole = blackhole.clone();
+/// Copies `from` to `to` on a thread, dropping bytes while blackholed;
+/// after a drop, the connection forwards nothing more and is closed.
+fn pipe(mut from: TcpStream, mut to: TcpStream, blackhole: &Arc<AtomicBool>, conn: &Arc<Conn>) {
+    let (blackhole, conn) = (blackhole.clone(), conn.clone());
     thread::spawn(move || {
         let mut buf = [0u8; 16 * 1024];
         loop {
             match from.read(&mut buf) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
-                    if !blackhole.load(Ordering::SeqCst) && to.write_all(&buf[..n]).is_err() {
+                    if blackhole.load(Ordering::SeqCst) {
+                        conn.lost_bytes.store(true, Ordering::SeqCst);
+                    } else if conn.lost_bytes.load(Ordering::SeqCst)
+                        || to.write_all(&buf[..n]).is_err()
+                    {
                         break;
                     }
                 }
             }
         }
-        let _ = to.shutdown(Shutdown::Both);
+        conn.close();
     });
 }
 
@@ -101,7 +139,7 @@ impl Drop for Proxy {
             let _ = t.join();
         }
         for c in self.conns.lock().unwrap().drain(..) {
-            let _ = c.shutdown(Shutdown::Both);
+            c.close();
         }
     }
 }
