@@ -299,7 +299,10 @@ fn plaintext_client_on_the_tls_port_fails_promptly() {
     assert_connect_fails(&plain, None, "http:// on the TLS port");
     // TLS settings with only http:// endpoints would have connected in
     // plaintext: refused before dialing.
-    let e = Client::builder([&plain]).tls(trusted()).connect().unwrap_err();
+    let e = Client::builder([&plain])
+        .tls(trusted())
+        .connect()
+        .unwrap_err();
     assert!(matches!(e, Error::InvalidConfig(_)), "{e}");
 }
 

@@ -1,9 +1,15 @@
 //! A TCP proxy on 127.0.0.1 for fault tests: it forwards to one upstream
 //! until told to blackhole, after which connections stay open but every
 //! byte in either direction is swallowed, as with a network partition that
-//! TCP itself does not notice. It can also cut a connection after a request
-//! went through and before its answer comes back, the case where a client
-//! cannot know whether its write was applied. Depends on `std` only.
+//! TCP itself does not notice. Swallowed bytes are gone, so a connection
+//! that lost any is closed when the blackhole ends rather than carrying on
+//! with a hole in its stream: TCP never delivers a stream with bytes
+//! missing (it retransmits, or the connection breaks), and a connection
+//! that did would let HTTP/2 carry on in step while whole frames (watch
+//! events, answers) vanished without anyone being told. It can also cut a
+//! connection after a request went through and before its answer comes
+//! back, the case where a client cannot know whether its write was
+//! applied. Depends on `std` only.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -12,6 +18,21 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
+/// Both sockets of one proxied connection, and whether bytes were
+/// swallowed on it.
+struct Conn {
+    client: TcpStream,
+    server: TcpStream,
+    lost_bytes: Arc<AtomicBool>,
+}
+
+impl Conn {
+    fn close(&self) {
+        let _ = self.client.shutdown(Shutdown::Both);
+        let _ = self.server.shutdown(Shutdown::Both);
+    }
+}
+
 /// A running proxy; dropping it closes the listener and every connection.
 pub struct Proxy {
     addr: String,
@@ -19,7 +40,7 @@ pub struct Proxy {
     /// What to do with answers: [`FORWARD`], [`CUT_ONCE`] or [`CUT_ALWAYS`].
     cut: Arc<AtomicU8>,
     stop: Arc<AtomicBool>,
-    conns: Arc<Mutex<Vec<TcpStream>>>,
+    conns: Arc<Mutex<Vec<Arc<Conn>>>>,
     accept: Option<JoinHandle<()>>,
 }
 
@@ -46,17 +67,20 @@ impl Proxy {
                     let Ok(server) = TcpStream::connect(&upstream) else {
                         continue;
                     };
-                    let mut list = conns.lock().unwrap();
-                    list.push(client.try_clone().unwrap());
-                    list.push(server.try_clone().unwrap());
-                    drop(list);
+                    let conn = Arc::new(Conn {
+                        client: client.try_clone().unwrap(),
+                        server: server.try_clone().unwrap(),
+                        lost_bytes: Arc::new(AtomicBool::new(false)),
+                    });
+                    conns.lock().unwrap().push(conn.clone());
                     pipe(
                         client.try_clone().unwrap(),
                         server.try_clone().unwrap(),
                         &blackhole,
+                        &conn,
                         None,
                     );
-                    pipe(server, client, &blackhole, Some(&cut));
+                    pipe(server, client, &blackhole, &conn, Some(&cut));
                 }
             })
         };
@@ -75,8 +99,17 @@ impl Proxy {
         &self.addr
     }
 
-    /// Stops (true) or resumes (false) forwarding; connections stay open.
+    /// Stops (true) or resumes (false) forwarding. Connections stay open
+    /// while blackholed; on resuming, those that lost bytes are closed (new
+    /// connections are served as usual).
     pub fn blackhole(&self, on: bool) {
+        if !on {
+            for c in self.conns.lock().unwrap().iter() {
+                if c.lost_bytes.load(Ordering::SeqCst) {
+                    c.close();
+                }
+            }
+        }
         self.blackhole.store(on, Ordering::SeqCst);
     }
 
@@ -119,15 +152,17 @@ fn cut_now(mode: &AtomicU8) -> bool {
 /// How long a cut connection is held, answer unread, before it is shut.
 pub const CUT_HOLD: Duration = Duration::from_millis(300);
 
-/// Copies `from` to `to` on a thread, dropping bytes while blackholed, and
+/// Copies `from` to `to` on a thread, dropping bytes while blackholed
+/// (after a drop, the connection forwards nothing more and is closed), and
 /// cutting the connection on the first bytes after `cut` is armed.
 fn pipe(
     mut from: TcpStream,
     mut to: TcpStream,
     blackhole: &Arc<AtomicBool>,
+    conn: &Arc<Conn>,
     cut: Option<&Arc<AtomicU8>>,
 ) {
-    let blackhole = blackhole.clone();
+    let (blackhole, conn) = (blackhole.clone(), conn.clone());
     let cut = cut.cloned();
     thread::spawn(move || {
         let mut buf = [0u8; 16 * 1024];
@@ -136,17 +171,20 @@ fn pipe(
                 Ok(0) | Err(_) => break,
                 Ok(_) if cut.as_deref().is_some_and(cut_now) => {
                     thread::sleep(CUT_HOLD);
-                    let _ = from.shutdown(Shutdown::Both);
                     break;
                 }
                 Ok(n) => {
-                    if !blackhole.load(Ordering::SeqCst) && to.write_all(&buf[..n]).is_err() {
+                    if blackhole.load(Ordering::SeqCst) {
+                        conn.lost_bytes.store(true, Ordering::SeqCst);
+                    } else if conn.lost_bytes.load(Ordering::SeqCst)
+                        || to.write_all(&buf[..n]).is_err()
+                    {
                         break;
                     }
                 }
             }
         }
-        let _ = to.shutdown(Shutdown::Both);
+        conn.close();
     });
 }
 
@@ -159,7 +197,7 @@ impl Drop for Proxy {
             let _ = t.join();
         }
         for c in self.conns.lock().unwrap().drain(..) {
-            let _ = c.shutdown(Shutdown::Both);
+            c.close();
         }
     }
 }

@@ -117,7 +117,7 @@ pub fn check(ops: &[Op], init: u64, budget: u64) -> Result<Stats, String> {
             );
         }
         assert!(
-            o.ret.map_or(true, |r| r >= o.call),
+            o.ret.is_none_or(|r| r >= o.call),
             "returns before its call: {o:?}"
         );
     }
@@ -410,7 +410,7 @@ fn search(ops: &[Prepared], init: u64, budget: u64, stats: &mut Stats) -> Result
         // taken already at this level, so undo the last choice.
         let depth = completed - remaining;
         if let Some(op) = blocked {
-            if deepest.map_or(true, |(d, _, _)| depth >= d) {
+            if deepest.is_none_or(|(d, _, _)| depth >= d) {
                 deepest = Some((depth, op, state));
             }
         }
@@ -668,7 +668,7 @@ mod tests {
                 let ready = ops
                     .iter()
                     .enumerate()
-                    .all(|(j, p)| used & (1 << j) != 0 || p.ret.map_or(true, |pr| pr >= o.call));
+                    .all(|(j, p)| used & (1 << j) != 0 || p.ret.is_none_or(|pr| pr >= o.call));
                 if !ready {
                     continue;
                 }

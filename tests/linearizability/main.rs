@@ -123,6 +123,7 @@ fn key_name(k: usize) -> String {
 fn error_kind(e: &Error) -> String {
     match e {
         Error::Etcd(k) => format!("Etcd({k:?})"),
+        Error::Grpc { code, .. } => format!("Grpc({code:?})"),
         other => format!("{other:?}")
             .split(['(', ' ', '{'])
             .next()
