@@ -576,7 +576,10 @@ pub(crate) fn stream_reopened<Req, Resp>(method: &Method<Req, Resp>) {
 #[inline]
 pub(crate) fn watch_resumed(why: Resume) {
     #[cfg(feature = "metrics")]
-    count("etcd_client_watch_resumes_total", &[("reason", why.label())]);
+    count(
+        "etcd_client_watch_resumes_total",
+        &[("reason", why.label())],
+    );
     #[cfg(not(feature = "metrics"))]
     let _ = why;
 }
@@ -652,6 +655,9 @@ mod tests {
         assert_eq!(CODE_NAMES[Code::Ok as usize], "OK");
         assert_eq!(CODE_NAMES[Code::Cancelled as usize], "Canceled");
         assert_eq!(CODE_NAMES[Code::Unavailable as usize], "Unavailable");
-        assert_eq!(CODE_NAMES[Code::Unauthenticated as usize], "Unauthenticated");
+        assert_eq!(
+            CODE_NAMES[Code::Unauthenticated as usize],
+            "Unauthenticated"
+        );
     }
 }

@@ -497,7 +497,10 @@ impl Transport {
     pub fn shutdown(self, limit: Duration) -> bool {
         let members = self.members();
         metrics::endpoints(-(members.list.len() as i64));
-        metrics::pinned(&members.list[members.pinned.load(Ordering::Relaxed)].endpoint, -1);
+        metrics::pinned(
+            &members.list[members.pinned.load(Ordering::Relaxed)].endpoint,
+            -1,
+        );
         drop(members);
         drop(self.current);
         self.channels.shutdown(limit)
