@@ -171,10 +171,11 @@ mod imp {
     //! The recording itself. No `unsafe`: handles are leaked into
     //! `OnceLock`s (a bounded number: one per method and recorder).
 
+    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::OnceLock;
     use std::time::{Duration, Instant};
 
-    use ::metrics::{Counter, Histogram, Key, Label, Level, Metadata, Recorder};
+    use ::metrics::{Counter, Histogram, Key, KeyName, Label, Level, Metadata, Recorder, Unit};
 
     static META: Metadata<'static> =
         Metadata::new("etcd_blocking", Level::INFO, Some(module_path!()));
@@ -182,7 +183,58 @@ mod imp {
     /// Runs `f` with the current recorder, unless it is the no-op one.
     #[inline]
     pub fn with<T>(f: impl FnOnce(&dyn Recorder) -> T) -> Option<T> {
-        ::metrics::with_recorder(|r| (std::mem::size_of_val(r) != 0).then(|| f(r)))
+        ::metrics::with_recorder(|r| {
+            if std::mem::size_of_val(r) == 0 {
+                return None;
+            }
+            let addr = r as *const dyn Recorder as *const () as usize;
+            if DESCRIBED_FOR.load(Ordering::Relaxed) != addr {
+                describe(r);
+                DESCRIBED_FOR.store(addr, Ordering::Relaxed);
+            }
+            Some(f(r))
+        })
+    }
+
+    /// The recorder the series were last described to (their `# HELP`).
+    static DESCRIBED_FOR: AtomicUsize = AtomicUsize::new(0);
+
+    /// Every series' help text; go-grpc-prometheus's own for its series.
+    const HELP: &[(&str, &str)] = &[
+        ("grpc_client_started_total", "Total number of RPCs started on the client."),
+        ("grpc_client_handled_total", "Total number of RPCs completed by the client, regardless of success or failure."),
+        ("grpc_client_msg_received_total", "Total number of RPC stream messages received by the client."),
+        ("grpc_client_msg_sent_total", "Total number of gRPC stream messages sent by the client."),
+        ("grpc_client_handling_seconds", "Histogram of response latency (seconds) of the gRPC until it is finished by the application."),
+        ("etcd_client_retries_total", "Unary calls tried again, by method and reason."),
+        ("etcd_client_endpoint_switches_total", "Times the pinned etcd member changed."),
+        ("etcd_client_pinned_endpoint", "Clients pinned to this endpoint."),
+        ("etcd_client_endpoints", "Endpoints known to the clients."),
+        ("etcd_client_calls_refused_total", "Calls refused before anything was sent, by reason."),
+        ("etcd_client_ambiguous_writes_total", "Writes that failed after they may have reached the server."),
+        ("etcd_client_stream_reopens_total", "Long-lived streams reopened after a failure, stall or token renewal."),
+        ("etcd_client_watch_resumes_total", "Watches created again from their next revision, by reason."),
+        ("etcd_client_watchers", "Watchers open."),
+        ("etcd_client_watchers_suspended", "Watches suspended for a slow consumer."),
+        ("etcd_client_leases_kept_alive", "Leases kept alive."),
+        ("etcd_client_keepalive_refresh_seconds", "Time from sending a keepalive refresh to its answer."),
+        ("etcd_client_leases_lost_total", "Kept-alive leases lost, by cause."),
+        ("etcd_client_token_renewals_total", "Auth token renewals (logins after the first)."),
+        ("etcd_client_token_renewal_failures_total", "Auth token renewals that failed."),
+    ];
+
+    fn describe(r: &dyn Recorder) {
+        for &(name, help) in HELP {
+            let key = KeyName::from_const_str(name);
+            let unit = name.ends_with("_seconds").then_some(Unit::Seconds);
+            if name.ends_with("_seconds") {
+                r.describe_histogram(key, unit, help.into());
+            } else if name.ends_with("_total") {
+                r.describe_counter(key, unit, help.into());
+            } else {
+                r.describe_gauge(key, unit, help.into());
+            }
+        }
     }
 
     fn labels(pairs: &[(&'static str, &'static str)]) -> Vec<Label> {

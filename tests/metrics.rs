@@ -463,6 +463,42 @@ fn rpc_series_and_client_series_move_by_what_was_done() {
         3.0,
         "exactly the three losses"
     );
+    promtool_check(&handle().render());
+}
+
+/// `promtool check metrics` (Debian's `prometheus` package, which
+/// `scripts/install-deps.sh` installs) lints the exposition: names, types,
+/// help texts, histogram shape. Skipped, saying so, where it is missing.
+fn promtool_check(text: &str) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            eprintln!("promtool not installed: exposition checked by the parser only");
+            return;
+        }
+        Err(e) => panic!("promtool: {e}"),
+    };
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check metrics: {}{}\n{text}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -533,6 +569,7 @@ fn token_renewals_are_counted() {
     c.close().unwrap();
     root2.close().unwrap();
     admin.close().unwrap();
+    promtool_check(&handle().render());
 }
 
 fn empty() -> prometheus_parse::Scrape {
