@@ -22,7 +22,7 @@ use std::sync::{Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use etcd_blocking::{Client, Error, GetOptions, WatchOptions};
+use etcd_blocking::{CancelToken, Client, Error, GetOptions, WatchOptions};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 /// go-grpc-prometheus's default buckets (Prometheus' `DefBuckets`).
@@ -201,6 +201,12 @@ fn rpc_series_and_client_series_move_by_what_was_done() {
     let closed = Client::connect(cluster.endpoints()).unwrap();
     closed.close().unwrap();
     assert!(matches!(closed.get("m/0"), Err(Error::ClientClosed)));
+    let token = CancelToken::new();
+    token.cancel();
+    assert!(matches!(
+        c.with_cancel(&token).get("m/0"),
+        Err(Error::Canceled)
+    ));
     let s3 = scrape();
     let refused = |r| {
         d(
@@ -213,6 +219,7 @@ fn rpc_series_and_client_series_move_by_what_was_done() {
     assert_eq!(refused("empty_key"), 2.0);
     assert_eq!(refused("too_large"), 1.0);
     assert_eq!(refused("closed"), 1.0);
+    assert_eq!(refused("canceled"), 1.0);
     assert_eq!(d(&s2, &s3, "grpc_client_started_total", &[]), 0.0);
     // The closed client's endpoints and pin were counted and uncounted.
     assert_eq!(d(&s2, &s3, "etcd_client_endpoints", &[]), 0.0);
