@@ -59,9 +59,23 @@ impl ClientBuilder {
 
     /// Interval of HTTP/2 keepalive pings while calls or streams are open
     /// (default 30 s). etcd's server rejects pings closer than its
-    /// `--grpc-keepalive-min-time` (5 s by default), so stay above that.
+    /// `--grpc-keepalive-min-time` (5 s by default): a shorter time is
+    /// refused at connect unless
+    /// [`server_keepalive_min_time`](Self::server_keepalive_min_time) says
+    /// the servers allow it.
     pub fn keepalive_time(mut self, d: Duration) -> Self {
         self.cfg.keepalive_time = d;
+        self
+    }
+
+    /// The servers' `--grpc-keepalive-min-time` (etcd's default, 5 s,
+    /// unless set): etcd closes a connection whose pings come closer than
+    /// that (`too_many_pings`), so [`connect`](Self::connect) refuses a
+    /// [`keepalive_time`](Self::keepalive_time) below it with
+    /// [`Error::InvalidConfig`](crate::Error::InvalidConfig). Lower it
+    /// only for servers started with a lower minimum.
+    pub fn server_keepalive_min_time(mut self, d: Duration) -> Self {
+        self.cfg.server_keepalive_min_time = d;
         self
     }
 
@@ -102,6 +116,9 @@ impl ClientBuilder {
     }
 
     /// TLS settings for `https://` endpoints (needs the `tls` feature).
+    /// Setting them with no `https://` endpoint is an
+    /// [`Error::InvalidConfig`](crate::Error::InvalidConfig) at connect,
+    /// rather than a plaintext connection the caller believes protected.
     pub fn tls(mut self, opts: TlsOptions) -> Self {
         self.cfg.tls = Some(opts);
         self
@@ -135,6 +152,18 @@ impl ClientBuilder {
         self
     }
 
+    /// Authenticate with this token, obtained elsewhere (another
+    /// process's login, a secret store), instead of logging in: it is
+    /// attached to every call and stream as is and never renewed, so when
+    /// it expires etcd's refusal
+    /// ([`EtcdError::InvalidAuthToken`](crate::EtcdError::InvalidAuthToken))
+    /// reaches the caller. Not together with [`credentials`](Self::credentials).
+    /// The token never appears in logs or `Debug` output.
+    pub fn auth_token(mut self, token: impl Into<String>) -> Self {
+        self.cfg.auth_token = Some(crate::session::StaticToken(token.into()));
+        self
+    }
+
     /// Shorthand for [`credentials`](Self::credentials).
     pub fn user(self, name: impl Into<String>, password: impl Into<String>) -> Self {
         self.credentials(Credentials::new(name, password))
@@ -146,6 +175,16 @@ impl ClientBuilder {
     /// [`Watcher`](crate::Watcher).
     pub fn watch_buffer(mut self, responses: usize) -> Self {
         self.cfg.watch_buffer = responses.max(1);
+        self
+    }
+
+    /// Refuse servers older than etcd `major.minor` (Go's
+    /// `RejectOldCluster`): [`connect`](Self::connect) asks every endpoint
+    /// that answers within the connect timeout for its version, and fails
+    /// with [`Error::Unsupported`](crate::Error::Unsupported) naming the
+    /// first that runs an older one.
+    pub fn min_server_version(mut self, major: u32, minor: u32) -> Self {
+        self.cfg.min_server_version = Some((major, minor));
         self
     }
 

@@ -43,6 +43,8 @@ pub struct Client {
     target: Option<Endpoint>,
     /// Key prefix of this handle, if any.
     namespace: Option<Arc<Namespace>>,
+    /// This handle's require-leader setting, if it overrides the client's.
+    require_leader: Option<bool>,
 }
 
 struct Shared {
@@ -103,6 +105,7 @@ impl Client {
             token: None,
             target: None,
             namespace: None,
+            require_leader: None,
             shared: Arc::new(Shared {
                 transport: RwLock::new(Some(transport)),
                 closed: AtomicBool::new(false),
@@ -112,12 +115,53 @@ impl Client {
                 config,
             }),
         };
+        if let Some(min) = client.shared.config.min_server_version {
+            client.check_server_versions(min)?;
+        }
         if client.shared.config.auto_sync.is_some() {
             // Auto-sync runs on the pump, so it starts now, not on the
             // first watch.
             client.pump()?;
         }
         Ok(client)
+    }
+
+    /// Refuses the client if a member that answers runs an etcd older than
+    /// `min` (major, minor).
+    fn check_server_versions(&self, (major, minor): (u32, u32)) -> Result<()> {
+        let deadline = Deadline::after(self.shared.config.connect_timeout);
+        let mut unanswered = None;
+        let mut answered = false;
+        for ep in self.endpoints() {
+            let status = match self.with_endpoint(&ep)?.within(&deadline)?.status() {
+                Ok(s) => s,
+                Err(e) => {
+                    unanswered = Some(e);
+                    continue;
+                }
+            };
+            answered = true;
+            let mut parts = status.version().split('.').map(|p| p.parse::<u32>());
+            let found = match (parts.next(), parts.next()) {
+                (Some(Ok(a)), Some(Ok(b))) => (a, b),
+                _ => {
+                    return Err(Error::Protocol(format!(
+                        "{ep} reports version {:?}",
+                        status.version()
+                    )))
+                }
+            };
+            if found < (major, minor) {
+                return Err(Error::Unsupported(format!(
+                    "{ep} runs etcd {}, older than the {major}.{minor} this client requires",
+                    status.version()
+                )));
+            }
+        }
+        match unanswered {
+            Some(e) if !answered => Err(e),
+            _ => Ok(()),
+        }
     }
 
     /// A handle on the same connections whose calls use `timeout` as their
@@ -183,6 +227,27 @@ impl Client {
         }
     }
 
+    /// A handle on the same connections whose unary calls do (or do not)
+    /// require the member to have a leader, overriding
+    /// [`ClientBuilder::require_leader`](crate::ClientBuilder::require_leader)
+    /// for this handle: a member cut off from the others then refuses the
+    /// call instead of answering from what it last knew, and the call
+    /// fails over. Streams always require one.
+    ///
+    /// ```no_run
+    /// # let client = etcd_blocking::Client::connect(["127.0.0.1:2379"])?;
+    /// use etcd_blocking::GetOptions;
+    /// let fresh = client.with_require_leader(true);
+    /// let v = fresh.get_with("config", GetOptions::new().serializable())?;
+    /// # Ok::<(), etcd_blocking::Error>(())
+    /// ```
+    pub fn with_require_leader(&self, yes: bool) -> Client {
+        Client {
+            require_leader: Some(yes),
+            ..self.clone()
+        }
+    }
+
     pub(crate) fn namespace(&self) -> Option<&Namespace> {
         self.namespace.as_deref()
     }
@@ -237,6 +302,9 @@ impl Client {
     fn ctx(&self) -> CallCtx<'_> {
         CallCtx {
             deadline: self.deadline(),
+            require_leader: self
+                .require_leader
+                .unwrap_or(self.shared.config.require_leader),
             intr: Interrupt {
                 closed: &self.shared.closed,
                 token: self.token.as_ref(),
@@ -293,6 +361,18 @@ impl Client {
             resp.map(ns);
         }
         Ok(resp)
+    }
+
+    /// Sleeps for `d`, or less if this handle is canceled or the client
+    /// closed (then that error).
+    pub(crate) fn sleep(&self, d: Duration) -> Result<()> {
+        crate::wait::sleep(&self.ctx().intr, d)
+    }
+
+    /// Logs in again now (a no-op without credentials), within this
+    /// handle's deadline.
+    pub(crate) fn renew_token(&self) -> Result<()> {
+        self.with_transport(|t| t.renew_token_now(&self.ctx()))
     }
 
     /// Refuses a request over the send limit, for requests that travel

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
-use crate::session::Credentials;
+use crate::session::{Credentials, StaticToken};
 use crate::tls::TlsOptions;
 
 /// Default for [`ClientBuilder::request_timeout`](crate::ClientBuilder::request_timeout).
@@ -19,6 +19,9 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_KEEPALIVE_TIME: Duration = Duration::from_secs(30);
 /// Default for [`ClientBuilder::keepalive_timeout`](crate::ClientBuilder::keepalive_timeout).
 pub const DEFAULT_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default for [`ClientBuilder::server_keepalive_min_time`](crate::ClientBuilder::server_keepalive_min_time):
+/// etcd's own default `--grpc-keepalive-min-time`.
+pub const DEFAULT_SERVER_KEEPALIVE_MIN_TIME: Duration = Duration::from_secs(5);
 /// Default for [`ClientBuilder::max_send_message_size`](crate::ClientBuilder::max_send_message_size):
 /// 2 MiB, as the Go client (etcd's own request limit is 1.5 MiB by
 /// default).
@@ -39,6 +42,9 @@ pub(crate) struct Config {
     pub request_timeout: Duration,
     pub keepalive_time: Duration,
     pub keepalive_timeout: Duration,
+    /// The servers' `--grpc-keepalive-min-time`: pings closer than this
+    /// get the connection closed with `too_many_pings`.
+    pub server_keepalive_min_time: Duration,
     pub max_send_message_size: usize,
     /// `None`: unlimited.
     pub max_receive_message_size: Option<usize>,
@@ -47,9 +53,13 @@ pub(crate) struct Config {
     pub tls: Option<TlsOptions>,
     pub watch_buffer: usize,
     pub credentials: Option<Credentials>,
+    /// A token to use as is, instead of logging in.
+    pub auth_token: Option<StaticToken>,
     pub attempt_fraction: f64,
     /// Endpoint auto-sync interval; `None`: off.
     pub auto_sync: Option<Duration>,
+    /// The oldest etcd (major, minor) the client accepts at connect.
+    pub min_server_version: Option<(u32, u32)>,
 }
 
 impl Config {
@@ -61,6 +71,7 @@ impl Config {
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             keepalive_time: DEFAULT_KEEPALIVE_TIME,
             keepalive_timeout: DEFAULT_KEEPALIVE_TIMEOUT,
+            server_keepalive_min_time: DEFAULT_SERVER_KEEPALIVE_MIN_TIME,
             max_send_message_size: DEFAULT_MAX_SEND_MESSAGE_SIZE,
             max_receive_message_size: None,
             cq_threads: DEFAULT_CQ_THREADS,
@@ -68,8 +79,10 @@ impl Config {
             tls: None,
             watch_buffer: DEFAULT_WATCH_BUFFER,
             credentials: None,
+            auth_token: None,
             attempt_fraction: DEFAULT_ATTEMPT_FRACTION,
             auto_sync: None,
+            min_server_version: None,
         }
     }
 
@@ -84,7 +97,27 @@ impl Config {
 
     /// Refuses settings that cannot work, before anything is dialed.
     pub fn validate(&self) -> Result<()> {
-        self.parsed_endpoints()?;
+        let endpoints = self.parsed_endpoints()?;
+        if self.credentials.is_some() && self.auth_token.is_some() {
+            return Err(Error::InvalidConfig(
+                "give credentials or a token, not both".into(),
+            ));
+        }
+        if self.tls.is_some() && !endpoints.iter().any(|e| e.is_tls()) {
+            // Without this the client would connect in plaintext and the
+            // caller would believe it was protected.
+            return Err(Error::InvalidConfig(
+                "TLS options are set but no endpoint is https://".into(),
+            ));
+        }
+        if self.keepalive_time < self.server_keepalive_min_time {
+            return Err(Error::InvalidConfig(format!(
+                "keepalive time {:?} is below the servers' minimum of {:?}: etcd would close \
+                 the connection (too_many_pings); raise it, or declare a lower server \
+                 --grpc-keepalive-min-time with server_keepalive_min_time",
+                self.keepalive_time, self.server_keepalive_min_time
+            )));
+        }
         let positive = [
             ("connect timeout", self.connect_timeout),
             ("request timeout", self.request_timeout),
@@ -139,5 +172,22 @@ mod tests {
         c.cq_threads = 1;
         c.attempt_fraction = 1.5;
         assert!(matches!(c.validate(), Err(Error::InvalidConfig(_))));
+    }
+
+    #[test]
+    fn settings_the_server_would_refuse_are_refused() {
+        let mut c = Config::new(vec!["127.0.0.1:2379".into()]);
+        c.keepalive_time = Duration::from_secs(1);
+        let e = c.validate().unwrap_err();
+        assert!(e.to_string().contains("too_many_pings"), "{e}");
+        c.server_keepalive_min_time = Duration::from_secs(1);
+        assert!(c.validate().is_ok());
+
+        let mut c = Config::new(vec!["http://127.0.0.1:2379".into()]);
+        c.tls = Some(TlsOptions::new());
+        let e = c.validate().unwrap_err();
+        assert!(e.to_string().contains("https"), "{e}");
+        c.endpoints.push("https://127.0.0.1:2380".into());
+        assert!(c.validate().is_ok());
     }
 }

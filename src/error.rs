@@ -444,10 +444,14 @@ etcd_errors! {
     DowngradeInProcess = (FailedPrecondition, "cluster has a downgrade job in progress"),
     /// No downgrade is in progress.
     NoInflightDowngrade = (FailedPrecondition, "no inflight downgrade job"),
-    /// The cluster version is not known yet.
-    ClusterVersionUnavailable = (FailedPrecondition, "cluster version not found during downgrade"),
+    /// The cluster version is not known yet (3.4 and 3.5 send it as
+    /// `Unavailable`, so it is transient, as in the Go client).
+    ClusterVersionUnavailable = (Unavailable, "cluster version not found during downgrade"),
     /// This cluster cannot be downgraded to that version.
     DowngradeVersionNotSupported = (InvalidArgument, "downgrade target version not supported"),
+    /// etcd canceled the request while serving it (its outcome is unknown
+    /// for a write).
+    RequestCanceled = (Cancelled, "request canceled"),
 }
 
 impl EtcdError {
@@ -471,6 +475,7 @@ impl EtcdError {
                 | EtcdError::TimeoutDueToConnectionLost
                 | EtcdError::LeaderChanged
                 | EtcdError::Stopped
+                | EtcdError::RequestCanceled
         )
     }
 
@@ -648,6 +653,21 @@ mod tests {
         assert!(matches!(e, Error::Etcd(EtcdError::NoPasswordUser)), "{e}");
         let e = from_status(2, "auth: revision in header is old", t);
         assert!(matches!(e, Error::Etcd(EtcdError::AuthOldRevision)), "{e}");
+        // The code etcd 3.4 and 3.5 send, so transience agrees with Go's.
+        let e = from_status(
+            14,
+            "etcdserver: cluster version not found during downgrade",
+            t,
+        );
+        assert!(
+            matches!(e, Error::Etcd(EtcdError::ClusterVersionUnavailable)),
+            "{e}"
+        );
+        assert_eq!(e.code(), Some(Code::Unavailable));
+        assert!(e.is_retryable());
+        let e = from_status(1, "etcdserver: request canceled", t);
+        assert!(matches!(e, Error::Etcd(EtcdError::RequestCanceled)), "{e}");
+        assert!(e.is_outcome_unknown());
     }
 
     #[test]

@@ -7,8 +7,9 @@
 //! expires or is revoked.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
 use parking_lot::Mutex;
@@ -113,7 +114,8 @@ impl LeaseRevokeResponse {
 
 /// Lease calls.
 impl Client {
-    /// Grants a lease with a TTL in seconds; the server picks the id.
+    /// Grants a lease with a TTL in seconds; the server picks the id. A
+    /// TTL of zero or less is [`Error::InvalidRequest`], not sent.
     pub fn grant(&self, ttl: i64) -> Result<LeaseGrantResponse> {
         self.grant_with_id(ttl, 0)
     }
@@ -121,6 +123,12 @@ impl Client {
     /// Grants a lease with this id (0: the server picks one). A lease id
     /// that exists already fails with [`EtcdError::LeaseExists`](crate::EtcdError::LeaseExists).
     pub fn grant_with_id(&self, ttl: i64, id: i64) -> Result<LeaseGrantResponse> {
+        if ttl <= 0 {
+            // etcd would quietly raise it to its minimum TTL.
+            return Err(Error::InvalidRequest(format!(
+                "lease TTL must be positive, not {ttl}"
+            )));
+        }
         let req = pb::LeaseGrantRequest {
             TTL: ttl,
             ID: id,
@@ -214,15 +222,15 @@ impl KeepAlive {
     }
     /// Alive (with the latest TTL) or lost (with the reason).
     pub fn state(&self) -> LeaseState {
-        self.shared.state.lock().clone()
+        self.shared.state()
     }
     /// Whether the lease is still alive as far as the client knows.
     pub fn is_alive(&self) -> bool {
-        matches!(*self.shared.state.lock(), LeaseState::Alive { .. })
+        matches!(self.shared.state(), LeaseState::Alive { .. })
     }
     /// The latest TTL the server gave, or `None` once the lease is lost.
     pub fn ttl(&self) -> Option<i64> {
-        match *self.shared.state.lock() {
+        match self.shared.state() {
             LeaseState::Alive { ttl } => Some(ttl),
             LeaseState::Lost(_) => None,
         }
@@ -265,10 +273,15 @@ impl Client {
     /// One handle per lease and client: a second `keep_alive` of a lease
     /// whose handle is still alive fails with [`Error::InvalidRequest`].
     pub fn keep_alive(&self, id: i64) -> Result<KeepAlive> {
+        let asked = Instant::now();
         let ttl = self.time_to_live(id, false)?;
         if ttl.ttl() <= 0 {
             return Err(Error::Etcd(EtcdError::LeaseNotFound));
         }
+        // etcd rounds the time left up to whole seconds, counted from
+        // after it got the question: a second less, from before it was
+        // asked, is sure not to outlive the lease.
+        let expires_at = asked + Duration::from_secs(ttl.ttl() as u64 - 1);
         let pump = self.pump()?;
         let kept = self.kept_leases();
         if !kept.lock().insert(id) {
@@ -277,14 +290,11 @@ impl Client {
             )));
         }
         let (tx, rx) = crossbeam_channel::bounded(1);
-        let shared = Arc::new(KeepAliveShared {
-            state: Mutex::new(LeaseState::Alive { ttl: ttl.ttl() }),
-            skipped: AtomicU64::new(0),
-        });
+        let shared = Arc::new(KeepAliveShared::new(id, ttl.ttl(), expires_at));
         let cmd = KeepAliveCommand::Add(Box::new(NewKeepAlive {
             id,
             granted_ttl: ttl.granted_ttl().max(1),
-            remaining_ttl: ttl.ttl(),
+            expires_at,
             shared: shared.clone(),
             tx,
             rx: rx.clone(),
@@ -296,8 +306,11 @@ impl Client {
             pump,
             kept,
         };
-        // On failure the handle's drop clears the registration.
-        if !handle.pump.send(Command::KeepAlive(cmd)) {
+        // On failure the handle's drop clears the registration. A command
+        // sent after the pump's last look at its mailbox (the client closed
+        // meanwhile) would never be answered: closing sets the flag first,
+        // so the check after sending catches that.
+        if !handle.pump.send(Command::KeepAlive(cmd)) || self.is_closed() {
             return Err(Error::ClientClosed);
         }
         Ok(handle)

@@ -112,6 +112,7 @@ mod builder;
 mod client;
 mod cluster;
 pub mod concurrency;
+mod iter;
 mod kv;
 mod lease;
 mod lock;
@@ -130,10 +131,11 @@ pub use cluster::{
 pub use config::{
     DEFAULT_ATTEMPT_FRACTION, DEFAULT_CONNECT_TIMEOUT, DEFAULT_CQ_THREADS, DEFAULT_KEEPALIVE_TIME,
     DEFAULT_KEEPALIVE_TIMEOUT, DEFAULT_MAX_SEND_MESSAGE_SIZE, DEFAULT_REQUEST_TIMEOUT,
-    DEFAULT_WATCH_BUFFER,
+    DEFAULT_SERVER_KEEPALIVE_MIN_TIME, DEFAULT_WATCH_BUFFER,
 };
 pub use endpoint::Endpoint;
 pub use error::{Code, EndpointError, Error, EtcdError, Result};
+pub use iter::RangeIter;
 pub use kv::{
     CompactOptions, CompactResponse, DeleteOptions, DeleteResponse, GetOptions, GetResponse,
     PutOptions, PutResponse, SortOrder, SortTarget,
@@ -144,8 +146,8 @@ pub use lease::{
 };
 pub use lock::{LeaderKey, LeaderResponse, LockResponse};
 pub use maintenance::{
-    Alarm, AlarmResponse, AlarmType, DefragmentResponse, HashKvResponse, HashResponse,
-    MoveLeaderResponse, StatusResponse,
+    Alarm, AlarmResponse, AlarmType, DefragmentResponse, DowngradeAction, DowngradeResponse,
+    HashKvResponse, HashResponse, MoveLeaderResponse, StatusResponse,
 };
 pub use pump::lease::{KeepAliveResponse, LeaseState};
 pub use pump::watch::{EventType, WatchEvent, WatchResponse};

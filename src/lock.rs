@@ -7,6 +7,8 @@
 //! [`Client::with_timeout`] for longer waits. A wait that ends by deadline
 //! or cancel withdraws the request on the server.
 
+use std::time::Duration;
+
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::proto::{methods, v3election as epb, v3lock as lpb};
@@ -104,6 +106,11 @@ fn named(name: impl Into<Vec<u8>>) -> Result<Vec<u8>> {
     Ok(name)
 }
 
+/// First pause before observing again after etcd ended an observation;
+/// it doubles up to [`OBSERVE_BACKOFF_MAX`].
+const OBSERVE_BACKOFF_MIN: Duration = Duration::from_millis(50);
+const OBSERVE_BACKOFF_MAX: Duration = Duration::from_secs(1);
+
 /// Locks and elections.
 impl Client {
     /// Acquires the lock `name`, waiting while another holds it, and ties
@@ -200,8 +207,14 @@ impl Client {
     }
 
     /// Follows the leadership of the election `name`: calls `on_leader`
-    /// with the current leader and each change after, until it returns
-    /// `false` (then `Ok`), the deadline passes, or the handle is canceled.
+    /// with the current leader and each change after (a new leader, or a
+    /// new value proclaimed), until it returns `false` (then `Ok`), the
+    /// handle's deadline passes, or the handle is canceled.
+    ///
+    /// etcd ends an observation by itself, with no error, when its own
+    /// read fails (its session's token expired, say); the client then logs
+    /// in again and observes anew, skipping the leader it already
+    /// delivered, so `on_leader` sees each change once.
     pub fn observe(
         &self,
         name: impl Into<Vec<u8>>,
@@ -211,18 +224,41 @@ impl Client {
             name: named(name)?,
             ..Default::default()
         };
-        let mut stopped = false;
-        let r = self.server_streaming(&methods::ELECTION_OBSERVE, &req, &mut |msg| {
-            if on_leader(msg.into()) {
-                Ok(())
-            } else {
-                stopped = true;
-                Err(Error::Canceled)
+        let deadline = self.deadline();
+        // The last leader delivered: its key and the revision of its value.
+        let mut last: Option<(Vec<u8>, i64)> = None;
+        let mut backoff = OBSERVE_BACKOFF_MIN;
+        loop {
+            let mut stopped = false;
+            let r = self.within(&deadline)?.server_streaming(
+                &methods::ELECTION_OBSERVE,
+                &req,
+                &mut |msg: epb::LeaderResponse| {
+                    let resp = LeaderResponse::from(msg);
+                    let seen = resp.kv().map(|kv| (kv.key().to_vec(), kv.mod_revision()));
+                    if seen.is_some() && seen == last {
+                        return Ok(()); // repeated by a new observation
+                    }
+                    last = seen;
+                    if on_leader(resp) {
+                        Ok(())
+                    } else {
+                        stopped = true;
+                        Err(Error::Canceled)
+                    }
+                },
+            );
+            match r {
+                Err(Error::Canceled) if stopped => return Ok(()),
+                Ok(()) => {
+                    log::debug!("etcd ended an observation; logging in and observing again");
+                    self.within(&deadline)?.renew_token()?;
+                    // Not a tight loop if the end was for another reason.
+                    self.sleep(backoff.min(deadline.remaining()?))?;
+                    backoff = (backoff * 2).min(OBSERVE_BACKOFF_MAX);
+                }
+                other => return other,
             }
-        });
-        match r {
-            Err(Error::Canceled) if stopped => Ok(()),
-            other => other,
         }
     }
 }

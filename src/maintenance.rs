@@ -211,6 +211,36 @@ impl MoveLeaderResponse {
     }
 }
 
+/// What [`Client::downgrade`] asks of the cluster (etcd 3.5+).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DowngradeAction {
+    /// Check that the cluster can be downgraded to the version; changes
+    /// nothing.
+    Validate,
+    /// Start downgrading the cluster version to it.
+    Enable,
+    /// Cancel a downgrade in progress.
+    Cancel,
+}
+
+/// Result of [`Client::downgrade`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DowngradeResponse {
+    header: ResponseHeader,
+    version: String,
+}
+
+impl DowngradeResponse {
+    /// The response header.
+    pub fn header(&self) -> &ResponseHeader {
+        &self.header
+    }
+    /// The cluster version as the server reports it.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+}
+
 /// Maintenance calls.
 impl Client {
     /// The status of the member this handle talks to: version, backend
@@ -358,6 +388,48 @@ impl Client {
             header: r.header.into(),
             alarms,
         })
+    }
+
+    /// Validates, starts or cancels a downgrade of the cluster version to
+    /// `version` (`major.minor`, one minor below the cluster's), as
+    /// `etcdctl downgrade`. Needs etcd 3.5; on 3.4 it fails with
+    /// [`Error::Unsupported`]. etcd's refusals are typed
+    /// ([`EtcdError::InvalidDowngradeTargetVersion`],
+    /// [`EtcdError::WrongDowngradeVersionFormat`],
+    /// [`EtcdError::DowngradeInProcess`], [`EtcdError::NoInflightDowngrade`]).
+    ///
+    /// ```no_run
+    /// use etcd_blocking::{Client, DowngradeAction};
+    /// # let client = Client::connect(["127.0.0.1:2379"])?;
+    /// let r = client.downgrade(DowngradeAction::Validate, "3.4")?;
+    /// println!("cluster at {}", r.version());
+    /// # Ok::<(), etcd_blocking::Error>(())
+    /// ```
+    pub fn downgrade(&self, action: DowngradeAction, version: &str) -> Result<DowngradeResponse> {
+        use pb::downgrade_request::DowngradeAction as Action;
+        let (action, retry) = match action {
+            DowngradeAction::Validate => (Action::VALIDATE, Retry::Safe),
+            DowngradeAction::Enable => (Action::ENABLE, Retry::Never),
+            DowngradeAction::Cancel => (Action::CANCEL, Retry::Never),
+        };
+        let req = pb::DowngradeRequest {
+            action: action.into(),
+            version: version.to_string(),
+            ..Default::default()
+        };
+        match self.unary(&methods::MAINTENANCE_DOWNGRADE, &req, retry) {
+            Ok(r) => Ok(DowngradeResponse {
+                header: r.header.into(),
+                version: r.version,
+            }),
+            Err(Error::Grpc {
+                code: crate::Code::Unimplemented,
+                ..
+            }) => Err(Error::Unsupported(
+                "downgrade needs etcd 3.5 or later".into(),
+            )),
+            Err(e) => Err(e),
+        }
     }
 
     /// Makes `target_member_id` the leader. Only the leader can hand over,

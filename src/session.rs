@@ -18,7 +18,7 @@ use std::sync::Arc;
 use grpcio::{Metadata, MetadataBuilder};
 use parking_lot::{Mutex, RwLock};
 
-use crate::error::Result;
+use crate::error::{Error, EtcdError, Result};
 use crate::metrics;
 use crate::proto::rpc as pb;
 
@@ -55,35 +55,65 @@ impl std::fmt::Debug for Credentials {
 /// The metadata a call carries with the current token.
 struct Tokened {
     generation: u64,
-    unary: Metadata,
-    stream: Metadata,
+    /// The token alone.
+    plain: Metadata,
+    /// The token and `hasleader`.
+    leader: Metadata,
+}
+
+/// A token given as is ([`ClientBuilder::auth_token`](crate::ClientBuilder::auth_token)),
+/// never printed.
+#[derive(Clone)]
+pub(crate) struct StaticToken(pub String);
+
+impl std::fmt::Debug for StaticToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
 }
 
 /// The client's authenticated session.
 pub(crate) struct Session {
-    creds: Credentials,
-    require_leader: bool,
+    /// What to log in with again; `None` for a static token, which cannot
+    /// be renewed.
+    creds: Option<Credentials>,
     current: RwLock<Option<Arc<Tokened>>>,
     generation: AtomicU64,
     refresh: Mutex<()>,
 }
 
 impl Session {
-    pub fn new(creds: Credentials, require_leader: bool) -> Session {
+    pub fn new(creds: Credentials) -> Session {
         Session {
-            creds,
-            require_leader,
+            creds: Some(creds),
             current: RwLock::new(None),
             generation: AtomicU64::new(0),
             refresh: Mutex::new(()),
         }
     }
 
-    /// Headers for a unary call, and the token generation they carry.
-    pub fn unary_headers(&self) -> (u64, Option<Metadata>) {
+    /// A session on a token obtained elsewhere: used as is, and when etcd
+    /// refuses it the refusal is the caller's to see.
+    pub fn with_token(token: &StaticToken) -> Session {
+        Session {
+            creds: None,
+            current: RwLock::new(Some(Arc::new(Tokened {
+                generation: 1,
+                plain: headers(Some(&token.0), false),
+                leader: headers(Some(&token.0), true),
+            }))),
+            generation: AtomicU64::new(1),
+            refresh: Mutex::new(()),
+        }
+    }
+
+    /// Headers for a unary call (with `hasleader` if it requires a
+    /// leader), and the token generation they carry.
+    pub fn unary_headers(&self, require_leader: bool) -> (u64, Option<Metadata>) {
         match &*self.current.read() {
-            Some(t) => (t.generation, Some(t.unary.clone())),
-            None => (0, None),
+            Some(t) if require_leader => (t.generation, Some(t.leader.clone())),
+            Some(t) => (t.generation, Some(t.plain.clone())),
+            None => (0, require_leader.then(|| headers(None, true))),
         }
     }
 
@@ -91,7 +121,7 @@ impl Session {
     /// generation they carry.
     pub fn stream_headers(&self) -> (u64, Metadata) {
         match &*self.current.read() {
-            Some(t) => (t.generation, t.stream.clone()),
+            Some(t) => (t.generation, t.leader.clone()),
             None => (0, headers(None, true)),
         }
     }
@@ -110,9 +140,12 @@ impl Session {
         if self.generation.load(Ordering::Acquire) != seen {
             return Ok(());
         }
+        let Some(creds) = &self.creds else {
+            return Err(Error::Etcd(EtcdError::InvalidAuthToken));
+        };
         let req = pb::AuthenticateRequest {
-            name: self.creds.user.clone(),
-            password: self.creds.password.clone(),
+            name: creds.user.clone(),
+            password: creds.password.clone(),
             ..Default::default()
         };
         // The first login is not a renewal.
@@ -127,11 +160,11 @@ impl Session {
         let generation = seen + 1;
         *self.current.write() = Some(Arc::new(Tokened {
             generation,
-            unary: headers(Some(&token), self.require_leader),
-            stream: headers(Some(&token), true),
+            plain: headers(Some(&token), false),
+            leader: headers(Some(&token), true),
         }));
         self.generation.store(generation, Ordering::Release);
-        log::debug!("authenticated as {}", self.creds.user);
+        log::debug!("authenticated as {}", creds.user);
         Ok(())
     }
 }

@@ -47,6 +47,9 @@ pub(crate) enum Retry {
 /// One call's deadline and interrupts, as seen by the transport.
 pub(crate) struct CallCtx<'a> {
     pub deadline: Deadline,
+    /// Whether a member without a leader must refuse the call
+    /// (`hasleader`), so a cut-off member cannot answer with stale data.
+    pub require_leader: bool,
     pub intr: Interrupt<'a>,
     /// A member the call must go to (no failover), for operator calls
     /// aimed at one member.
@@ -59,6 +62,7 @@ impl CallCtx<'static> {
     pub fn internal(timeout: Duration) -> CallCtx<'static> {
         CallCtx {
             deadline: Deadline::after(timeout),
+            require_leader: false,
             intr: Interrupt::never(),
             target: None,
         }
@@ -147,9 +151,9 @@ pub(crate) struct Transport {
     /// The authenticated session, when the config has credentials.
     session: Option<Session>,
     max_send: usize,
-    /// Metadata of every unary call without a token (`hasleader` when the
-    /// config requires a leader), built once.
-    headers: Option<Metadata>,
+    /// `hasleader`, for unary calls without a token that require a
+    /// leader, built once.
+    has_leader: Metadata,
 }
 
 impl Transport {
@@ -169,17 +173,18 @@ impl Transport {
         metrics::pinned(&list[first].endpoint, 1);
         let t = Transport {
             attempt_fraction: cfg.attempt_fraction,
-            session: cfg
-                .credentials
-                .clone()
-                .map(|c| Session::new(c, cfg.require_leader)),
+            session: match (&cfg.credentials, &cfg.auth_token) {
+                (Some(c), _) => Some(Session::new(c.clone())),
+                (None, Some(t)) => Some(Session::with_token(t)),
+                (None, None) => None,
+            },
             current: RwLock::new(Arc::new(Members {
                 list,
                 pinned: AtomicUsize::new(first),
             })),
             channels,
             max_send: cfg.max_send_message_size,
-            headers: cfg.require_leader.then(|| session::headers(None, true)),
+            has_leader: session::headers(None, true),
         };
         // A wrong password fails here, typed, without retries.
         t.renew_token(0, &ctx)?;
@@ -281,8 +286,8 @@ impl Transport {
             };
             let mut opt = CallOption::default().timeout(attempt_limit);
             let (token_generation, headers) = match (&self.session, with_token) {
-                (Some(s), true) => s.unary_headers(),
-                _ => (0, self.headers.clone()),
+                (Some(s), true) => s.unary_headers(ctx.require_leader),
+                _ => (0, ctx.require_leader.then(|| self.has_leader.clone())),
             };
             if let Some(h) = headers {
                 opt = opt.headers(h);
@@ -358,7 +363,8 @@ impl Transport {
     /// Runs a server-streaming call, handing each message to `on_message`
     /// as it arrives, until the server ends the stream. The whole stream
     /// shares the call's deadline. An error from `on_message` cancels the
-    /// call and is returned.
+    /// call and is returned. A stream refused for a stale token before it
+    /// delivered anything logs in again and starts over, once.
     pub fn server_streaming<Req, Resp>(
         &self,
         method: &Method<Req, Resp>,
@@ -366,55 +372,93 @@ impl Transport {
         ctx: &CallCtx<'_>,
         on_message: &mut dyn FnMut(Resp) -> Result<()>,
     ) -> Result<()> {
-        if let Some(e) = ctx.intr.check() {
-            return Err(e);
-        }
-        let members = self.members();
-        let member = match ctx.target {
-            Some(t) => &members.list[members.target_index(t)?],
-            None => members.pick(),
-        };
-        let opt = CallOption::default()
-            .timeout(ctx.deadline.remaining()?)
-            .headers(self.stream_headers().1);
-        let grpc = |e| error::from_grpc(e, ctx.deadline.timeout());
-        let mut rpc = Rpc::start(method);
-        let mut rx = match member.client.server_streaming(method, req, opt) {
-            Ok(rx) => rx,
-            Err(e) => return Err(rpc.ended(grpc(e))),
-        };
-        rpc.sent();
+        let mut token_renewed = false;
         loop {
-            let next = match wait::block_on(&mut Next(&mut rx), &ctx.intr, None) {
-                Ok(next) => next,
-                Err(interrupt) => {
-                    rx.cancel();
-                    let err = interrupt.unwrap_or(Error::DeadlineExceeded(ctx.deadline.timeout()));
-                    return Err(rpc.ended(err));
+            let mut delivered = false;
+            let (generation, result) = self.stream_once(method, req, ctx, &mut |msg| {
+                delivered = true;
+                on_message(msg)
+            });
+            match result {
+                Err(e) if !delivered && !token_renewed && error::is_stale_token(&e) => {
+                    self.renew_token(generation, ctx)?;
+                    token_renewed = true;
+                    metrics::retry(method, RetryReason::AuthToken);
                 }
-            };
-            match next {
-                None => {
-                    rpc.handled(Some(error::Code::Ok));
-                    return Ok(());
-                }
-                Some(Ok(msg)) => {
-                    rpc.received();
-                    if let Err(e) = on_message(msg) {
-                        // Dropping `rpc` counts the canceled call.
-                        rx.cancel();
-                        return Err(e);
-                    }
-                }
-                Some(Err(e)) => {
-                    let err = rpc.ended(grpc(e));
-                    if error::transport_failure(&err).is_some() {
-                        members.failed_at(&member.endpoint);
-                    }
-                    return Err(err);
-                }
+                result => return result,
             }
         }
+    }
+
+    /// One server-streaming call, and the token generation it carried.
+    fn stream_once<Req, Resp>(
+        &self,
+        method: &Method<Req, Resp>,
+        req: &Req,
+        ctx: &CallCtx<'_>,
+        on_message: &mut dyn FnMut(Resp) -> Result<()>,
+    ) -> (u64, Result<()>) {
+        let (generation, headers) = self.stream_headers();
+        let result = (|| {
+            if let Some(e) = ctx.intr.check() {
+                return Err(e);
+            }
+            let members = self.members();
+            let member = match ctx.target {
+                Some(t) => &members.list[members.target_index(t)?],
+                None => members.pick(),
+            };
+            let opt = CallOption::default()
+                .timeout(ctx.deadline.remaining()?)
+                .headers(headers);
+            let grpc = |e| error::from_grpc(e, ctx.deadline.timeout());
+            let mut rpc = Rpc::start(method);
+            let mut rx = match member.client.server_streaming(method, req, opt) {
+                Ok(rx) => rx,
+                Err(e) => return Err(rpc.ended(grpc(e))),
+            };
+            rpc.sent();
+            loop {
+                let next = match wait::block_on(&mut Next(&mut rx), &ctx.intr, None) {
+                    Ok(next) => next,
+                    Err(interrupt) => {
+                        rx.cancel();
+                        let err =
+                            interrupt.unwrap_or(Error::DeadlineExceeded(ctx.deadline.timeout()));
+                        return Err(rpc.ended(err));
+                    }
+                };
+                match next {
+                    None => {
+                        rpc.handled(Some(error::Code::Ok));
+                        return Ok(());
+                    }
+                    Some(Ok(msg)) => {
+                        rpc.received();
+                        if let Err(e) = on_message(msg) {
+                            // Dropping `rpc` counts the canceled call.
+                            rx.cancel();
+                            return Err(e);
+                        }
+                    }
+                    Some(Err(e)) => {
+                        let err = rpc.ended(grpc(e));
+                        if error::transport_failure(&err).is_some() {
+                            members.failed_at(&member.endpoint);
+                        }
+                        return Err(err);
+                    }
+                }
+            }
+        })();
+        (generation, result)
+    }
+
+    /// Logs in again now, whatever the token's state (single flight all
+    /// the same): for a server that ends a stream quietly when its token is
+    /// gone, instead of saying so.
+    pub fn renew_token_now(&self, ctx: &CallCtx<'_>) -> Result<()> {
+        self.renew_token(self.stream_headers().0, ctx)
     }
 
     /// A snapshot of the current members.

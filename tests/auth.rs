@@ -208,3 +208,137 @@ fn expired_tokens_are_renewed_for_calls_watches_and_keepalives() {
     assert!(ka.is_alive(), "{:?}", ka.state());
     assert!(c.time_to_live(lease, false).unwrap().ttl() > 0);
 }
+
+#[test]
+fn sixteen_callers_meeting_an_expired_token_cause_one_login() {
+    let (cluster, _root) = secured(&["--auth-token-ttl=2"]);
+    let ep = cluster.endpoint(0);
+    let c = Client::builder(cluster.endpoints())
+        .user("root", "rootpw")
+        .connect()
+        .unwrap();
+    c.put("sf/k", "v").unwrap();
+    // Idle past the token's TTL: every caller below meets a dead token.
+    thread::sleep(Duration::from_secs(4));
+    let before = common::streams_handled(&ep, "Authenticate");
+    let gate = std::sync::Barrier::new(16);
+    thread::scope(|s| {
+        for _ in 0..16 {
+            s.spawn(|| {
+                gate.wait();
+                assert_eq!(c.get("sf/k").unwrap().count(), 1);
+            });
+        }
+    });
+    let logins = common::streams_handled(&ep, "Authenticate") - before;
+    assert_eq!(
+        logins, 1,
+        "16 callers with one dead token logged in {logins} times"
+    );
+}
+
+#[test]
+fn server_streams_survive_an_expired_token() {
+    let (cluster, _root) = secured(&["--auth-token-ttl=2"]);
+    let c = Client::builder(cluster.endpoints())
+        .user("root", "rootpw")
+        .request_timeout(Duration::from_secs(10))
+        .connect()
+        .unwrap();
+    let lease = c.grant(30).unwrap().id();
+    let leader = c.campaign("elect/e", lease, "v1").unwrap();
+
+    // A snapshot started on a dead token.
+    thread::sleep(Duration::from_secs(4));
+    let dir = tempfile::tempdir().unwrap();
+    let info = c.snapshot_save(dir.path().join("snap.db")).unwrap();
+    assert!(info.size() > 0);
+
+    // An observation started on a dead token: etcd ends it quietly, the
+    // client logs in again and delivers the leader anyway, then the next
+    // value, each once.
+    thread::sleep(Duration::from_secs(4));
+    let seen = std::sync::Mutex::new(Vec::new());
+    thread::scope(|s| {
+        s.spawn(|| {
+            c.observe("elect/e", |r| {
+                let v = r.kv().unwrap().value_str().unwrap().to_string();
+                let mut seen = seen.lock().unwrap();
+                seen.push(v);
+                seen.len() < 2
+            })
+            .unwrap();
+        });
+        let t = Instant::now();
+        while seen.lock().unwrap().is_empty() {
+            assert!(
+                t.elapsed() < Duration::from_secs(8),
+                "observe saw no leader"
+            );
+            thread::sleep(Duration::from_millis(50));
+        }
+        c.proclaim(&leader, "v2").unwrap();
+    });
+    assert_eq!(*seen.lock().unwrap(), ["v1", "v2"]);
+
+    // Lock and campaign waits that outlast the token.
+    let waiter = Client::builder(cluster.endpoints())
+        .user("root", "rootpw")
+        .request_timeout(Duration::from_secs(15))
+        .connect()
+        .unwrap();
+    let held = c.lock("locks/l", lease).unwrap();
+    let wlease = waiter.grant(30).unwrap().id();
+    thread::scope(|s| {
+        let lock = s.spawn(|| waiter.lock("locks/l", wlease));
+        let campaign = s.spawn(|| waiter.campaign("elect/e", wlease, "w"));
+        thread::sleep(Duration::from_secs(4));
+        c.unlock(held.key()).unwrap();
+        c.resign(&leader).unwrap();
+        lock.join()
+            .unwrap()
+            .expect("lock wait across a token expiry");
+        let l = campaign
+            .join()
+            .unwrap()
+            .expect("campaign wait across a token expiry");
+        assert_eq!(l.lease(), wlease);
+    });
+}
+
+#[test]
+fn a_static_token_is_used_as_given_and_never_shown() {
+    let (cluster, _root) = secured(&[]);
+    let (status, body) = common::http_post_json(
+        &cluster.endpoint(0),
+        "/v3/auth/authenticate",
+        r#"{"name":"root","password":"rootpw"}"#,
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{body}");
+    let token = common::json_field(&body, "token")
+        .expect("a token")
+        .to_string();
+    let builder = Client::builder(cluster.endpoints()).auth_token(&token);
+    assert!(
+        !format!("{builder:?}").contains(&token),
+        "the token is printed"
+    );
+    let c = builder.connect().unwrap();
+    c.put("st/k", "v").unwrap();
+    assert_eq!(c.get("st/k").unwrap().count(), 1);
+    // A token etcd does not know is refused, and not renewed behind the
+    // caller's back.
+    let bad = Client::builder(cluster.endpoints())
+        .auth_token("not-a-token")
+        .connect()
+        .unwrap();
+    let e = bad.get("st/k").unwrap_err();
+    assert!(matches!(e, Error::Etcd(EtcdError::InvalidAuthToken)), "{e}");
+    let e = Client::builder(cluster.endpoints())
+        .auth_token(&token)
+        .user("root", "rootpw")
+        .connect()
+        .unwrap_err();
+    assert!(matches!(e, Error::InvalidConfig(_)), "{e}");
+}

@@ -253,3 +253,28 @@ fn many_threads_share_one_client() {
         .count();
     assert_eq!(n, 400);
 }
+
+#[test]
+fn a_version_gate_refuses_older_servers_at_connect() {
+    let eps = common::shared().endpoints();
+    let version = Client::connect(&eps)
+        .unwrap()
+        .status()
+        .unwrap()
+        .version()
+        .to_string();
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap());
+    let (major, minor) = (parts.next().unwrap(), parts.next().unwrap());
+    Client::builder(&eps)
+        .min_server_version(major, minor)
+        .connect()
+        .expect("a server of the very version asked for");
+    let e = Client::builder(&eps)
+        .min_server_version(major, minor + 1)
+        .connect()
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::Unsupported(m) if m.contains(&version)),
+        "{e}"
+    );
+}

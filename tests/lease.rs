@@ -6,6 +6,7 @@ mod common;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::proxy::Proxy;
 use etcd_blocking::{Client, Error, EtcdError, LeaseState, PutOptions};
 
 fn client() -> Client {
@@ -49,6 +50,15 @@ fn lease_errors_are_typed() {
     assert!(matches!(e, Error::Etcd(EtcdError::LeaseNotFound)), "{e}");
     let e = c.grant(10_000_000_000).unwrap_err();
     assert!(matches!(e, Error::Etcd(EtcdError::LeaseTtlTooLarge)), "{e}");
+    // etcd would raise these to its minimum TTL; they are refused before
+    // anything is sent.
+    for ttl in [0, -5] {
+        let e = c.grant(ttl).unwrap_err();
+        assert!(matches!(e, Error::InvalidRequest(_)), "{e}");
+        let e = c.grant_with_id(ttl, 0x5eed_0004).unwrap_err();
+        assert!(matches!(e, Error::InvalidRequest(_)), "{e}");
+    }
+    assert!(!c.leases().unwrap().ids().contains(&0x5eed_0004));
     let id = 0x5eed_0000 + i64::from(std::process::id());
     let g = c.grant_with_id(30, id).unwrap();
     assert_eq!(g.id(), id);
@@ -214,4 +224,121 @@ fn leases_survive_killing_the_member_in_use() {
 #[test]
 fn leases_survive_freezing_the_member_in_use() {
     leases_survive(|cluster, idx| cluster.stop(idx));
+}
+
+#[test]
+fn a_keepalive_made_just_before_close_ends_with_client_closed() {
+    let cluster = common::Cluster::single();
+    for round in 0..5 {
+        let c = Client::connect(cluster.endpoints()).unwrap();
+        let lease = c.grant(30).unwrap();
+        let ka = c.keep_alive(lease.id()).unwrap();
+        c.close().unwrap();
+        // close() joined the pump, so the state is final already.
+        assert!(
+            matches!(ka.state(), LeaseState::Lost(Error::ClientClosed)),
+            "round {round}: {:?}",
+            ka.state()
+        );
+        assert!(matches!(
+            ka.receiver().try_recv(),
+            Ok(Err(Error::ClientClosed))
+        ));
+    }
+}
+
+#[test]
+fn close_ends_keepalives_and_cancels_their_streams_on_the_server() {
+    let cluster = common::Cluster::single();
+    let ep = cluster.endpoint(0);
+    let c = Client::connect(cluster.endpoints()).unwrap();
+    let lease = c.grant(30).unwrap();
+    let ka = c.keep_alive(lease.id()).unwrap();
+    let w = c.watch("close/k").unwrap();
+    // Running for a while, with answers flowing.
+    assert!(ka
+        .receiver()
+        .recv_timeout(Duration::from_secs(5))
+        .unwrap()
+        .is_ok());
+    thread::sleep(Duration::from_millis(500));
+    for method in ["LeaseKeepAlive", "Watch"] {
+        assert!(
+            common::streams_started(&ep, method) > common::streams_handled(&ep, method),
+            "no open {method} stream before close"
+        );
+    }
+    c.close().unwrap();
+    assert!(matches!(ka.state(), LeaseState::Lost(Error::ClientClosed)));
+    assert!(matches!(w.recv(), Err(Error::ClientClosed)));
+    // Every stream the client opened has ended on the server too.
+    let t = Instant::now();
+    for method in ["LeaseKeepAlive", "Watch"] {
+        while common::streams_started(&ep, method) != common::streams_handled(&ep, method) {
+            assert!(
+                t.elapsed() < Duration::from_secs(5),
+                "a {method} stream is still open on the server after close"
+            );
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+#[test]
+fn a_lease_cut_off_from_every_member_is_lost_before_its_ttl_ends() {
+    let cluster = common::Cluster::single();
+    let proxy = Proxy::start(&cluster.endpoint(0));
+    let c = Client::connect([proxy.addr()]).unwrap();
+    let ttl = 4;
+    let lease = c.grant(ttl).unwrap();
+    let ka = c.keep_alive(lease.id()).unwrap();
+    assert!(ka
+        .receiver()
+        .recv_timeout(Duration::from_secs(5))
+        .unwrap()
+        .is_ok());
+    let mut last_answer = Instant::now();
+    proxy.blackhole(true);
+    // An answer already on its way counts too.
+    while let Ok(r) = ka.receiver().try_recv() {
+        if r.is_ok() {
+            last_answer = Instant::now();
+        }
+    }
+    // The server's TTL started after the refresh it answered was sent,
+    // so before `last_answer`: from there on, the handle must not say
+    // alive, and it must say lost by then.
+    let ttl_end = last_answer + Duration::from_secs(ttl as u64);
+    let mut lost_at = None;
+    while Instant::now() < ttl_end + Duration::from_secs(1) {
+        let now = Instant::now();
+        match ka.state() {
+            LeaseState::Alive { .. } => assert!(
+                now < ttl_end,
+                "alive {:?} after the TTL ended",
+                now - ttl_end
+            ),
+            LeaseState::Lost(e) => {
+                assert!(matches!(e, Error::LeaseLost { .. }), "{e}");
+                lost_at.get_or_insert(now);
+            }
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    let lost_at = lost_at.expect("never reported lost");
+    assert!(
+        lost_at <= ttl_end,
+        "lost only {:?} after the TTL ended",
+        lost_at - ttl_end
+    );
+    eprintln!("lost {:?} before the TTL ended", ttl_end - lost_at);
+    // The receiver says so too, once the pump had its turn.
+    let t = Instant::now();
+    loop {
+        match ka.receiver().recv_timeout(Duration::from_secs(2)) {
+            Ok(Err(Error::LeaseLost { .. })) => break,
+            Ok(_) => assert!(t.elapsed() < Duration::from_secs(5)),
+            Err(e) => panic!("no loss on the receiver: {e}"),
+        }
+    }
 }

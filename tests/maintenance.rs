@@ -579,3 +579,32 @@ fn failed_snapshots_leave_no_file() {
     assert_eq!(fs::metadata(&path).unwrap().len(), info.size());
     assert_eq!(entries(dir.path()), ["s.db"]);
 }
+
+#[test]
+fn downgrade_is_typed_on_3_5_and_unsupported_before() {
+    use etcd_blocking::DowngradeAction;
+    let cluster = common::Cluster::single();
+    let c = Client::connect(cluster.endpoints()).unwrap();
+    if !common::etcd_at_least(3, 5) {
+        let e = c.downgrade(DowngradeAction::Validate, "3.3").unwrap_err();
+        assert!(matches!(e, Error::Unsupported(_)), "{e}");
+        return;
+    }
+    let r = c.downgrade(DowngradeAction::Validate, "3.4").unwrap();
+    assert!(r.version().starts_with("3.5"), "{}", r.version());
+    let e = c.downgrade(DowngradeAction::Validate, "3.3").unwrap_err();
+    assert!(
+        matches!(e, Error::Etcd(EtcdError::InvalidDowngradeTargetVersion)),
+        "{e}"
+    );
+    let e = c.downgrade(DowngradeAction::Validate, "three").unwrap_err();
+    assert!(
+        matches!(e, Error::Etcd(EtcdError::WrongDowngradeVersionFormat)),
+        "{e}"
+    );
+    let e = c.downgrade(DowngradeAction::Cancel, "").unwrap_err();
+    assert!(
+        matches!(e, Error::Etcd(EtcdError::NoInflightDowngrade)),
+        "{e}"
+    );
+}

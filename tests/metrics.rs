@@ -392,8 +392,12 @@ fn rpc_series_and_client_series_move_by_what_was_done() {
     wait_until(
         "the revoked lease to be lost",
         Duration::from_secs(10),
-        || !ka.is_alive(),
+        || {
+            let lost = [("cause", "revoked")];
+            d(&s11, &scrape(), "etcd_client_leases_lost_total", &lost) > 0.0
+        },
     );
+    assert!(!ka.is_alive());
     let s12 = scrape();
     assert_eq!(
         d(
@@ -425,8 +429,12 @@ fn rpc_series_and_client_series_move_by_what_was_done() {
     wait_until(
         "the lease to run out locally",
         Duration::from_secs(10),
-        || !ka.is_alive(),
+        || {
+            let lost = [("cause", "expired_locally")];
+            d(&s12, &scrape(), "etcd_client_leases_lost_total", &lost) > 0.0
+        },
     );
+    assert!(!ka.is_alive());
     for i in 0..3 {
         cluster.cont(i);
     }

@@ -206,6 +206,17 @@ fn require_leader_refuses_a_cut_off_member() {
         .get_with("k", GetOptions::new().serializable())
         .unwrap();
     assert_eq!(r.count(), 1);
+    // A handle can ask for either, whatever its client's setting.
+    let e = plain
+        .with_require_leader(true)
+        .get_with("k", GetOptions::new().serializable())
+        .unwrap_err();
+    assert!(matches!(e, Error::Etcd(EtcdError::NoLeader)), "{e}");
+    let r = strict
+        .with_require_leader(false)
+        .get_with("k", GetOptions::new().serializable())
+        .unwrap();
+    assert_eq!(r.count(), 1);
 }
 
 #[test]
@@ -355,10 +366,19 @@ fn keepalive_pings_respect_the_server_policy() {
     assert!(w.recv_timeout(Duration::from_secs(5)).unwrap().is_some());
     drop(w);
 
-    // The control: the counter does see a rude client's reconnects.
+    // A client that would ping too often is refused before it connects...
+    let e = Client::builder(cluster.endpoints())
+        .keepalive_time(Duration::from_secs(1))
+        .connect()
+        .unwrap_err();
+    assert!(matches!(e, Error::InvalidConfig(_)), "{e}");
+    // ...and the refusal is right: the control, a client told (wrongly)
+    // that the server allows 1 s pings, sees the server's GOAWAY, which
+    // the counter shows as reconnects.
     let rude = Client::builder(cluster.endpoints())
         .keepalive_time(Duration::from_secs(1))
         .keepalive_timeout(Duration::from_secs(1))
+        .server_keepalive_min_time(Duration::from_secs(1))
         .connect()
         .unwrap();
     let _w = rude.watch("idle").unwrap();
@@ -372,4 +392,53 @@ fn keepalive_pings_respect_the_server_policy() {
         thread::sleep(Duration::from_millis(200));
     }
     eprintln!("a 1 s ping interval was refused after {:?}", t.elapsed());
+}
+
+/// A client over `endpoints` (the first one proxied to member 0) whose pin
+/// is on the proxy: only member 0 can finish the handshake while the
+/// others are frozen.
+fn pinned_to_proxy(cluster: &common::Cluster, endpoints: &[String]) -> Client {
+    cluster.stop(1);
+    cluster.stop(2);
+    let c = Client::connect(endpoints);
+    cluster.cont(1);
+    cluster.cont(2);
+    let c = c.unwrap();
+    assert_eq!(member_in_use(cluster, &c), 0);
+    c
+}
+
+#[test]
+fn a_write_cut_off_after_sending_is_unknown_and_applied_once() {
+    let cluster = common::Cluster::start(3);
+    let proxy = Proxy::start(&cluster.endpoint(0));
+    let mut endpoints = vec![proxy.addr().to_string()];
+    endpoints.extend([cluster.endpoint(1), cluster.endpoint(2)]);
+    let direct = Client::connect(cluster.endpoints()).unwrap();
+
+    let c = pinned_to_proxy(&cluster, &endpoints);
+    let before = direct.get("cut/w").unwrap().header().revision();
+    proxy.cut_after_request();
+    let e = c.put("cut/w", "once").unwrap_err();
+    assert!(proxy.cut_done(), "the proxy never cut");
+    assert!(matches!(e, Error::Ambiguous { .. }), "{e:?}");
+    assert!(e.is_outcome_unknown());
+    // Applied exactly once: one revision, version 1. A second send would
+    // have made it version 2 and two revisions.
+    let after = direct.get("cut/w").unwrap();
+    assert_eq!(after.kvs().len(), 1, "the write was not applied");
+    assert_eq!(after.kvs()[0].version(), 1, "the write was sent twice");
+    assert_eq!(after.header().revision(), before + 1);
+
+    // A read cut off the same way is simply asked again elsewhere.
+    let c = pinned_to_proxy(&cluster, &endpoints);
+    proxy.cut_after_request();
+    let r = c.get("cut/w").unwrap();
+    assert!(proxy.cut_done(), "the proxy never cut");
+    assert_eq!(r.kvs()[0].value(), b"once");
+    assert_ne!(
+        cluster.index_of_member(r.header().member_id()),
+        0,
+        "the read was not moved to another member"
+    );
 }

@@ -419,8 +419,13 @@ fn watch_survives(fault: impl FnOnce(&common::Cluster, usize)) {
     writer.join().unwrap();
     eprintln!("longest pause in delivery after the fault: {longest_gap:?}");
     assert!(faulted);
-    // The truth: replay the same range from the start on a fresh watch.
-    let replay = writer_client
+    assert_is_history(&writer_client, start, &live, 2000);
+}
+
+/// `live` (revision, key) is exactly what etcd's history holds under
+/// `seq/` from `start`, and covers `keys` distinct keys.
+fn assert_is_history(c: &Client, start: i64, live: &[(i64, String)], keys: usize) {
+    let replay = c
         .watch_with("seq/", WatchOptions::new().prefix().start_revision(start))
         .unwrap();
     let mut truth: Vec<(i64, String)> = Vec::new();
@@ -433,10 +438,10 @@ fn watch_survives(fault: impl FnOnce(&common::Cluster, usize)) {
     assert_eq!(live.len(), truth.len());
     assert!(live == truth, "the live watch differs from the history");
     let mut per_key: HashMap<&str, usize> = HashMap::new();
-    for (_, k) in &live {
+    for (_, k) in live {
         *per_key.entry(k).or_default() += 1;
     }
-    assert_eq!(per_key.len(), 2000, "every key seen");
+    assert_eq!(per_key.len(), keys, "every key seen");
 }
 
 #[test]
@@ -455,6 +460,105 @@ fn watch_survives_freezing_its_member() {
         thread::sleep(Duration::from_secs(4));
         cluster.cont(idx);
     });
+}
+
+#[test]
+fn a_frozen_members_watch_moves_on_with_default_settings() {
+    // Default settings: HTTP/2 keepalive would take 30 s + 10 s to notice a
+    // frozen member; the watch's own progress probe must do it in < 10 s.
+    let cluster = common::Cluster::start(3);
+    let watcher = Client::connect(cluster.endpoints()).unwrap();
+    let m = cluster.index_of_member(watcher.get("probe").unwrap().header().member_id());
+    let others: Vec<String> = (0..3)
+        .filter(|&i| i != m)
+        .map(|i| cluster.endpoint(i))
+        .collect();
+    let writer_client = Client::connect(&others).unwrap();
+    let start = writer_client
+        .put("seq-start", "")
+        .unwrap()
+        .header()
+        .revision()
+        + 1;
+    let w = watcher
+        .watch_with("seq/", WatchOptions::new().prefix())
+        .unwrap();
+    let n = 200;
+    let mut live: Vec<(i64, String)> = Vec::new();
+    let collect_until = |live: &mut Vec<(i64, String)>, keys: usize| -> Instant {
+        let started = Instant::now();
+        let mut first = None;
+        while live
+            .iter()
+            .map(|(_, k)| k)
+            .collect::<std::collections::HashSet<_>>()
+            .len()
+            < keys
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "stuck at {}",
+                live.len()
+            );
+            let Some(r) = w.recv_timeout(Duration::from_secs(1)).unwrap() else {
+                continue;
+            };
+            for ev in r.events() {
+                first.get_or_insert_with(Instant::now);
+                live.push((ev.revision(), ev.kv().key_str().unwrap().to_string()));
+            }
+        }
+        first.expect("events")
+    };
+    write_sequence(writer_client.clone(), "seq/", n / 2)
+        .join()
+        .unwrap();
+    collect_until(&mut live, n / 2);
+    // The member under the watch freezes; writes go on elsewhere.
+    cluster.stop(m);
+    let frozen_at = Instant::now();
+    let writer = thread::spawn({
+        let c = writer_client.clone();
+        move || {
+            for i in n / 2..n {
+                let key = format!("seq/{i:05}");
+                while c.put(key.as_str(), "v").is_err() {
+                    thread::sleep(Duration::from_millis(50));
+                }
+            }
+        }
+    });
+    let resumed = collect_until(&mut live, n);
+    let stall = resumed - frozen_at;
+    eprintln!("the watch moved off the frozen member after {stall:?}");
+    writer.join().unwrap();
+    cluster.cont(m);
+    assert!(stall < Duration::from_secs(10), "took {stall:?}");
+    assert_is_history(&writer_client, start, &live, n);
+}
+
+#[test]
+fn progress_notices_respect_the_buffer() {
+    let cluster = common::Cluster::single();
+    let c = Client::connect(cluster.endpoints()).unwrap();
+    let w = c
+        .watch_with("cap", WatchOptions::new().buffer(2).created_notify())
+        .unwrap();
+    for _ in 0..10 {
+        w.request_progress().unwrap();
+    }
+    // Answers arrive, but no more than the buffer holds.
+    let t = Instant::now();
+    while w.receiver().len() < 2 {
+        assert!(t.elapsed() < WAIT, "no progress answers");
+        thread::sleep(Duration::from_millis(20));
+    }
+    thread::sleep(Duration::from_millis(500));
+    assert_eq!(w.receiver().len(), 2, "the buffer of 2 was overrun");
+    // Events still arrive in full once read.
+    c.put("cap", "v").unwrap();
+    let r = next_events(&w);
+    assert_eq!(r.events().len(), 1);
 }
 
 #[test]

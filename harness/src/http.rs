@@ -48,17 +48,31 @@ pub fn http_get(addr: &str, path: &str) -> io::Result<(u16, String)> {
 /// How many streams of one gRPC method (`"Watch"`, `"LeaseKeepAlive"`)
 /// the server at `endpoint` has started: etcd's grpc-prometheus counter.
 pub fn streams_started(endpoint: &str, method: &str) -> u64 {
+    grpc_server_counter(endpoint, "grpc_server_started_total", method)
+}
+
+/// How many gRPC streams (or calls) of `method` the member at `endpoint`
+/// has finished, in any way (etcd's `grpc_server_handled_total`): with
+/// [`streams_started`], whether a client's streams were really ended on
+/// the server.
+pub fn streams_handled(endpoint: &str, method: &str) -> u64 {
+    grpc_server_counter(endpoint, "grpc_server_handled_total", method)
+}
+
+/// One of etcd's go-grpc-prometheus counters for `method`, summed over its
+/// other labels.
+fn grpc_server_counter(endpoint: &str, counter: &str, method: &str) -> u64 {
     let (_, body) = http_get(endpoint, "/metrics").unwrap();
     let label = format!("grpc_method=\"{method}\"");
     body.lines()
-        .filter(|l| l.starts_with("grpc_server_started_total") && l.contains(&label))
+        .filter(|l| l.starts_with(counter) && l.contains(&label))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum::<f64>() as u64
 }
 
 /// `POST path` with a JSON body on `addr` (3 s timeout), e.g. etcd's gRPC
 /// gateway `/v3/maintenance/status`; see `http_request`.
-pub(crate) fn http_post_json(addr: &str, path: &str, body: &str) -> io::Result<(u16, String)> {
+pub fn http_post_json(addr: &str, path: &str, body: &str) -> io::Result<(u16, String)> {
     http_request(addr, "POST", path, Some(body), HEALTH_PROBE_TIMEOUT)
 }
 

@@ -41,6 +41,6 @@ mod shared;
 
 pub use bin::{etcd_at_least, etcd_bin, etcd_version};
 pub use cluster::{Cluster, ClusterBuilder, TlsFiles};
-pub use http::{http_get, json_field, streams_started};
+pub use http::{http_get, http_post_json, json_field, streams_handled, streams_started};
 pub use process::harness_root;
 pub use shared::{fast_keepalive_cluster, shared, unique_prefix};

@@ -1,7 +1,9 @@
 //! A TCP proxy on 127.0.0.1 for fault tests: it forwards to one upstream
 //! until told to blackhole, after which connections stay open but every
 //! byte in either direction is swallowed, as with a network partition that
-//! TCP itself does not notice. Depends on `std` only.
+//! TCP itself does not notice. It can also cut a connection after a request
+//! went through and before its answer comes back, the case where a client
+//! cannot know whether its write was applied. Depends on `std` only.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -14,6 +16,7 @@ use std::time::Duration;
 pub struct Proxy {
     addr: String,
     blackhole: Arc<AtomicBool>,
+    cut: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
     conns: Arc<Mutex<Vec<TcpStream>>>,
     accept: Option<JoinHandle<()>>,
@@ -26,11 +29,13 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
         let addr = listener.local_addr().unwrap().to_string();
         let blackhole = Arc::new(AtomicBool::new(false));
+        let cut = Arc::new(AtomicBool::new(false));
         let stop = Arc::new(AtomicBool::new(false));
         let conns = Arc::new(Mutex::new(Vec::new()));
         let upstream = upstream.to_string();
         let accept = {
-            let (blackhole, stop, conns) = (blackhole.clone(), stop.clone(), conns.clone());
+            let (blackhole, cut, stop, conns) =
+                (blackhole.clone(), cut.clone(), stop.clone(), conns.clone());
             thread::spawn(move || {
                 for client in listener.incoming() {
                     if stop.load(Ordering::SeqCst) {
@@ -48,14 +53,16 @@ impl Proxy {
                         client.try_clone().unwrap(),
                         server.try_clone().unwrap(),
                         &blackhole,
+                        None,
                     );
-                    pipe(server, client, &blackhole);
+                    pipe(server, client, &blackhole, Some(&cut));
                 }
             })
         };
         Proxy {
             addr,
             blackhole,
+            cut,
             stop,
             conns,
             accept: Some(accept),
@@ -71,16 +78,49 @@ impl Proxy {
     pub fn blackhole(&self, on: bool) {
         self.blackhole.store(on, Ordering::SeqCst);
     }
+
+    /// Arms a one-shot cut: the next bytes the upstream sends back on any
+    /// connection are swallowed, and [`CUT_HOLD`] later (time for the
+    /// upstream to finish what the request asked) that connection is shut
+    /// down without them. The request itself went through; its answer
+    /// never arrives. Later connections are forwarded as usual.
+    pub fn cut_after_request(&self) {
+        self.cut.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether an armed cut has happened.
+    pub fn cut_done(&self) -> bool {
+        !self.cut.load(Ordering::SeqCst)
+    }
 }
 
-/// Copies `from` to `to` on a thread, dropping bytes while blackholed.
-fn pipe(mut from: TcpStream, mut to: TcpStream, blackhole: &Arc<AtomicBool>) {
+/// How long a cut connection is held, answer unread, before it is shut.
+pub const CUT_HOLD: Duration = Duration::from_millis(300);
+
+/// Copies `from` to `to` on a thread, dropping bytes while blackholed, and
+/// cutting the connection on the first bytes after `cut` is armed.
+fn pipe(
+    mut from: TcpStream,
+    mut to: TcpStream,
+    blackhole: &Arc<AtomicBool>,
+    cut: Option<&Arc<AtomicBool>>,
+) {
     let blackhole = blackhole.clone();
+    let cut = cut.cloned();
     thread::spawn(move || {
         let mut buf = [0u8; 16 * 1024];
         loop {
             match from.read(&mut buf) {
                 Ok(0) | Err(_) => break,
+                Ok(_)
+                    if cut
+                        .as_ref()
+                        .is_some_and(|c| c.swap(false, Ordering::SeqCst)) =>
+                {
+                    thread::sleep(CUT_HOLD);
+                    let _ = from.shutdown(Shutdown::Both);
+                    break;
+                }
                 Ok(n) => {
                     if !blackhole.load(Ordering::SeqCst) && to.write_all(&buf[..n]).is_err() {
                         break;

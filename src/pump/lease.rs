@@ -55,10 +55,62 @@ pub enum LeaseState {
     Lost(Error),
 }
 
+/// Why a lease is lost when no refresh was answered in time.
+const EXPIRED: &str = "no refresh succeeded before its TTL ran out";
+
+/// What a keepalive handle and the pump share.
 pub(crate) struct KeepAliveShared {
-    pub state: Mutex<LeaseState>,
+    id: i64,
+    standing: Mutex<Standing>,
     /// Responses replaced before the user read them.
     pub skipped: AtomicU64,
+}
+
+struct Standing {
+    state: LeaseState,
+    /// When the lease runs out unless a refresh is answered, by the
+    /// client's conservative clock (from before the refresh was sent).
+    expires_at: Instant,
+}
+
+impl KeepAliveShared {
+    pub fn new(id: i64, ttl: i64, expires_at: Instant) -> KeepAliveShared {
+        KeepAliveShared {
+            id,
+            standing: Mutex::new(Standing {
+                state: LeaseState::Alive { ttl },
+                expires_at,
+            }),
+            skipped: AtomicU64::new(0),
+        }
+    }
+
+    /// The lease's state. Past its expiry by the client's clock it is
+    /// lost even if the pump has not had its turn yet, so a handle never
+    /// says alive for a lease the server may have dropped.
+    pub fn state(&self) -> LeaseState {
+        let s = self.standing.lock();
+        match &s.state {
+            LeaseState::Alive { .. } if Instant::now() >= s.expires_at => {
+                LeaseState::Lost(Error::LeaseLost {
+                    id: self.id,
+                    reason: EXPIRED.into(),
+                })
+            }
+            state => state.clone(),
+        }
+    }
+
+    fn set_alive(&self, ttl: i64, expires_at: Instant) {
+        *self.standing.lock() = Standing {
+            state: LeaseState::Alive { ttl },
+            expires_at,
+        };
+    }
+
+    fn set_lost(&self, err: Error) {
+        self.standing.lock().state = LeaseState::Lost(err);
+    }
 }
 
 /// Commands from users to the keepalive driver.
@@ -80,7 +132,9 @@ type OnceReply = Sender<Result<KeepAliveResponse>>;
 pub(crate) struct NewKeepAlive {
     pub id: i64,
     pub granted_ttl: i64,
-    pub remaining_ttl: i64,
+    /// When the lease runs out unless refreshed (from the user's TTL
+    /// query).
+    pub expires_at: Instant,
     pub shared: Arc<KeepAliveShared>,
     pub tx: Sender<Result<KeepAliveResponse>>,
     /// The pump's copy of the receiver, to drop an unread result before
@@ -129,7 +183,7 @@ impl Kept {
             reason: why,
         };
         log::debug!("{err}");
-        *self.k.shared.state.lock() = LeaseState::Lost(err.clone());
+        self.k.shared.set_lost(err.clone());
         self.deliver(Err(err));
     }
 }
@@ -199,7 +253,7 @@ impl Driver for KeepAlives {
         let now = Instant::now();
         match cmd {
             KeepAliveCommand::Add(k) => {
-                let expires_at = now + Duration::from_secs(k.remaining_ttl.max(0) as u64);
+                let expires_at = k.expires_at;
                 let id = k.id;
                 metrics::leases_kept(1);
                 self.leases.insert(
@@ -291,7 +345,7 @@ impl Driver for KeepAlives {
         k.expires_at = sent + Duration::from_secs(r.TTL as u64);
         self.timers.push(Reverse((k.expires_at, Due::Expiry, r.ID)));
         k.k.granted_ttl = r.TTL;
-        *k.k.shared.state.lock() = LeaseState::Alive { ttl: r.TTL };
+        k.k.shared.set_alive(r.TTL, k.expires_at);
         k.deliver(Ok(KeepAliveResponse {
             header: r.header.into(),
             id: r.ID,
@@ -314,10 +368,7 @@ impl Driver for KeepAlives {
             match due {
                 Due::Expiry if k.expires_at == at => {
                     let k = self.leases.remove(&id).expect("lease entry");
-                    k.lose(
-                        "no refresh succeeded before its TTL ran out".into(),
-                        LeaseLoss::ExpiredLocally,
-                    );
+                    k.lose(EXPIRED.into(), LeaseLoss::ExpiredLocally);
                 }
                 Due::Refresh if k.next_send == at => {
                     if stream.is_open() {
@@ -366,7 +417,7 @@ impl Driver for KeepAlives {
     fn shutdown(&mut self) {
         for (_, k) in self.leases.drain() {
             metrics::lease_lost(LeaseLoss::Closed);
-            *k.k.shared.state.lock() = LeaseState::Lost(Error::ClientClosed);
+            k.k.shared.set_lost(Error::ClientClosed);
             k.deliver(Err(Error::ClientClosed));
         }
         let sent = self.once_sent.drain().flat_map(|(_, r)| r);

@@ -285,12 +285,7 @@ impl PumpThread {
             if self.stopped.try_recv().is_ok() {
                 break;
             }
-            while let Ok(cmd) = self.commands.try_recv() {
-                match cmd {
-                    Command::Watch(c) => self.watch.command(c),
-                    Command::KeepAlive(c) => self.lease.command(c),
-                }
-            }
+            self.take_commands();
             let now = Instant::now();
             if self.next_sync.is_some_and(|t| now >= t) {
                 self.sync_endpoints();
@@ -306,8 +301,21 @@ impl PumpThread {
                 thread::park_timeout(next.saturating_duration_since(Instant::now()));
             }
         });
+        // Commands sent before the stop are taken too, so that what they
+        // registered (a keepalive added just before close) ends with
+        // `ClientClosed` like the rest instead of never hearing of it.
+        self.take_commands();
         self.watch.shutdown();
         self.lease.shutdown();
+    }
+
+    fn take_commands(&mut self) {
+        while let Ok(cmd) = self.commands.try_recv() {
+            match cmd {
+                Command::Watch(c) => self.watch.command(c),
+                Command::KeepAlive(c) => self.lease.command(c),
+            }
+        }
     }
 
     /// Refreshes the endpoint list from the cluster (auto-sync).

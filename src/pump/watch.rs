@@ -37,6 +37,16 @@ use crate::types::{KeyValue, ResponseHeader};
 /// How often a suspended watch checks whether its consumer caught up,
 /// besides being nudged by the consumer itself.
 const SUSPENDED_POLL: Duration = Duration::from_millis(50);
+/// A stream that carries watches and has said nothing for this long is
+/// asked for progress, which any live member answers at once...
+const PROBE_AFTER: Duration = Duration::from_secs(3);
+/// ...within this long, or the stream is given up as stalled (a frozen
+/// member that TCP and HTTP/2 keepalive, at its 30 s default, would not
+/// notice for 40 s). A probe that timed out doubles the next timeout, up
+/// to [`PROBE_TIMEOUT_MAX`], so a member that is merely slow to answer is
+/// not reset over and over.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+const PROBE_TIMEOUT_MAX: Duration = Duration::from_secs(30);
 
 /// Kind of a [`WatchEvent`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -198,6 +208,16 @@ impl WatchEntry {
         }
     }
 
+    /// Delivers a notice (no events) if the consumer's buffer has room:
+    /// only the pump sends, so the length cannot grow between the check
+    /// and the send. Events never come this way; they suspend the watch
+    /// instead of being dropped.
+    fn offer(&self, resp: WatchResponse) {
+        if self.w.tx.len() < self.w.capacity {
+            let _ = self.w.tx.send(Ok(resp));
+        }
+    }
+
     /// Ends the watch with `err` (best effort: a full buffer keeps its
     /// data, and the disconnect still tells the consumer it ended).
     fn finish(self, err: Error) {
@@ -230,6 +250,31 @@ pub(crate) struct Watches {
     /// Watches suspended for a full buffer, so the periodic check does not
     /// walk every watch.
     suspended: std::collections::BTreeSet<u64>,
+    /// When the current stream last said anything (or opened).
+    last_heard: Instant,
+    /// When the unanswered probe of the current stream was sent.
+    probe_sent: Option<Instant>,
+    probe_timeout: Duration,
+    /// Who asked for each progress answer still due on the current
+    /// stream, in order: the user's answers are delivered, the probes'
+    /// are not.
+    progress_asked: VecDeque<Asker>,
+}
+
+/// Who sent a progress request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Asker {
+    User,
+    Probe,
+}
+
+fn progress_request() -> pb::WatchRequest {
+    pb::WatchRequest {
+        request_union: Some(pb::watch_request::Request_union::ProgressRequest(
+            pb::WatchProgressRequest::default(),
+        )),
+        ..Default::default()
+    }
 }
 
 type WatchStream = Duplex<pb::WatchRequest, pb::WatchResponse>;
@@ -242,7 +287,50 @@ impl Watches {
             creating: VecDeque::new(),
             authenticated,
             suspended: Default::default(),
+            last_heard: Instant::now(),
+            probe_sent: None,
+            probe_timeout: PROBE_TIMEOUT,
+            progress_asked: VecDeque::new(),
         }
+    }
+
+    /// Forgets what was asked on the stream that just ended or began.
+    fn new_stream(&mut self, now: Instant) {
+        self.last_heard = now;
+        self.probe_sent = None;
+        self.progress_asked.clear();
+    }
+
+    /// Whether the stream carries watches that are not suspended, so it
+    /// should be answering (O(1): the pump asks on every turn).
+    fn has_live_watches(&self) -> bool {
+        self.entries.len() > self.suspended.len()
+    }
+
+    /// Probes a silent stream, and gives up on one that does not answer.
+    fn probe(&mut self, now: Instant, stream: &mut WatchStream) -> (Option<Instant>, Next) {
+        if !stream.is_open() || !self.has_live_watches() {
+            return (None, Next::Continue);
+        }
+        if let Some(sent) = self.probe_sent {
+            let by = sent + self.probe_timeout;
+            if now < by {
+                return (Some(by), Next::Continue);
+            }
+            self.probe_timeout = (self.probe_timeout * 2).min(PROBE_TIMEOUT_MAX);
+            return (
+                None,
+                Next::Reset("watch stream did not answer a progress request"),
+            );
+        }
+        let due = self.last_heard + PROBE_AFTER;
+        if now < due {
+            return (Some(due), Next::Continue);
+        }
+        stream.send(progress_request());
+        self.progress_asked.push_back(Asker::Probe);
+        self.probe_sent = Some(now);
+        (Some(now + self.probe_timeout), Next::Continue)
     }
 
     fn start_create(&mut self, id: u64, stream: &mut WatchStream) {
@@ -295,13 +383,13 @@ impl Watches {
         // Only the first creation is the user's; re-creations after a
         // reconnect or a suspension are invisible.
         if e.w.created.try_send(Ok(())).is_ok() && e.w.notify_created {
-            let _ = e.w.tx.try_send(Ok(WatchResponse {
+            e.offer(WatchResponse {
                 header,
                 watch_id: id,
                 events: Vec::new(),
                 created: true,
                 progress_notify: false,
-            }));
+            });
         }
         Next::Continue
     }
@@ -349,19 +437,18 @@ impl Driver for Watches {
                 }
             }
             WatchCommand::Progress => {
-                stream.send(pb::WatchRequest {
-                    request_union: Some(pb::watch_request::Request_union::ProgressRequest(
-                        pb::WatchProgressRequest::default(),
-                    )),
-                    ..Default::default()
-                });
+                if stream.is_open() {
+                    stream.send(progress_request());
+                    self.progress_asked.push_back(Asker::User);
+                }
             }
         }
     }
 
     /// A fresh stream: create every watch on it again, each from where its
     /// consumer left off. Suspended watches wait for their consumers.
-    fn on_open(&mut self, _now: Instant, stream: &mut WatchStream) {
+    fn on_open(&mut self, now: Instant, stream: &mut WatchStream) {
+        self.new_stream(now);
         self.by_server_id.clear();
         self.creating.clear();
         let mut ids: Vec<u64> = self
@@ -380,6 +467,7 @@ impl Driver for Watches {
     }
 
     fn on_broken(&mut self) {
+        self.new_stream(Instant::now());
         self.by_server_id.clear();
         self.creating.clear();
         for e in self.entries.values_mut() {
@@ -394,24 +482,35 @@ impl Driver for Watches {
     fn on_response(
         &mut self,
         r: pb::WatchResponse,
-        _now: Instant,
+        now: Instant,
         stream: &mut WatchStream,
     ) -> Next {
+        // Anything at all proves the member alive.
+        self.last_heard = now;
+        if self.probe_sent.take().is_some() {
+            self.probe_timeout = PROBE_TIMEOUT;
+        }
         if r.created {
             return self.on_created(r, stream);
         }
         if r.watch_id == -1 {
-            // A progress answer for the whole stream.
+            // A progress answer for the whole stream: the user's go to
+            // every active watcher that has room (a progress notice is
+            // not an event, and a later one says more), the probes' to
+            // nobody.
+            if self.progress_asked.pop_front() == Some(Asker::Probe) {
+                return Next::Continue;
+            }
             let header = ResponseHeader::from(r.header);
             for (id, e) in &mut self.entries {
                 if e.state == State::Active {
-                    let _ = e.w.tx.try_send(Ok(WatchResponse {
+                    e.offer(WatchResponse {
                         header,
                         watch_id: *id,
                         events: Vec::new(),
                         created: false,
                         progress_notify: true,
-                    }));
+                    });
                 }
             }
             return Next::Continue;
@@ -485,9 +584,9 @@ impl Driver for Watches {
         Next::Continue
     }
 
-    /// Resumes suspended watches whose consumers caught up. Returns when
-    /// it wants to look again.
-    fn tick(&mut self, _now: Instant, stream: &mut WatchStream) -> (Option<Instant>, Next) {
+    /// Resumes suspended watches whose consumers caught up, and probes a
+    /// silent stream. Returns when it wants to look again.
+    fn tick(&mut self, now: Instant, stream: &mut WatchStream) -> (Option<Instant>, Next) {
         // Only suspended watches are looked at; canceled ones drop out.
         let entries = &self.entries;
         self.suspended.retain(|id| entries.contains_key(id));
@@ -516,8 +615,10 @@ impl Driver for Watches {
                 e.state = State::Idle;
             }
         }
-        let again = (!self.suspended.is_empty()).then(|| Instant::now() + SUSPENDED_POLL);
-        (again, Next::Continue)
+        let resume_check = (!self.suspended.is_empty()).then(|| now + SUSPENDED_POLL);
+        let (probe_at, next) = self.probe(now, stream);
+        let again = [resume_check, probe_at].into_iter().flatten().min();
+        (again, next)
     }
 
     /// The client is closing: every watch ends with `ClientClosed`.

@@ -32,4 +32,5 @@ pub fn fast_keepalive_client(cluster: &Cluster) -> etcd_blocking::ClientBuilder 
     etcd_blocking::Client::builder(cluster.endpoints())
         .keepalive_time(Duration::from_secs(1))
         .keepalive_timeout(Duration::from_secs(1))
+        .server_keepalive_min_time(Duration::from_secs(1))
 }

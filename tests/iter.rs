@@ -1,0 +1,174 @@
+//! Paginated reads against real etcd: a large prefix at one revision while
+//! a writer changes it, memory held to a page, compaction mid-way, limits,
+//! keys-only, namespaces and the options that do not combine with pages.
+
+mod common;
+
+use std::thread;
+
+use etcd_blocking::{Client, Error, EtcdError, GetOptions, Op, SortOrder, SortTarget, Txn};
+
+/// Writes `n` keys `{prefix}{i:06}` with a `size`-byte value, 100 per
+/// transaction.
+fn fill(c: &Client, prefix: &str, n: usize, size: usize) {
+    let value = vec![b'x'; size];
+    for chunk in (0..n).collect::<Vec<_>>().chunks(100) {
+        let ops: Vec<Op> = chunk
+            .iter()
+            .map(|i| Op::put(format!("{prefix}{i:06}"), value.clone()))
+            .collect();
+        c.txn(Txn::new().and_then(ops)).unwrap();
+    }
+}
+
+/// The process's peak resident memory since the last reset, in KiB, and
+/// a reset of it (Linux `clear_refs` 5).
+fn peak_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM")
+}
+
+fn reset_peak_rss() {
+    std::fs::write("/proc/self/clear_refs", "5").expect("reset VmHWM");
+}
+
+#[test]
+fn a_hundred_thousand_keys_in_pages_at_one_revision_with_bounded_memory() {
+    let cluster = common::Cluster::single();
+    let c = Client::connect(cluster.endpoints()).unwrap();
+    let n = 100_000;
+    fill(&c, "big/", n, 100);
+
+    // A writer changes the prefix all along: new keys, new values.
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (keys, revision, iter_peak) = thread::scope(|s| {
+        let writer = s.spawn(|| {
+            let mut i = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                c.put(format!("big/{:06}", i * 7 % n), "changed").unwrap();
+                c.put(format!("big/{i:06}-new"), "new").unwrap();
+                i += 1;
+            }
+            i
+        });
+        reset_peak_rss();
+        let base = peak_rss_kib();
+        let mut it = c
+            .get_iter("big/", GetOptions::new().prefix(), 1000)
+            .unwrap();
+        let mut keys = Vec::with_capacity(n);
+        for kv in &mut it {
+            let kv = kv.unwrap();
+            assert_eq!(
+                kv.value().len(),
+                100,
+                "a value from after the pinned revision"
+            );
+            keys.push(kv.key().to_vec());
+        }
+        let iter_peak = peak_rss_kib().saturating_sub(base);
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let writes = writer.join().unwrap();
+        assert!(writes > 0, "the writer never ran");
+        (keys, it.revision().unwrap(), iter_peak)
+    });
+    assert_eq!(keys.len(), n, "every key once");
+    assert!(keys.windows(2).all(|w| w[0] < w[1]), "in order, no repeats");
+    assert!(keys.iter().all(|k| !k.ends_with(b"-new")));
+
+    // The same prefix in one response, for comparison.
+    reset_peak_rss();
+    let base = peak_rss_kib();
+    let all = c
+        .get_with("big/", GetOptions::new().prefix().revision(revision))
+        .unwrap();
+    let plain_peak = peak_rss_kib().saturating_sub(base);
+    assert_eq!(all.kvs().len(), n);
+    drop(all);
+    eprintln!(
+        "peak RSS growth over {n} keys: paged (1000) {iter_peak} KiB, one get {plain_peak} KiB"
+    );
+    assert!(
+        iter_peak * 4 < plain_peak,
+        "paging held {iter_peak} KiB against {plain_peak} KiB for one get"
+    );
+}
+
+#[test]
+fn compaction_of_the_pinned_revision_ends_the_iteration_typed() {
+    let cluster = common::Cluster::single();
+    let c = Client::connect(cluster.endpoints()).unwrap();
+    fill(&c, "cmp/", 3000, 10);
+    let mut it = c.get_iter("cmp/", GetOptions::new().prefix(), 500).unwrap();
+    for _ in 0..600 {
+        it.next().unwrap().unwrap();
+    }
+    let rev = c.put("cmp/later", "v").unwrap().header().revision();
+    c.compact(rev).unwrap();
+    let err = it
+        .find_map(|r| r.err())
+        .expect("the iteration went on past a compacted revision");
+    assert!(matches!(err, Error::Etcd(EtcdError::Compacted)), "{err}");
+    assert!(it.next().is_none(), "the iterator goes on after its error");
+}
+
+#[test]
+fn limits_keys_only_ranges_and_namespaces() {
+    let cluster = common::Cluster::single();
+    let c = Client::connect(cluster.endpoints()).unwrap();
+    fill(&c, "lim/", 1000, 10);
+    let got: Vec<_> = c
+        .get_iter("lim/", GetOptions::new().prefix().limit(250), 100)
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(got.len(), 250);
+    assert_eq!(got[249].key(), b"lim/000249");
+    let keys_only: Vec<_> = c
+        .get_iter("lim/", GetOptions::new().prefix().keys_only(), 300)
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(keys_only.len(), 1000);
+    assert!(keys_only.iter().all(|kv| kv.value().is_empty()));
+    let range: Vec<_> = c
+        .get_iter("lim/000100", GetOptions::new().range_end("lim/000200"), 7)
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(range.len(), 100);
+    let from: Vec<_> = c
+        .get_iter("lim/000990", GetOptions::new().from_key(), 3)
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(from.len(), 10);
+    // A namespace's keys come back without it, every page.
+    let ns: Vec<_> = c
+        .with_namespace("lim/")
+        .get_iter("", GetOptions::new().prefix(), 64)
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(ns.len(), 1000);
+    assert_eq!(ns[0].key(), b"000000");
+
+    for (opts, page) in [
+        (GetOptions::new().prefix(), 0),
+        (GetOptions::new().prefix().count_only(), 10),
+        (
+            GetOptions::new()
+                .prefix()
+                .sort(SortTarget::Mod, SortOrder::Descend),
+            10,
+        ),
+        (GetOptions::new().prefix().min_mod_revision(2), 10),
+    ] {
+        let e = c.get_iter("lim/", opts, page).unwrap_err();
+        assert!(matches!(e, Error::InvalidRequest(_)), "{e}");
+    }
+}
