@@ -96,10 +96,15 @@ pub(crate) struct Deadline {
 }
 
 impl Deadline {
-    /// A deadline `timeout` from now.
+    /// A deadline `timeout` from now. A timeout too long for the clock
+    /// (`Duration::MAX`: wait as long as it takes) ends a century from now
+    /// instead of overflowing.
     pub fn after(timeout: Duration) -> Deadline {
+        let now = Instant::now();
         Deadline {
-            at: Instant::now() + timeout,
+            at: now
+                .checked_add(timeout)
+                .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600)),
             timeout,
         }
     }
@@ -312,6 +317,13 @@ mod tests {
         assert!(
             matches!(d.remaining(), Err(Error::DeadlineExceeded(t)) if t == Duration::from_millis(20))
         );
+    }
+
+    #[test]
+    fn a_deadline_too_far_for_the_clock_does_not_overflow() {
+        let d = Deadline::after(Duration::MAX);
+        assert!(d.at() > Instant::now() + Duration::from_secs(3600));
+        assert_eq!(d.timeout(), Duration::MAX);
     }
 
     #[test]

@@ -1,0 +1,130 @@
+//! [`Mutex`]: Go's `concurrency.Mutex`.
+
+use std::time::Duration;
+
+use crate::{Compare, Error, ResponseHeader, Result};
+
+use super::line::Line;
+use super::{deadline_of, Session};
+
+/// A fair distributed lock (first come, first served) held through a
+/// [`Session`]: the Go client's `concurrency.Mutex`, in its key layout, so
+/// Go processes (and `etcdctl lock`) contend for the same lock.
+///
+/// Each contender creates `<prefix>/<lease>` on its session's lease; the
+/// oldest key holds the lock, the others each wait for the keys ahead of
+/// theirs to go. If the holder's process dies, its lease runs out and
+/// the next in line gets the lock. A `Mutex` is one contender: lock it
+/// from one thread at a time.
+///
+/// A lease-based lock does not by itself exclude a holder that paused past
+/// its lease's TTL: guard protected writes with
+/// [`owner_compare`](Self::owner_compare) (see
+/// [Fencing](super#fencing)).
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use etcd_blocking::concurrency::Session;
+/// use etcd_blocking::{Client, Op, Txn};
+/// # let client = Client::connect(["127.0.0.1:2379"])?;
+/// let session = Session::new(&client)?;
+/// let mut lock = session.mutex("locks/db-migration").with_timeout(Duration::from_secs(60));
+/// lock.lock()?; // waits up to 60 s
+/// // Written only while we hold the lock, checked by etcd:
+/// client.txn(
+///     Txn::new()
+///         .when([lock.owner_compare()])
+///         .and_then([Op::put("db/schema", "v2")]),
+/// )?;
+/// lock.unlock()?;
+/// # Ok::<(), etcd_blocking::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Mutex(Line);
+
+impl Mutex {
+    /// A lock on `prefix` for `session` (keys go under `prefix/`).
+    pub fn new(session: &Session, prefix: impl Into<Vec<u8>>) -> Mutex {
+        Mutex(Line::new(session, prefix.into()))
+    }
+
+    /// The same contender with another deadline for [`lock`](Self::lock)
+    /// (and every other call it makes).
+    pub fn with_timeout(mut self, timeout: Duration) -> Mutex {
+        self.0.client = self.0.client.with_timeout(timeout);
+        self
+    }
+
+    /// Waits for the lock, within the handle's deadline. On failure (the
+    /// deadline, a cancel, an error) the place in the queue is given up.
+    /// Fails with [`EtcdError::SessionExpired`](crate::EtcdError::SessionExpired)
+    /// if the session is over (its lease lost), before or while waiting.
+    pub fn lock(&mut self) -> Result<()> {
+        let deadline = deadline_of(&self.0.client);
+        let resp = self.0.join(b"")?;
+        if self.0.at_head(&resp) {
+            return Ok(());
+        }
+        self.0.wait_or_withdraw(deadline)
+    }
+
+    /// Takes the lock if it is free, else fails at once with
+    /// [`Error::Locked`] (and leaves no key behind).
+    pub fn try_lock(&mut self) -> Result<()> {
+        let resp = self.0.join(b"")?;
+        if self.0.at_head(&resp) {
+            return Ok(());
+        }
+        // Leave the line only if we joined it here: a key that existed
+        // before belongs to a `lock` of this session still under way.
+        if resp.succeeded() {
+            let client = self.0.client.clone();
+            self.0.leave(&client)?;
+        }
+        Err(Error::Locked)
+    }
+
+    /// Releases the lock (or the place in the queue): deletes the key.
+    /// After the session is over, fails with
+    /// [`EtcdError::SessionExpired`](crate::EtcdError::SessionExpired)
+    /// (the lease took the key with it).
+    pub fn unlock(&mut self) -> Result<()> {
+        self.0.check_session()?;
+        self.0.client.delete(self.0.key.clone())?;
+        self.0.rev = -1;
+        self.0.header = None;
+        Ok(())
+    }
+
+    /// Whether this contender holds the lock right now, as the server
+    /// sees it (one read).
+    pub fn is_owner(&self) -> Result<bool> {
+        self.0.is_head()
+    }
+
+    /// The "is owner" guard for a transaction (Go's `Mutex.IsOwner()`):
+    /// it holds only while this contender's key is the one it created when
+    /// it locked, so a write guarded by it is refused once the lock is
+    /// lost (lease run out or revoked, unlocked). Not locked, it never
+    /// holds. See [Fencing](super#fencing).
+    pub fn owner_compare(&self) -> Compare {
+        self.0.still_ours()
+    }
+
+    /// The contender's key, `<prefix>/<lease in hex>`.
+    pub fn key(&self) -> &[u8] {
+        &self.0.key
+    }
+
+    /// The create revision of the key while locked (or queued), else -1.
+    /// Each new holder of the lock has a larger one: a fencing token for
+    /// resources outside etcd.
+    pub fn revision(&self) -> i64 {
+        self.0.rev
+    }
+
+    /// The header of the response that granted the lock.
+    pub fn header(&self) -> Option<&ResponseHeader> {
+        self.0.header.as_ref()
+    }
+}
