@@ -1,6 +1,7 @@
 //! Endpoint parsing: what users write (`host:port`, `http://host:port`,
-//! `https://host:port`) turned into what gRPC dials, checked up front so a
-//! typo is an [`Error::InvalidConfig`] at build time, not a timeout later.
+//! `https://host:port`, `unix://path`) turned into what gRPC dials, checked
+//! up front so a typo is an [`Error::InvalidConfig`] at build time, not a
+//! timeout later.
 
 use std::fmt;
 
@@ -10,17 +11,35 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Endpoint {
     tls: bool,
+    /// For a Unix socket, its path; `port` is then 0.
     host: String,
     port: u16,
+    unix: bool,
 }
 
 impl Endpoint {
     /// Parses `host:port`, `http://host:port` or `https://host:port`
     /// (IPv6 hosts in brackets: `[::1]:2379`). A trailing `/` is allowed;
     /// any other path, a missing or zero port, or another scheme is an error.
+    ///
+    /// `unix://path` is a Unix socket, as etcd listens on with
+    /// `--listen-client-urls unix://…`: `unix://localhost:2379` is the file
+    /// `localhost:2379` in the current directory (etcd's and Go's reading),
+    /// `unix:///run/etcd.sock` an absolute path.
     pub fn parse(s: &str) -> Result<Endpoint> {
         let bad = |why: &str| Error::InvalidConfig(format!("endpoint {s:?}: {why}"));
         let trimmed = s.trim();
+        if let Some(path) = trimmed.strip_prefix("unix://") {
+            if path.is_empty() {
+                return Err(bad("missing socket path"));
+            }
+            return Ok(Endpoint {
+                tls: false,
+                host: path.to_string(),
+                port: 0,
+                unix: true,
+            });
+        }
         let (tls, rest) = if let Some(r) = trimmed.strip_prefix("https://") {
             (true, r)
         } else if let Some(r) = trimmed.strip_prefix("http://") {
@@ -52,7 +71,12 @@ impl Endpoint {
         if port == 0 {
             return Err(bad("port must be 1-65535"));
         }
-        Ok(Endpoint { tls, host, port })
+        Ok(Endpoint {
+            tls,
+            host,
+            port,
+            unix: false,
+        })
     }
 
     /// Whether the endpoint asked for TLS (`https://`).
@@ -60,24 +84,38 @@ impl Endpoint {
         self.tls
     }
 
-    /// `host:port`, the address gRPC dials.
+    /// The address gRPC dials: `host:port`, or `unix:path` for a Unix
+    /// socket.
     pub fn authority(&self) -> String {
-        format!("{}:{}", self.host, self.port)
+        if self.unix {
+            format!("unix:{}", self.host)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
     }
 
-    /// The host part (IPv6 addresses keep their brackets).
+    /// The host part (IPv6 addresses keep their brackets); a Unix
+    /// socket's path.
     pub fn host(&self) -> &str {
         &self.host
     }
 
-    /// The port.
+    /// The port (0 for a Unix socket).
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Whether the endpoint is a Unix socket (`unix://path`).
+    pub fn is_unix(&self) -> bool {
+        self.unix
     }
 }
 
 impl fmt::Display for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.unix {
+            return write!(f, "unix://{}", self.host);
+        }
         let scheme = if self.tls { "https" } else { "http" };
         write!(f, "{scheme}://{}:{}", self.host, self.port)
     }
@@ -109,6 +147,12 @@ mod tests {
         let e = Endpoint::parse("[::1]:2379").unwrap();
         assert_eq!(e.authority(), "[::1]:2379");
         assert_eq!(e.port(), 2379);
+        let e = Endpoint::parse("unix:///run/etcd.sock").unwrap();
+        assert!(e.is_unix() && !e.is_tls());
+        assert_eq!(e.authority(), "unix:/run/etcd.sock");
+        assert_eq!(e.to_string(), "unix:///run/etcd.sock");
+        let e = Endpoint::parse("unix://localhost:2379").unwrap();
+        assert_eq!(e.authority(), "unix:localhost:2379");
     }
 
     #[test]
@@ -120,7 +164,8 @@ mod tests {
             "localhost:0",
             "localhost:70000",
             ":2379",
-            "unix:///tmp/sock",
+            "unix://",
+            "unixs://sock",
             "http://h:1/v3",
             "::1:2379",
             "[::1:2379",

@@ -154,6 +154,13 @@ pub enum Error {
     #[error("bad snapshot: {0}")]
     Snapshot(String),
 
+    /// An etcd v2 server answered with one of its errors (key not found,
+    /// compare failed, index cleared, …): the kind, etcd's code, message,
+    /// cause and index are in the [`v2::V2Error`](crate::v2::V2Error).
+    #[cfg(feature = "v2")]
+    #[error("etcd v2: {0}")]
+    V2(crate::v2::V2Error),
+
     /// A local I/O failure (writing a snapshot to its file or writer).
     #[error("I/O: {0}")]
     Io(#[source] std::sync::Arc<std::io::Error>),
@@ -170,6 +177,8 @@ impl Error {
         match self {
             Error::Unavailable(_) | Error::DeadlineExceeded(_) | Error::Ambiguous { .. } => true,
             Error::Etcd(e) => e.is_transient(),
+            #[cfg(feature = "v2")]
+            Error::V2(e) => e.is_transient(),
             Error::Grpc { code, .. } => *code == Code::Unavailable,
             _ => false,
         }

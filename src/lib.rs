@@ -119,6 +119,8 @@ mod lock;
 mod maintenance;
 mod snapshot;
 mod txn;
+#[cfg(feature = "v2")]
+pub mod v2;
 mod watch;
 
 pub use auth::{AuthStatus, Permission, PermissionType};

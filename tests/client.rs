@@ -278,3 +278,23 @@ fn a_version_gate_refuses_older_servers_at_connect() {
         "{e}"
     );
 }
+
+#[test]
+fn a_member_on_a_unix_socket() {
+    let cluster = common::ClusterBuilder::new(1).unix_socket().start();
+    let socket = cluster.unix_socket(0);
+    let c = Client::connect([&socket]).unwrap();
+    c.put("unix/k", "v").unwrap();
+    assert_eq!(c.get("unix/k").unwrap().count(), 1);
+    assert_eq!(c.endpoints(), std::slice::from_ref(&socket));
+    // Watches and keepalives ride the same socket.
+    let w = c.watch("unix/k").unwrap();
+    c.put("unix/k", "w").unwrap();
+    assert!(w.recv_timeout(Duration::from_secs(5)).unwrap().is_some());
+    // A socket that is not there fails like a refused connection.
+    let e = Client::builder([format!("{socket}.missing")])
+        .connect_timeout(Duration::from_secs(1))
+        .connect()
+        .unwrap_err();
+    assert!(matches!(e, Error::Unavailable(_)), "{e}");
+}

@@ -12,7 +12,23 @@ pub struct Etcd {
 }
 
 /// The endpoints to use, saying which on stdout.
+#[allow(dead_code)] // every example but v2 uses it
 pub fn etcd() -> Etcd {
+    from_env_or(etcd_harness::ClusterBuilder::new(1), "")
+}
+
+/// Like [`etcd`], but a throwaway server serves the v2 API too
+/// (`--enable-v2`); `ETCD_ENDPOINTS` must name servers that do.
+#[allow(dead_code)] // only the v2 example uses it
+pub fn etcd_v2() -> Etcd {
+    from_env_or(
+        etcd_harness::ClusterBuilder::new(1).arg("--enable-v2"),
+        " with --enable-v2",
+    )
+}
+
+/// `ETCD_ENDPOINTS`, or a throwaway server from `throwaway`.
+fn from_env_or(throwaway: etcd_harness::ClusterBuilder, what: &str) -> Etcd {
     let _ = env_logger::try_init();
     match std::env::var("ETCD_ENDPOINTS") {
         Ok(list) if !list.trim().is_empty() => {
@@ -23,10 +39,10 @@ pub fn etcd() -> Etcd {
             }
         }
         _ => {
-            let cluster = etcd_harness::Cluster::single();
-            let endpoints = cluster.endpoints();
+            let cluster = throwaway.start();
+            let endpoints = cluster.client_urls();
             println!(
-                "ETCD_ENDPOINTS is unset: started a throwaway etcd {:?} at {}",
+                "ETCD_ENDPOINTS is unset: started a throwaway etcd {:?}{what} at {}",
                 etcd_harness::etcd_version(),
                 endpoints.join(",")
             );

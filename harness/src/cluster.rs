@@ -51,6 +51,7 @@ pub struct ClusterBuilder {
     startup_timeout: Duration,
     log_level: String,
     tls: Option<TlsFiles>,
+    unix_socket: bool,
 }
 
 impl ClusterBuilder {
@@ -72,6 +73,7 @@ impl ClusterBuilder {
             startup_timeout,
             log_level,
             tls: None,
+            unix_socket: false,
         }
     }
 
@@ -101,6 +103,13 @@ impl ClusterBuilder {
     /// work as usual; [`Cluster::tls_client_urls`] gives the `https://` URLs.
     pub fn tls(mut self, files: TlsFiles) -> Self {
         self.tls = Some(files);
+        self
+    }
+
+    /// Serves clients on a Unix socket as well (not advertised): see
+    /// [`Cluster::unix_socket`].
+    pub fn unix_socket(mut self) -> Self {
+        self.unix_socket = true;
         self
     }
 
@@ -160,6 +169,7 @@ pub struct Cluster {
     log_level: String,
     startup_timeout: Duration,
     tls: Option<TlsFiles>,
+    unix_socket: bool,
     members: RwLock<Vec<Arc<Member>>>,
     pending_peers: Mutex<Vec<PortGuard>>,
     // Last field: removed after the members' fields are dropped.
@@ -198,6 +208,10 @@ impl Member {
             Some(tls) => format!("{},{tls}", self.client_url()),
             None => self.client_url(),
         }
+    }
+    /// The name of the member's Unix socket in its directory.
+    fn unix_socket_name(&self) -> String {
+        format!("localhost:{}", self.client.port)
     }
     fn peer_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.peer.port)
@@ -315,6 +329,7 @@ impl Cluster {
             log_level: b.log_level.clone(),
             startup_timeout: b.startup_timeout,
             tls: b.tls.clone(),
+            unix_socket: b.unix_socket,
             members: RwLock::new(members),
             pending_peers: Mutex::new(Vec::new()),
             dir,
@@ -357,7 +372,13 @@ impl Cluster {
             .arg("--data-dir")
             .arg(m.data_dir())
             .arg("--listen-client-urls")
-            .arg(m.all_client_urls())
+            .arg(if self.unix_socket {
+                // etcd reads `unix://localhost:P` as the file `localhost:P`
+                // in its working directory, the member's directory.
+                format!("{},unix://{}", m.all_client_urls(), m.unix_socket_name())
+            } else {
+                m.all_client_urls()
+            })
             .arg("--advertise-client-urls")
             .arg(m.all_client_urls())
             .arg("--listen-peer-urls")
@@ -456,8 +477,13 @@ impl Cluster {
     }
 
     /// Number of members (including extra members started later).
-    fn len(&self) -> usize {
+    pub fn len(&self) -> usize {
         self.members.read().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// Whether the cluster has no members (never, once started).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// Client endpoints `"127.0.0.1:P"` of every member, in index order.
@@ -484,6 +510,17 @@ impl Cluster {
     /// Client URL `"http://127.0.0.1:P"` of member `i`.
     pub fn client_url(&self, i: usize) -> String {
         self.member(i).client_url()
+    }
+
+    /// Member `i`'s Unix socket, as a `unix://` endpoint with an absolute
+    /// path ([`ClusterBuilder::unix_socket`]).
+    pub fn unix_socket(&self, i: usize) -> String {
+        assert!(
+            self.unix_socket,
+            "the cluster was built without unix_socket()"
+        );
+        let m = self.member(i);
+        format!("unix://{}", m.dir.join(m.unix_socket_name()).display())
     }
 
     /// `https://127.0.0.1:P` client URLs of every member; panics unless the

@@ -7,7 +7,7 @@
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
@@ -16,7 +16,8 @@ use std::time::Duration;
 pub struct Proxy {
     addr: String,
     blackhole: Arc<AtomicBool>,
-    cut: Arc<AtomicBool>,
+    /// What to do with answers: [`FORWARD`], [`CUT_ONCE`] or [`CUT_ALWAYS`].
+    cut: Arc<AtomicU8>,
     stop: Arc<AtomicBool>,
     conns: Arc<Mutex<Vec<TcpStream>>>,
     accept: Option<JoinHandle<()>>,
@@ -29,7 +30,7 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
         let addr = listener.local_addr().unwrap().to_string();
         let blackhole = Arc::new(AtomicBool::new(false));
-        let cut = Arc::new(AtomicBool::new(false));
+        let cut = Arc::new(AtomicU8::new(FORWARD));
         let stop = Arc::new(AtomicBool::new(false));
         let conns = Arc::new(Mutex::new(Vec::new()));
         let upstream = upstream.to_string();
@@ -85,13 +86,34 @@ impl Proxy {
     /// down without them. The request itself went through; its answer
     /// never arrives. Later connections are forwarded as usual.
     pub fn cut_after_request(&self) {
-        self.cut.store(true, Ordering::SeqCst);
+        self.cut.store(CUT_ONCE, Ordering::SeqCst);
     }
 
-    /// Whether an armed cut has happened.
+    /// Whether an armed one-shot cut has happened.
     pub fn cut_done(&self) -> bool {
-        !self.cut.load(Ordering::SeqCst)
+        self.cut.load(Ordering::SeqCst) != CUT_ONCE
     }
+
+    /// Cuts every connection that way, on its first answer, until told
+    /// otherwise (for clients that open a connection per request).
+    pub fn cut_answers(&self, on: bool) {
+        self.cut
+            .store(if on { CUT_ALWAYS } else { FORWARD }, Ordering::SeqCst);
+    }
+}
+
+/// Answers are forwarded.
+const FORWARD: u8 = 0;
+/// The next answer is cut, then answers are forwarded again.
+const CUT_ONCE: u8 = 1;
+/// Every answer is cut.
+const CUT_ALWAYS: u8 = 2;
+
+/// Whether an answer is to be cut now; a one-shot cut is used up.
+fn cut_now(mode: &AtomicU8) -> bool {
+    mode.compare_exchange(CUT_ONCE, FORWARD, Ordering::SeqCst, Ordering::SeqCst)
+        .is_ok()
+        || mode.load(Ordering::SeqCst) == CUT_ALWAYS
 }
 
 /// How long a cut connection is held, answer unread, before it is shut.
@@ -103,7 +125,7 @@ fn pipe(
     mut from: TcpStream,
     mut to: TcpStream,
     blackhole: &Arc<AtomicBool>,
-    cut: Option<&Arc<AtomicBool>>,
+    cut: Option<&Arc<AtomicU8>>,
 ) {
     let blackhole = blackhole.clone();
     let cut = cut.cloned();
@@ -112,11 +134,7 @@ fn pipe(
         loop {
             match from.read(&mut buf) {
                 Ok(0) | Err(_) => break,
-                Ok(_)
-                    if cut
-                        .as_ref()
-                        .is_some_and(|c| c.swap(false, Ordering::SeqCst)) =>
-                {
+                Ok(_) if cut.as_deref().is_some_and(cut_now) => {
                     thread::sleep(CUT_HOLD);
                     let _ = from.shutdown(Shutdown::Both);
                     break;
