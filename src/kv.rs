@@ -6,6 +6,7 @@
 
 use crate::client::Client;
 use crate::error::{Error, Result};
+use crate::metrics::{self, Refusal};
 use crate::proto::rpc as pb;
 use crate::transport::Retry;
 use crate::types::{kvs, range_setters, KeyValue, Range, ResponseHeader};
@@ -188,6 +189,7 @@ impl PutOptions {
 
 pub(crate) fn put_request(key: Vec<u8>, value: Vec<u8>, o: &PutOptions) -> Result<pb::PutRequest> {
     if key.is_empty() {
+        metrics::refused(Refusal::EmptyKey);
         return Err(Error::EmptyKey);
     }
     Ok(pb::PutRequest {

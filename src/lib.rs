@@ -94,6 +94,7 @@
 // 1. Values and mechanisms every layer shares.
 mod endpoint;
 mod error;
+mod metrics;
 mod namespace;
 pub mod proto;
 mod tls;

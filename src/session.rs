@@ -19,6 +19,7 @@ use grpcio::{Metadata, MetadataBuilder};
 use parking_lot::{Mutex, RwLock};
 
 use crate::error::{Error, EtcdError, Result};
+use crate::metrics;
 use crate::proto::rpc as pb;
 
 /// A user name and password for [`ClientBuilder::credentials`](crate::ClientBuilder::credentials).
@@ -151,7 +152,15 @@ impl Session {
             password: creds.password.clone(),
             ..Default::default()
         };
-        let token = login(&req)?;
+        // The first login is not a renewal.
+        let token = login(&req).inspect_err(|_| {
+            if seen > 0 {
+                metrics::token_renewal(false);
+            }
+        })?;
+        if seen > 0 {
+            metrics::token_renewal(true);
+        }
         let generation = seen + 1;
         *self.current.write() = Some(Arc::new(Tokened {
             generation,

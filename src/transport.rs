@@ -24,6 +24,7 @@ use crate::channel::{self, Channels, Member};
 use crate::config::Config;
 use crate::endpoint::Endpoint;
 use crate::error::{self, EndpointError, Error, EtcdError, Result};
+use crate::metrics::{self, Refusal, RetryReason, Rpc};
 use crate::proto::{methods, rpc as pb};
 use crate::session::{self, Session};
 use crate::wait::{self, Deadline, Interrupt};
@@ -123,6 +124,7 @@ impl Members {
                 self.list[from].endpoint,
                 self.list[to].endpoint
             );
+            metrics::endpoint_switched(&self.list[from].endpoint, &self.list[to].endpoint);
         }
     }
 
@@ -167,6 +169,8 @@ impl Transport {
         let ctx = CallCtx::internal(cfg.connect_timeout);
         let first = channel::wait_connected(&list, ctx.deadline.at())?;
         log::debug!("connected to {}", list[first].endpoint);
+        metrics::endpoints(list.len() as i64);
+        metrics::pinned(&list[first].endpoint, 1);
         let t = Transport {
             attempt_fraction: cfg.attempt_fraction,
             session: match (&cfg.credentials, &cfg.auth_token) {
@@ -193,6 +197,7 @@ impl Transport {
     pub fn check_size(&self, req: &impl Message) -> Result<()> {
         let size = req.compute_size() as usize;
         if size > self.max_send {
+            metrics::refused(Refusal::TooLarge);
             return Err(Error::RequestTooLarge {
                 size,
                 limit: self.max_send,
@@ -211,6 +216,7 @@ impl Transport {
         ctx: &CallCtx<'_>,
     ) -> Result<Resp> {
         if let Some(e) = ctx.intr.check() {
+            metrics::refused(Refusal::interrupted(&e));
             return Err(e);
         }
         self.check_size(req)?;
@@ -305,6 +311,7 @@ impl Transport {
                 // A write that may have reached the member must not be
                 // sent again; the caller learns that it may be applied.
                 if retry == Retry::Never && !error::never_sent(cause) {
+                    metrics::ambiguous(method);
                     return Err(Error::Ambiguous {
                         endpoint: member.endpoint.to_string(),
                         cause: cause.to_string(),
@@ -317,12 +324,14 @@ impl Transport {
                 if failed_in_a_row >= candidates {
                     return Err(Error::Unavailable(causes));
                 }
+                metrics::retry(method, RetryReason::Transport);
                 idx = (idx + 1) % n;
                 continue;
             }
             if with_token && !token_renewed && error::is_stale_token(&err) {
                 self.renew_token(token_generation, ctx)?;
                 token_renewed = true;
+                metrics::retry(method, RetryReason::AuthToken);
                 continue;
             }
             // etcd itself said "not now" (no leader, leader changed, timed
@@ -341,6 +350,7 @@ impl Transport {
             log::debug!("{}: {e}; retrying in {backoff:?}", member.endpoint);
             wait::sleep(&ctx.intr, backoff)?;
             backoff = (backoff * 2).min(RETRY_BACKOFF_MAX);
+            metrics::retry(method, RetryReason::EtcdTransient);
             failed_in_a_row = 0;
             causes.clear();
             if *e == EtcdError::NoLeader && ctx.target.is_none() {
@@ -373,6 +383,7 @@ impl Transport {
                 Err(e) if !delivered && !token_renewed && error::is_stale_token(&e) => {
                     self.renew_token(generation, ctx)?;
                     token_renewed = true;
+                    metrics::retry(method, RetryReason::AuthToken);
                 }
                 result => return result,
             }
@@ -401,30 +412,37 @@ impl Transport {
                 .timeout(ctx.deadline.remaining()?)
                 .headers(headers);
             let grpc = |e| error::from_grpc(e, ctx.deadline.timeout());
-            let mut rx = member
-                .client
-                .server_streaming(method, req, opt)
-                .map_err(grpc)?;
+            let mut rpc = Rpc::start(method);
+            let mut rx = match member.client.server_streaming(method, req, opt) {
+                Ok(rx) => rx,
+                Err(e) => return Err(rpc.ended(grpc(e))),
+            };
+            rpc.sent();
             loop {
                 let next = match wait::block_on(&mut Next(&mut rx), &ctx.intr, None) {
                     Ok(next) => next,
                     Err(interrupt) => {
                         rx.cancel();
-                        return Err(
-                            interrupt.unwrap_or(Error::DeadlineExceeded(ctx.deadline.timeout()))
-                        );
+                        let err =
+                            interrupt.unwrap_or(Error::DeadlineExceeded(ctx.deadline.timeout()));
+                        return Err(rpc.ended(err));
                     }
                 };
                 match next {
-                    None => return Ok(()),
+                    None => {
+                        rpc.handled(Some(error::Code::Ok));
+                        return Ok(());
+                    }
                     Some(Ok(msg)) => {
+                        rpc.received();
                         if let Err(e) = on_message(msg) {
+                            // Dropping `rpc` counts the canceled call.
                             rx.cancel();
                             return Err(e);
                         }
                     }
                     Some(Err(e)) => {
-                        let err = grpc(e);
+                        let err = rpc.ended(grpc(e));
                         if error::transport_failure(&err).is_some() {
                             members.failed_at(&member.endpoint);
                         }
@@ -501,6 +519,11 @@ impl Transport {
         if endpoints != old.endpoints() {
             log::debug!("endpoints synced: {endpoints:?}");
         }
+        metrics::endpoints(new.list.len() as i64 - old.list.len() as i64);
+        if new.list[pinned].endpoint != *pinned_ep {
+            metrics::pinned(pinned_ep, -1);
+            metrics::pinned(&new.list[pinned].endpoint, 1);
+        }
         *self.current.write() = Arc::new(new);
         Ok(endpoints)
     }
@@ -524,6 +547,13 @@ impl Transport {
     /// Drops the channels and waits (up to `limit`) for grpcio's threads to
     /// exit. Returns whether they did.
     pub fn shutdown(self, limit: Duration) -> bool {
+        let members = self.members();
+        metrics::endpoints(-(members.list.len() as i64));
+        metrics::pinned(
+            &members.list[members.pinned.load(Ordering::Relaxed)].endpoint,
+            -1,
+        );
+        drop(members);
         drop(self.current);
         self.channels.shutdown(limit)
     }
@@ -540,16 +570,24 @@ fn attempt<Req, Resp: Unpin>(
     ctx: &CallCtx<'_>,
 ) -> Result<Resp> {
     let grpc = |e| error::from_grpc(e, ctx.deadline.timeout());
-    let mut rx = member
-        .client
-        .unary_call_async(method, req, opt)
-        .map_err(grpc)?;
+    let mut rpc = Rpc::start(method);
+    let mut rx = match member.client.unary_call_async(method, req, opt) {
+        Ok(rx) => rx,
+        Err(e) => return Err(rpc.ended(grpc(e))),
+    };
+    rpc.sent();
     match wait::block_on(&mut rx, &ctx.intr, None) {
-        Ok(r) => r.map_err(grpc),
+        Ok(Ok(resp)) => {
+            rpc.received();
+            rpc.handled(Some(error::Code::Ok));
+            Ok(resp)
+        }
+        Ok(Err(e)) => Err(rpc.ended(grpc(e))),
         Err(interrupt) => {
             rx.cancel();
             let _ = wait::drain(&mut rx, Duration::from_secs(1));
-            Err(interrupt.unwrap_or(Error::DeadlineExceeded(ctx.deadline.timeout())))
+            let err = interrupt.unwrap_or(Error::DeadlineExceeded(ctx.deadline.timeout()));
+            Err(rpc.ended(err))
         }
     }
 }

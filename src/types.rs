@@ -4,6 +4,7 @@
 //! so any layer may use them.
 
 use crate::error::{Error, Result};
+use crate::metrics::{self, Refusal};
 use crate::proto::{kv as mvccpb, rpc as pb};
 
 /// The header etcd puts on every response.
@@ -133,7 +134,10 @@ impl Range {
     /// in the Go client.
     pub(crate) fn resolve(&self, key: Vec<u8>) -> Result<(Vec<u8>, Vec<u8>)> {
         match self {
-            Range::Key | Range::End(_) if key.is_empty() => Err(Error::EmptyKey),
+            Range::Key | Range::End(_) if key.is_empty() => {
+                metrics::refused(Refusal::EmptyKey);
+                Err(Error::EmptyKey)
+            }
             Range::Key => Ok((key, Vec::new())),
             Range::End(end) => Ok((key, end.clone())),
             Range::Prefix | Range::FromKey if key.is_empty() => Ok((vec![0], vec![0])),

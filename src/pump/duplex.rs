@@ -15,7 +15,8 @@ use futures_sink::Sink;
 use grpcio::{CallOption, ClientDuplexReceiver, ClientDuplexSender, Metadata, Method, WriteFlags};
 
 use crate::channel::Member;
-use crate::error::{self, Error};
+use crate::error::{self, Code, Error};
+use crate::metrics::{self, Rpc};
 use crate::transport::Members;
 
 /// First delay before reopening a broken stream; doubles up to the max.
@@ -40,6 +41,8 @@ struct Live<Req, Resp> {
     unflushed: bool,
     /// Token generation the stream was opened with.
     token_generation: u64,
+    /// The RPC's series; dropping it counts the stream as canceled.
+    rpc: Rpc,
 }
 
 /// One long-lived bidirectional stream, reopened after failures.
@@ -52,6 +55,9 @@ pub(crate) struct Duplex<Req: 'static, Resp: 'static> {
     /// How long an open stream outlives the last time it was wanted.
     linger: Duration,
     wanted_at: Option<Instant>,
+    /// Whether the next open replaces a stream that broke, stalled or
+    /// needed a new token (for `etcd_client_stream_reopens_total`).
+    reopening: bool,
 }
 
 impl<Req: 'static, Resp: 'static> Duplex<Req, Resp> {
@@ -60,6 +66,7 @@ impl<Req: 'static, Resp: 'static> Duplex<Req, Resp> {
             method,
             linger,
             wanted_at: None,
+            reopening: false,
             live: None,
             outbox: VecDeque::new(),
             retry_at: None,
@@ -83,6 +90,7 @@ impl<Req: 'static, Resp: 'static> Duplex<Req, Resp> {
     pub fn close(&mut self) {
         self.live = None;
         self.outbox.clear();
+        self.reopening = false;
     }
 
     /// Gives up on the current stream as if it had failed: used when a
@@ -93,6 +101,7 @@ impl<Req: 'static, Resp: 'static> Duplex<Req, Resp> {
             members.failed_at(&live.member.endpoint);
             self.outbox.clear();
             self.retry_at = Some(Instant::now());
+            self.reopening = true;
         }
     }
 
@@ -106,6 +115,7 @@ impl<Req: 'static, Resp: 'static> Duplex<Req, Resp> {
     pub fn reopen(&mut self) {
         self.close();
         self.retry_at = None;
+        self.reopening = true;
     }
 
     /// When a lingering stream is due to close.
@@ -120,7 +130,8 @@ impl<Req: 'static, Resp: 'static> Duplex<Req, Resp> {
 
     fn broken(&mut self, members: &Members, why: &Error, events: &mut Vec<StreamEvent<Resp>>) {
         let mut stale_token = None;
-        if let Some(live) = self.live.take() {
+        if let Some(mut live) = self.live.take() {
+            live.rpc.ended(why.clone());
             if error::is_stale_token(why) {
                 stale_token = Some(live.token_generation);
             }
@@ -133,6 +144,7 @@ impl<Req: 'static, Resp: 'static> Duplex<Req, Resp> {
             members.failed_at(&live.member.endpoint);
         }
         self.outbox.clear();
+        self.reopening = true;
         self.retry_at = Some(Instant::now() + self.backoff);
         self.backoff = (self.backoff * 2).min(REOPEN_BACKOFF_MAX);
         events.push(StreamEvent::Broken { stale_token });
@@ -167,23 +179,29 @@ impl<Req: 'static, Resp: 'static> Duplex<Req, Resp> {
             let member = members.pick().clone();
             let (token_generation, headers) = headers();
             let opt = CallOption::default().headers(headers);
+            let mut rpc = Rpc::start(self.method);
             match member.client.duplex_streaming(self.method, opt) {
                 Ok((sink, rx)) => {
                     log::debug!("{} opened on {}", self.method.name, member.endpoint);
+                    if std::mem::take(&mut self.reopening) {
+                        metrics::stream_reopened(self.method);
+                    }
                     self.live = Some(Live {
                         sink,
                         rx,
                         member,
                         unflushed: false,
                         token_generation,
+                        rpc,
                     });
                     self.retry_at = None;
                     events.push(StreamEvent::Opened);
                     return true;
                 }
                 Err(e) => {
+                    let err = rpc.ended(error::from_grpc(e, Duration::ZERO));
                     members.failed_at(&member.endpoint);
-                    self.broken(members, &error::from_grpc(e, Duration::ZERO), events);
+                    self.broken(members, &err, events);
                     return true;
                 }
             }
@@ -204,6 +222,7 @@ impl<Req: 'static, Resp: 'static> Duplex<Req, Resp> {
                         break;
                     }
                     live.unflushed = true;
+                    live.rpc.sent();
                     progressed = true;
                 }
                 Poll::Ready(Err(e)) => {
@@ -239,11 +258,14 @@ impl<Req: 'static, Resp: 'static> Duplex<Req, Resp> {
             match Pin::new(&mut live.rx).poll_next(cx) {
                 Poll::Ready(Some(Ok(resp))) => {
                     self.backoff = REOPEN_BACKOFF_MIN;
+                    live.rpc.received();
                     events.push(StreamEvent::Message(resp));
                     progressed = true;
                 }
                 Poll::Ready(Some(Err(e))) => failure = Some(error::from_grpc(e, Duration::ZERO)),
                 Poll::Ready(None) => {
+                    // A clean end (status OK), as Go's interceptor counts it.
+                    live.rpc.handled(Some(Code::Ok));
                     failure = Some(error::unreachable("stream ended by the server".into()))
                 }
                 Poll::Pending => break,

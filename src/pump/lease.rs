@@ -14,6 +14,7 @@ use parking_lot::Mutex;
 
 use super::{Driver, Duplex, Next};
 use crate::error::{Error, EtcdError, Result};
+use crate::metrics::{self, LeaseLoss};
 use crate::proto::{methods, rpc as pb};
 use crate::types::ResponseHeader;
 
@@ -151,6 +152,14 @@ struct Kept {
     expires_at: Instant,
 }
 
+impl Drop for Kept {
+    /// Every way a lease stops being kept alive (removed, lost, client
+    /// closed) drops its entry.
+    fn drop(&mut self) {
+        metrics::leases_kept(-1);
+    }
+}
+
 impl Kept {
     fn interval(&self) -> Duration {
         // A third of the TTL, as the Go client; never busier than 2/s.
@@ -167,7 +176,8 @@ impl Kept {
         }
     }
 
-    fn lose(self, why: String) {
+    fn lose(self, why: String, cause: LeaseLoss) {
+        metrics::lease_lost(cause);
         let err = Error::LeaseLost {
             id: self.k.id,
             reason: why,
@@ -245,6 +255,7 @@ impl Driver for KeepAlives {
             KeepAliveCommand::Add(k) => {
                 let expires_at = k.expires_at;
                 let id = k.id;
+                metrics::leases_kept(1);
                 self.leases.insert(
                     id,
                     Kept {
@@ -318,12 +329,19 @@ impl Driver for KeepAlives {
         };
         if r.TTL <= 0 {
             let k = self.leases.remove(&r.ID).expect("lease entry");
-            k.lose("etcd no longer knows the lease (expired or revoked)".into());
+            k.lose(
+                "etcd no longer knows the lease (expired or revoked)".into(),
+                LeaseLoss::Revoked,
+            );
             return Next::Continue;
         }
         // The TTL counts from when the server got the refresh, which was
         // after we sent it: measuring from the send is the safe side.
-        let sent = k.outstanding_since.take().unwrap_or(now);
+        let sent = k.outstanding_since.take();
+        if let Some(t) = sent {
+            metrics::keepalive_refreshed(now.saturating_duration_since(t));
+        }
+        let sent = sent.unwrap_or(now);
         k.expires_at = sent + Duration::from_secs(r.TTL as u64);
         self.timers.push(Reverse((k.expires_at, Due::Expiry, r.ID)));
         k.k.granted_ttl = r.TTL;
@@ -350,7 +368,7 @@ impl Driver for KeepAlives {
             match due {
                 Due::Expiry if k.expires_at == at => {
                     let k = self.leases.remove(&id).expect("lease entry");
-                    k.lose(EXPIRED.into());
+                    k.lose(EXPIRED.into(), LeaseLoss::ExpiredLocally);
                 }
                 Due::Refresh if k.next_send == at => {
                     if stream.is_open() {
@@ -398,6 +416,7 @@ impl Driver for KeepAlives {
     /// The client is closing: every handle reports it.
     fn shutdown(&mut self) {
         for (_, k) in self.leases.drain() {
+            metrics::lease_lost(LeaseLoss::Closed);
             k.k.shared.set_lost(Error::ClientClosed);
             k.deliver(Err(Error::ClientClosed));
         }

@@ -29,6 +29,7 @@ use grpcio::Method;
 
 use super::{Driver, Duplex, Next};
 use crate::error::{self, Error, Result};
+use crate::metrics::{self, Resume};
 use crate::namespace::Namespace;
 use crate::proto::{kv as mvccpb, methods, rpc as pb};
 use crate::types::{KeyValue, ResponseHeader};
@@ -225,6 +226,17 @@ impl WatchEntry {
     }
 }
 
+impl Drop for WatchEntry {
+    /// Every way a watch ends (canceled, refused, ended by etcd, client
+    /// closed) drops its entry.
+    fn drop(&mut self) {
+        metrics::watchers(-1);
+        if self.state == State::Suspended {
+            metrics::watchers_suspended(-1);
+        }
+    }
+}
+
 /// The pump's side of every watch of a client.
 pub(crate) struct Watches {
     entries: HashMap<u64, WatchEntry>,
@@ -408,6 +420,7 @@ impl Driver for Watches {
                     partial: None,
                     auth_retried: false,
                 };
+                metrics::watchers(1);
                 self.entries.insert(id, entry);
                 if stream.is_open() {
                     self.start_create(id, stream);
@@ -446,6 +459,9 @@ impl Driver for Watches {
             .collect();
         ids.sort_unstable();
         for id in ids {
+            if self.entries[&id].next_rev > 0 {
+                metrics::watch_resumed(Resume::Reconnect);
+            }
             self.start_create(id, stream);
         }
     }
@@ -558,6 +574,7 @@ impl Driver for Watches {
                 e.next_rev
             );
             e.state = State::Suspended;
+            metrics::watchers_suspended(1);
             self.suspended.insert(id);
             e.w.shared.suspended.store(true, Ordering::Relaxed);
             self.by_server_id.remove(&r.watch_id);
@@ -586,6 +603,8 @@ impl Driver for Watches {
             self.suspended.remove(&id);
             let e = self.entries.get_mut(&id).expect("watch entry");
             e.w.shared.suspended.store(false, Ordering::Relaxed);
+            metrics::watchers_suspended(-1);
+            metrics::watch_resumed(Resume::SlowConsumer);
             log::debug!(
                 "watch {id}: consumer caught up; resuming at revision {}",
                 e.next_rev
