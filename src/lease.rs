@@ -278,10 +278,10 @@ impl Client {
         if ttl.ttl() <= 0 {
             return Err(Error::Etcd(EtcdError::LeaseNotFound));
         }
-        // etcd rounds the time left up to whole seconds, counted from
-        // after it got the question: a second less, from before it was
-        // asked, is sure not to outlive the lease.
-        let expires_at = asked + Duration::from_secs(ttl.ttl() as u64 - 1);
+        // etcd truncates the time left to whole seconds, counted from
+        // after it got the question: that much from before it was asked
+        // is sure not to outlive the lease.
+        let expires_at = asked + Duration::from_secs(ttl.ttl() as u64);
         let pump = self.pump()?;
         let kept = self.kept_leases();
         if !kept.lock().insert(id) {

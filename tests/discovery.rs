@@ -203,7 +203,9 @@ fn a_domain_without_records_is_a_clear_error() {
         Error::InvalidConfig(m) => m.clone(),
         other => panic!("expected InvalidConfig, got {other:?}"),
     };
-    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    // Promptly, not after some long timeout (loose: the suite runs tests
+    // side by side on two cores).
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
     for want in [
         "empty.test",
         "_etcd-client-ssl._tcp.empty.test",

@@ -198,9 +198,11 @@ fn lease_ids(s: &str) -> String {
             .iter()
             .take_while(|c| c.is_ascii_hexdigit())
             .count();
-        if run == 16 {
+        // Lease ids are printed in hex without leading zeros: 16 digits,
+        // or fewer when the id starts with zeros (15 seen on etcd 3.5).
+        if run >= 12 {
             out.push_str("<lease>");
-            i += 16;
+            i += run;
         } else if run > 0 {
             out.extend(&chars[i..i + run]);
             i += run;

@@ -587,6 +587,80 @@ fn token_renewals_are_counted() {
     promtool_check(&handle().render());
 }
 
+#[test]
+fn ambiguous_writes_and_etcd_refusals_are_counted() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    handle();
+    let cluster = common::Cluster::start(3);
+    let proxy = common::proxy::Proxy::start(&cluster.endpoint(0));
+    let mut endpoints = vec![proxy.addr().to_string()];
+    endpoints.extend([cluster.endpoint(1), cluster.endpoint(2)]);
+    // Only the proxied member can finish the handshake while the others
+    // are frozen, so the client pins it.
+    cluster.stop(1);
+    cluster.stop(2);
+    let c = Client::connect(&endpoints);
+    cluster.cont(1);
+    cluster.cont(2);
+    let c = c.unwrap();
+    let id = cluster.member_id(0).unwrap();
+    assert_eq!(c.get("m/probe").unwrap().header().member_id(), id);
+
+    // A put whose connection is cut after the request reached etcd.
+    let s0 = scrape();
+    proxy.cut_after_request();
+    let e = c.put("m/cut", "v").unwrap_err();
+    assert!(matches!(e, Error::Ambiguous { .. }), "{e:?}");
+    let s1 = scrape();
+    assert_eq!(
+        d(&s0, &s1, "etcd_client_ambiguous_writes_total", &[KV, PUT]),
+        1.0
+    );
+    c.close().unwrap();
+
+    // A member cut off from the others says "no leader"; a read that
+    // requires one is retried on etcd's word until its deadline: every
+    // attempt but the first is one retry for that reason.
+    let lone = Client::builder([cluster.endpoint(0)])
+        .require_leader(true)
+        .request_timeout(Duration::from_secs(1))
+        .connect()
+        .unwrap();
+    cluster.kill(1);
+    cluster.kill(2);
+    wait_until(
+        "member 0 to lose its leader",
+        Duration::from_secs(15),
+        || {
+            matches!(
+                lone.get_with("m/k", GetOptions::new().serializable()),
+                Err(Error::Etcd(etcd_blocking::EtcdError::NoLeader))
+            )
+        },
+    );
+    let s2 = scrape();
+    let e = lone
+        .get_with("m/k", GetOptions::new().serializable())
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::Etcd(etcd_blocking::EtcdError::NoLeader)),
+        "{e}"
+    );
+    let s3 = scrape();
+    let attempts = d(&s2, &s3, "grpc_client_started_total", &[UNARY, KV, RANGE]);
+    assert!(attempts >= 2.0, "no retry on a transient refusal");
+    assert_eq!(
+        d(
+            &s2,
+            &s3,
+            "etcd_client_retries_total",
+            &[KV, RANGE, ("reason", "etcd_transient")]
+        ),
+        attempts - 1.0
+    );
+    lone.close().unwrap();
+}
+
 fn empty() -> prometheus_parse::Scrape {
     prometheus_parse::Scrape::parse(std::iter::empty()).unwrap()
 }

@@ -146,6 +146,7 @@ fn fault_client(eps: &[String], timeout: Duration) -> Client {
         .request_timeout(timeout)
         .keepalive_time(Duration::from_secs(1))
         .keepalive_timeout(Duration::from_secs(1))
+        .server_keepalive_min_time(Duration::from_secs(1))
         .connect()
         .expect("connect")
 }
