@@ -36,6 +36,24 @@ fn reset_peak_rss() {
     std::fs::write("/proc/self/clear_refs", "5").expect("reset VmHWM");
 }
 
+/// A digest of key-values in order, so two reads can be compared without
+/// holding either.
+#[derive(Default, PartialEq, Eq, Debug)]
+struct Digest {
+    count: usize,
+    hash: u64,
+}
+
+impl Digest {
+    fn add(&mut self, kv: &etcd_blocking::KeyValue) {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (self.hash, kv.key(), kv.value(), kv.mod_revision()).hash(&mut h);
+        self.hash = h.finish();
+        self.count += 1;
+    }
+}
+
 #[test]
 fn a_hundred_thousand_keys_in_pages_at_one_revision_with_bounded_memory() {
     let cluster = common::Cluster::single();
@@ -43,54 +61,79 @@ fn a_hundred_thousand_keys_in_pages_at_one_revision_with_bounded_memory() {
     let n = 100_000;
     fill(&c, "big/", n, 100);
 
-    // A writer changes the prefix all along: new keys, new values.
+    // A writer changes the prefix all along: new keys, new values (at
+    // most 5,000 rounds, so it stops by itself even if the reader fails).
     let stop = std::sync::atomic::AtomicBool::new(false);
-    let (keys, revision, iter_peak) = thread::scope(|s| {
+    let (paged, revision, iter_peak) = thread::scope(|s| {
         let writer = s.spawn(|| {
             let mut i = 0;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            while i < 5_000 && !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 c.put(format!("big/{:06}", i * 7 % n), "changed").unwrap();
                 c.put(format!("big/{i:06}-new"), "new").unwrap();
                 i += 1;
             }
             i
         });
+        // Stop the writer however the reading below ends.
+        struct StopOnDrop<'a>(&'a std::sync::atomic::AtomicBool);
+        impl Drop for StopOnDrop<'_> {
+            fn drop(&mut self) {
+                self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        let _stop = StopOnDrop(&stop);
         reset_peak_rss();
         let base = peak_rss_kib();
         let mut it = c
             .get_iter("big/", GetOptions::new().prefix(), 1000)
             .unwrap();
-        let mut keys = Vec::with_capacity(n);
+        let mut paged = Digest::default();
+        let mut last: Option<Vec<u8>> = None;
         for kv in &mut it {
             let kv = kv.unwrap();
-            assert_eq!(
-                kv.value().len(),
-                100,
-                "a value from after the pinned revision"
+            assert!(
+                last.as_deref().is_none_or(|l| l < kv.key()),
+                "out of order or repeated"
             );
-            keys.push(kv.key().to_vec());
+            last = Some(kv.key().to_vec());
+            paged.add(&kv);
         }
         let iter_peak = peak_rss_kib().saturating_sub(base);
+        let revision = it.revision().unwrap();
+        // Wait for writes after the pinned revision, so the comparison
+        // below shows they were left out.
+        while c.get("big/").unwrap().header().revision() <= revision + 10 {
+            thread::yield_now();
+        }
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         let writes = writer.join().unwrap();
         assert!(writes > 0, "the writer never ran");
-        (keys, it.revision().unwrap(), iter_peak)
+        (paged, revision, iter_peak)
     });
-    assert_eq!(keys.len(), n, "every key once");
-    assert!(keys.windows(2).all(|w| w[0] < w[1]), "in order, no repeats");
-    assert!(keys.iter().all(|k| !k.ends_with(b"-new")));
+    assert!(paged.count >= n, "{} keys", paged.count);
 
-    // The same prefix in one response, for comparison.
+    // The same prefix at the same revision in one response: the same
+    // key-values, in the same order, with nothing written since.
     reset_peak_rss();
     let base = peak_rss_kib();
     let all = c
         .get_with("big/", GetOptions::new().prefix().revision(revision))
         .unwrap();
     let plain_peak = peak_rss_kib().saturating_sub(base);
-    assert_eq!(all.kvs().len(), n);
+    let mut whole = Digest::default();
+    for kv in all.kvs() {
+        assert!(kv.mod_revision() <= revision);
+        whole.add(kv);
+    }
     drop(all);
+    assert_eq!(paged, whole, "the pages differ from the snapshot");
+    let now = c
+        .get_with("big/", GetOptions::new().prefix().count_only())
+        .unwrap();
+    assert!(now.header().revision() > revision + 10);
     eprintln!(
-        "peak RSS growth over {n} keys: paged (1000) {iter_peak} KiB, one get {plain_peak} KiB"
+        "peak RSS growth over {} keys: paged (1000) {iter_peak} KiB, one get {plain_peak} KiB",
+        paged.count
     );
     assert!(
         iter_peak * 4 < plain_peak,
