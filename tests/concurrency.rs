@@ -692,8 +692,12 @@ fn observe_sees_every_change_in_order_across_a_member_restart() {
     assert_eq!(queued_before, 1);
     let mut e2 = Election::new(&s2, name).with_timeout(Duration::from_secs(20));
     let key2 = e2.key().to_vec();
+    // w1 follows w0 at once, so the observer's read of the new leader
+    // usually comes after both: it must still report w0 (the read is made
+    // at the revision where the old leader went).
     let follower = thread::spawn(move || {
         e2.campaign("w0").unwrap();
+        e2.proclaim("w1").unwrap();
         e2
     });
     while c
@@ -705,8 +709,7 @@ fn observe_sees_every_change_in_order_across_a_member_restart() {
         thread::sleep(Duration::from_millis(20));
     }
     e1.resign().unwrap();
-    let mut e2 = follower.join().unwrap();
-    e2.proclaim("w1").unwrap();
+    let _e2 = follower.join().unwrap();
 
     let want = [
         (e1.key().to_vec(), "v0"),
@@ -730,6 +733,55 @@ fn observe_sees_every_change_in_order_across_a_member_restart() {
     assert_eq!(got, want);
     assert!(seen.windows(2).all(|w| w[0].revision() < w[1].revision()));
     // Nothing more, nothing repeated.
+    assert!(observer
+        .recv_timeout(Duration::from_millis(300))
+        .unwrap()
+        .is_none());
+}
+
+#[test]
+fn observe_reports_every_value_of_the_next_leader_even_when_it_reads_late() {
+    // The observer's buffer holds 64 changes; more than that, unread,
+    // hold its thread back, so it only sees the first leader go after the
+    // second has proclaimed again. Go's observe would then report the
+    // second leader's latest value only.
+    let c = client();
+    let name = "election/late";
+    let s1 = Session::new(&c).unwrap();
+    let s2 = Session::new(&c).unwrap();
+    let observer_session = Session::new(&c).unwrap();
+    let observer = observer_session.election(name).observe().unwrap();
+    let mut e1 = s1.election(name);
+    e1.campaign("v0").unwrap();
+    let mut want = vec![(e1.key().to_vec(), "v0".to_string())];
+    for i in 1..80 {
+        let v = format!("v{i}");
+        e1.proclaim(v.as_str()).unwrap();
+        want.push((e1.key().to_vec(), v));
+    }
+    let mut e2 = Election::new(&s2, name).with_timeout(Duration::from_secs(20));
+    let key2 = e2.key().to_vec();
+    let follower = thread::spawn(move || {
+        e2.campaign("w0").unwrap();
+        e2
+    });
+    while queued(&c, name) < 2 {
+        thread::sleep(Duration::from_millis(20));
+    }
+    e1.resign().unwrap();
+    let mut e2 = follower.join().unwrap();
+    e2.proclaim("w1").unwrap();
+    want.push((key2.clone(), "w0".into()));
+    want.push((key2, "w1".into()));
+
+    let mut got = Vec::new();
+    while got.len() < want.len() {
+        match observer.recv_timeout(Duration::from_secs(10)).unwrap() {
+            Some(ev) => got.push((ev.key().to_vec(), ev.kv().value_str().unwrap().to_string())),
+            None => break,
+        }
+    }
+    assert_eq!(got, want);
     assert!(observer
         .recv_timeout(Duration::from_millis(300))
         .unwrap()

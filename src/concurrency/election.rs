@@ -151,9 +151,11 @@ impl Election {
     /// Follows the election's leadership (Go's `Election.Observe`): the
     /// current leader first (once there is one), then every change, in
     /// order: a new leader, and each value a leader proclaims. Between two
-    /// leaders nothing is reported; when a leader goes, the next one is
-    /// read as it is then, so values it proclaimed before being read are
-    /// seen only as the latest one.
+    /// leaders nothing is reported. When a leader goes, the next one is
+    /// read as it was at that revision and followed from there, so every
+    /// value it proclaims is seen (Go's reads it as it is later, and may
+    /// skip values proclaimed meanwhile); only if that revision has been
+    /// compacted away by then is the next leader read as it is now.
     ///
     /// The observation runs on a thread of its own (`etcd-observe`) and
     /// resumes after a reconnect from the revision after the last change
@@ -414,29 +416,49 @@ impl Follow {
     }
 
     /// Go's `observe` loop: read the leader (or wait for the first key),
-    /// report it, follow its key until it is deleted, start over.
+    /// report it, follow its key until it is deleted, start over. Unlike
+    /// Go's, the read after a leader's key is deleted is made at the
+    /// deletion's revision: the next leader is seen with the value it had
+    /// then, and its later proclamations through the watch, so none is
+    /// skipped (unless that revision is compacted away meanwhile; then the
+    /// read is of the present).
     fn follow(&mut self) -> std::result::Result<(), Stop> {
+        let mut at: Option<i64> = None;
         loop {
             self.interrupted()?;
-            let resp = match self.calls.get_with(self.prefix.clone(), first_created()) {
+            let mut opts = first_created();
+            if let Some(rev) = at {
+                opts = opts.revision(rev);
+            }
+            let resp = match self.calls.get_with(self.prefix.clone(), opts) {
                 Ok(r) => r,
+                Err(Error::Etcd(EtcdError::Compacted)) if at.is_some() => {
+                    at = None;
+                    continue;
+                }
                 Err(e) => {
                     self.failed(e)?;
                     continue;
                 }
             };
             let header = *resp.header();
+            // A read in the past answers with the present's header: the
+            // wait for a first key starts after the revision read.
+            let read_at = at.unwrap_or(header.revision());
             let (header, leader) = match resp.into_kvs().into_iter().next() {
                 Some(kv) => (header, kv),
-                None => match self.first_put(header.revision() + 1)? {
+                None => match self.first_put(read_at + 1)? {
                     Some(found) => found,
-                    None => continue,
+                    None => {
+                        at = None;
+                        continue;
+                    }
                 },
             };
             let from = leader.mod_revision() + 1;
             let key = leader.key().to_vec();
             self.deliver(header, leader)?;
-            self.follow_key(&key, from)?;
+            at = self.follow_key(&key, from)?;
         }
     }
 
@@ -467,12 +489,13 @@ impl Follow {
     }
 
     /// Reports every value the leader's key takes from revision `from` on,
-    /// until it is deleted (or the watch fails: then read again).
-    fn follow_key(&mut self, key: &[u8], from: i64) -> std::result::Result<(), Stop> {
+    /// until it is deleted: then the revision of the deletion. `None` if
+    /// the watch failed (then the leader is read again, as it is now).
+    fn follow_key(&mut self, key: &[u8], from: i64) -> std::result::Result<Option<i64>, Stop> {
         let opts = WatchOptions::new().start_revision(from);
         let w = match self.calls.watch_with(key.to_vec(), opts) {
             Ok(w) => w,
-            Err(e) => return self.failed(e),
+            Err(e) => return self.failed(e).map(|_| None),
         };
         loop {
             match self.next(&w)? {
@@ -480,13 +503,13 @@ impl Follow {
                     let header = *r.header();
                     for e in r.into_events() {
                         if e.event_type() == EventType::Delete {
-                            return Ok(());
+                            return Ok(Some(e.kv().mod_revision()));
                         }
                         self.deliver(header, e.kv().clone())?;
                     }
                 }
                 Ok(None) => {}
-                Err(e) => return self.failed(e),
+                Err(e) => return self.failed(e).map(|_| None),
             }
         }
     }
