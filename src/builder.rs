@@ -238,6 +238,26 @@ impl ClientBuilder {
         self
     }
 
+    /// Monotonic reads (default on): the client remembers the highest
+    /// revision in any answer it has had (reads, writes, watch events,
+    /// lease answers), and a serializable read answered by a member that
+    /// is behind it (possible after a switch to a member cut off from the
+    /// others, or slow to apply) is not returned. The read goes to the
+    /// next member, and round again after a short backoff, until one
+    /// answers at that revision or later; past the deadline it fails with
+    /// [`Error::StaleRead`](crate::Error::StaleRead). This is Go's opt-in
+    /// `ordering` wrapper, on by default.
+    ///
+    /// Cost: one atomic maximum per answer, and for serializable reads one
+    /// comparison; nothing else unless a member is behind. Linearizable
+    /// reads (the default) are never behind, so they are not checked.
+    /// Turn it off to read a member as it is, however far behind (an
+    /// operator looking at one member, say).
+    pub fn monotonic_reads(mut self, yes: bool) -> Self {
+        self.cfg.monotonic_reads = yes;
+        self
+    }
+
     /// TLS settings for `https://` endpoints (needs the `tls` feature).
     /// Setting them with no `https://` endpoint is an
     /// [`Error::InvalidConfig`](crate::Error::InvalidConfig) at connect,

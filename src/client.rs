@@ -22,6 +22,7 @@ use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
 use crate::metrics::{self, Refusal};
 use crate::namespace::{Mapped, Namespace};
+use crate::proto::{methods, rpc as pb, Answer};
 use crate::pump::{Pump, PumpHandle};
 use crate::transport::{CallCtx, Retry, Transport};
 use crate::wait::{CancelToken, Deadline, Interrupt, CLOSE_POLL};
@@ -354,6 +355,7 @@ impl Client {
                 token: self.token.as_ref(),
             },
             target: self.target.as_ref(),
+            monotonic: false,
         }
     }
 
@@ -368,7 +370,7 @@ impl Client {
     }
 
     /// A server-streaming call; each message goes to `on_message`.
-    pub(crate) fn server_streaming<Req, Resp>(
+    pub(crate) fn server_streaming<Req, Resp: Answer>(
         &self,
         method: &Method<Req, Resp>,
         req: &Req,
@@ -379,7 +381,7 @@ impl Client {
 
     /// Runs one unary RPC through the transport with this handle's
     /// deadline and cancel token.
-    pub(crate) fn unary<Req: Message, Resp: Unpin>(
+    pub(crate) fn unary<Req: Message, Resp: Unpin + Answer>(
         &self,
         method: &Method<Req, Resp>,
         req: &Req,
@@ -390,17 +392,39 @@ impl Client {
 
     /// [`unary`](Self::unary) for a KV or Txn call: the handle's namespace
     /// (if any) maps the request's keys in and the response's keys out.
-    pub(crate) fn unary_mapped<Req: Message + Mapped, Resp: Unpin + Mapped>(
+    pub(crate) fn unary_mapped<Req: Message + Mapped, Resp: Unpin + Mapped + Answer>(
+        &self,
+        method: &Method<Req, Resp>,
+        req: Req,
+        retry: Retry,
+    ) -> Result<Resp> {
+        self.call_mapped(method, req, retry, false)
+    }
+
+    /// A range read through [`unary_mapped`](Self::unary_mapped); a
+    /// serializable one is held to the highest revision seen when
+    /// monotonic reads are on.
+    pub(crate) fn range(&self, req: pb::RangeRequest) -> Result<pb::RangeResponse> {
+        let monotonic = req.serializable && self.shared.config.monotonic_reads;
+        self.call_mapped(&methods::KV_RANGE, req, Retry::Safe, monotonic)
+    }
+
+    fn call_mapped<Req: Message + Mapped, Resp: Unpin + Mapped + Answer>(
         &self,
         method: &Method<Req, Resp>,
         mut req: Req,
         retry: Retry,
+        monotonic: bool,
     ) -> Result<Resp> {
         let ns = self.namespace();
         if let Some(ns) = ns {
             req.map(ns);
         }
-        let mut resp = self.unary(method, &req, retry)?;
+        let ctx = CallCtx {
+            monotonic,
+            ..self.ctx()
+        };
+        let mut resp = self.with_transport(|t| t.unary(method, &req, retry, &ctx))?;
         if let Some(ns) = ns {
             resp.map(ns);
         }

@@ -51,6 +51,9 @@ pub(crate) struct Config {
     pub max_receive_message_size: Option<usize>,
     pub cq_threads: usize,
     pub require_leader: bool,
+    /// Serializable reads answered behind the highest revision seen are
+    /// retried elsewhere (monotonic reads).
+    pub monotonic_reads: bool,
     pub tls: Option<TlsOptions>,
     pub watch_buffer: usize,
     pub credentials: Option<Credentials>,
@@ -80,6 +83,7 @@ impl Config {
             max_receive_message_size: None,
             cq_threads: DEFAULT_CQ_THREADS,
             require_leader: false,
+            monotonic_reads: true,
             tls: None,
             watch_buffer: DEFAULT_WATCH_BUFFER,
             credentials: None,

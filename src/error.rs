@@ -80,6 +80,24 @@ pub enum Error {
         cause: String,
     },
 
+    /// A serializable read was answered only by members behind a revision
+    /// this client has already seen, until the call's deadline: returning
+    /// the answer would have made time go backwards (monotonic reads,
+    /// [`ClientBuilder::monotonic_reads`](crate::ClientBuilder::monotonic_reads)).
+    /// Retrying later, or reading linearizably, can succeed.
+    #[error(
+        "stale read: {endpoint} answered at revision {revision}, \
+         but this client has seen revision {seen}"
+    )]
+    StaleRead {
+        /// The last member that answered.
+        endpoint: String,
+        /// The revision it answered at.
+        revision: i64,
+        /// The highest revision this client had seen.
+        seen: i64,
+    },
+
     /// etcd answered with one of its own errors.
     #[error("etcd: {0}")]
     Etcd(#[from] EtcdError),
@@ -175,7 +193,10 @@ impl Error {
     /// on the call (a write that timed out may already be applied).
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::Unavailable(_) | Error::DeadlineExceeded(_) | Error::Ambiguous { .. } => true,
+            Error::Unavailable(_)
+            | Error::DeadlineExceeded(_)
+            | Error::Ambiguous { .. }
+            | Error::StaleRead { .. } => true,
             Error::Etcd(e) => e.is_transient(),
             #[cfg(feature = "v2")]
             Error::V2(e) => e.is_transient(),

@@ -11,8 +11,7 @@ use std::collections::VecDeque;
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::kv::{range_request, GetOptions};
-use crate::proto::{methods, rpc as pb};
-use crate::transport::Retry;
+use crate::proto::rpc as pb;
 use crate::types::{kvs, KeyValue};
 
 /// The key-values of a range, read a page at a time, all at one revision:
@@ -47,9 +46,7 @@ impl RangeIter {
         let mut req = self.req.clone();
         req.limit = self.left.map_or(self.page_size, |l| l.min(self.page_size));
         req.revision = self.revision;
-        let resp = self
-            .client
-            .unary_mapped(&methods::KV_RANGE, req, Retry::Safe)?;
+        let resp = self.client.range(req)?;
         if self.revision == 0 {
             self.revision = resp.header.revision;
         }

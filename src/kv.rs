@@ -390,8 +390,7 @@ impl Client {
     /// Reads keys with options (ranges, prefixes, revisions, limits, sorting…).
     pub fn get_with(&self, key: impl Into<Vec<u8>>, opts: GetOptions) -> Result<GetResponse> {
         let req = range_request(key.into(), &opts)?;
-        let resp = self.unary_mapped(&crate::proto::methods::KV_RANGE, req, Retry::Safe)?;
-        Ok(resp.into())
+        Ok(self.range(req)?.into())
     }
 
     /// Writes a key.

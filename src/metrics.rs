@@ -35,6 +35,9 @@ pub(crate) enum RetryReason {
     EtcdTransient,
     /// etcd refused the token; the client logged in again and retried.
     AuthToken,
+    /// A serializable read was answered behind the revision already seen
+    /// (monotonic reads); the call went to another member.
+    Stale,
 }
 
 /// Why a call was refused before anything was sent: the label of
@@ -87,6 +90,7 @@ impl RetryReason {
             RetryReason::Transport => "transport",
             RetryReason::EtcdTransient => "etcd_transient",
             RetryReason::AuthToken => "auth_token",
+            RetryReason::Stale => "stale",
         }
     }
 }

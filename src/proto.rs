@@ -7,6 +7,15 @@
 
 include!(concat!(env!("OUT_DIR"), "/proto/mod.rs"));
 
+/// An RPC's answer, as the transport sees it: the revision in its header
+/// (0 when it has none), so the client can track the highest revision it
+/// has seen for monotonic reads.
+pub(crate) trait Answer {
+    fn revision(&self) -> i64;
+}
+
+include!(concat!(env!("OUT_DIR"), "/answers.rs"));
+
 /// One `grpcio::Method` constant per etcd RPC, named `SERVICE_METHOD`
 /// (for example `KV_RANGE`, `LEASE_LEASE_KEEP_ALIVE`).
 pub mod methods {

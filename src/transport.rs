@@ -9,10 +9,16 @@
 //! member, and a repeatable call ([`Retry::Safe`]) is tried there within
 //! the same deadline. When every member failed, one error lists each
 //! member's cause. Logging in uses this same loop.
+//!
+//! Monotonic reads: every answer's header revision raises the highest
+//! revision seen (streams' answers too, through the pump). A call marked
+//! `monotonic` (a serializable read) refuses an answer below it: the pin
+//! moves on and the call is tried on the next member, with a backoff after
+//! each round, until one is current or the deadline passes.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,7 +31,7 @@ use crate::config::Config;
 use crate::endpoint::Endpoint;
 use crate::error::{self, EndpointError, Error, EtcdError, Result};
 use crate::metrics::{self, Refusal, RetryReason, Rpc};
-use crate::proto::{methods, rpc as pb};
+use crate::proto::{methods, rpc as pb, Answer};
 use crate::session::{self, Session};
 use crate::wait::{self, Deadline, Interrupt};
 
@@ -54,6 +60,9 @@ pub(crate) struct CallCtx<'a> {
     /// A member the call must go to (no failover), for operator calls
     /// aimed at one member.
     pub target: Option<&'a Endpoint>,
+    /// Whether an answer behind the highest revision seen must be refused
+    /// (serializable reads with monotonic reads on).
+    pub monotonic: bool,
 }
 
 impl CallCtx<'static> {
@@ -65,6 +74,7 @@ impl CallCtx<'static> {
             require_leader: false,
             intr: Interrupt::never(),
             target: None,
+            monotonic: false,
         }
     }
 }
@@ -154,6 +164,8 @@ pub(crate) struct Transport {
     /// `hasleader`, for unary calls without a token that require a
     /// leader, built once.
     has_leader: Metadata,
+    /// The highest revision in any answer so far (monotonic reads).
+    seen_revision: AtomicI64,
 }
 
 impl Transport {
@@ -185,6 +197,7 @@ impl Transport {
             channels,
             max_send: cfg.max_send_message_size,
             has_leader: session::headers(None, true),
+            seen_revision: AtomicI64::new(0),
         };
         // A wrong password fails here, typed, without retries.
         t.renew_token(0, &ctx)?;
@@ -208,7 +221,7 @@ impl Transport {
 
     /// Sends one unary request, failing over between members as the
     /// module documentation says.
-    pub fn unary<Req: Message, Resp: Unpin>(
+    pub fn unary<Req: Message, Resp: Unpin + Answer>(
         &self,
         method: &Method<Req, Resp>,
         req: &Req,
@@ -221,6 +234,11 @@ impl Transport {
         }
         self.check_size(req)?;
         self.call(method, req, retry, ctx, true)
+    }
+
+    /// Records the revision of an answer; returns the highest seen before.
+    pub fn saw(&self, revision: i64) -> i64 {
+        self.seen_revision.fetch_max(revision, Ordering::Relaxed)
     }
 
     /// Logs in again unless someone already did since token generation
@@ -239,7 +257,7 @@ impl Transport {
 
     /// The failover loop behind every unary call. `with_token`: whether
     /// the call carries the session's token (every call but logging in).
-    fn call<Req, Resp: Unpin>(
+    fn call<Req, Resp: Unpin + Answer>(
         &self,
         method: &Method<Req, Resp>,
         req: &Req,
@@ -260,6 +278,9 @@ impl Transport {
         let mut failed_in_a_row = 0;
         let mut backoff = RETRY_BACKOFF_MIN;
         let mut token_renewed = false;
+        // Answers refused as behind the revision seen, and the last one.
+        let mut stale_answers = 0;
+        let mut stale: Option<Error> = None;
         loop {
             let member = &members.list[idx];
             // A channel in TRANSIENT_FAILURE would fail the call at once;
@@ -278,7 +299,10 @@ impl Transport {
             // A repeatable call gives each member only a share of its
             // deadline while others are left to try, so one frozen member
             // cannot eat all of it.
-            let remaining = ctx.deadline.remaining()?;
+            let remaining = match ctx.deadline.remaining() {
+                Ok(r) => r,
+                Err(e) => return Err(stale.unwrap_or(e)),
+            };
             let attempt_limit = if retry == Retry::Safe && failed_in_a_row + 1 < candidates {
                 remaining.min(ctx.deadline.timeout().mul_f64(self.attempt_fraction))
             } else {
@@ -294,6 +318,39 @@ impl Transport {
             }
             let err = match attempt(member, method, req, opt, ctx) {
                 Ok(resp) => {
+                    let revision = resp.revision();
+                    let seen = self.saw(revision);
+                    if ctx.monotonic && revision < seen {
+                        log::debug!(
+                            "{} answered at revision {revision}, behind {seen}",
+                            member.endpoint
+                        );
+                        metrics::retry(method, RetryReason::Stale);
+                        stale = Some(Error::StaleRead {
+                            endpoint: member.endpoint.to_string(),
+                            revision,
+                            seen,
+                        });
+                        stale_answers += 1;
+                        // An answer, not a transport failure: the other
+                        // members get their turn again.
+                        failed_in_a_row = 0;
+                        causes.clear();
+                        if ctx.target.is_none() {
+                            members.failed(idx);
+                            idx = (idx + 1) % n;
+                        }
+                        // A round without a current member: give them time
+                        // to catch up.
+                        if stale_answers % candidates == 0 {
+                            if ctx.deadline.remaining().map_or(true, |r| r <= backoff) {
+                                return Err(stale.expect("a stale answer"));
+                            }
+                            wait::sleep(&ctx.intr, backoff)?;
+                            backoff = (backoff * 2).min(RETRY_BACKOFF_MAX);
+                        }
+                        continue;
+                    }
                     if idx != start && ctx.target.is_none() {
                         members.repin(start, idx);
                     }
@@ -322,7 +379,7 @@ impl Transport {
                     cause: cause.to_string(),
                 });
                 if failed_in_a_row >= candidates {
-                    return Err(Error::Unavailable(causes));
+                    return Err(stale.unwrap_or(Error::Unavailable(causes)));
                 }
                 metrics::retry(method, RetryReason::Transport);
                 idx = (idx + 1) % n;
@@ -339,7 +396,12 @@ impl Transport {
             // again within its deadline; a member without a leader is
             // probably cut off, so the next try goes elsewhere.
             let Error::Etcd(e) = &err else {
-                return Err(err);
+                // Out of time after stale answers: the stale answers are
+                // the reason.
+                return Err(match (stale, err) {
+                    (Some(stale), Error::DeadlineExceeded(_)) => stale,
+                    (_, err) => err,
+                });
             };
             if !e.is_transient() || (retry == Retry::Never && !e.was_not_applied()) {
                 return Err(err);
@@ -365,7 +427,7 @@ impl Transport {
     /// shares the call's deadline. An error from `on_message` cancels the
     /// call and is returned. A stream refused for a stale token before it
     /// delivered anything logs in again and starts over, once.
-    pub fn server_streaming<Req, Resp>(
+    pub fn server_streaming<Req, Resp: Answer>(
         &self,
         method: &Method<Req, Resp>,
         req: &Req,
@@ -391,7 +453,7 @@ impl Transport {
     }
 
     /// One server-streaming call, and the token generation it carried.
-    fn stream_once<Req, Resp>(
+    fn stream_once<Req, Resp: Answer>(
         &self,
         method: &Method<Req, Resp>,
         req: &Req,
@@ -435,6 +497,7 @@ impl Transport {
                     }
                     Some(Ok(msg)) => {
                         rpc.received();
+                        self.saw(msg.revision());
                         if let Err(e) = on_message(msg) {
                             // Dropping `rpc` counts the canceled call.
                             rx.cancel();

@@ -15,6 +15,7 @@ use crate::bin::{etcd_at_least, etcd_bin, etcd_version, scrub_etcd_env};
 use crate::http::{http_get, http_post_json, json_field};
 use crate::ports::{reserve_port, PortGuard};
 use crate::process::{harness_root, lock, rand_u64, spawn_guarded};
+use crate::proxy::Proxy;
 
 /// How many times a cluster start is retried with fresh ports when a member
 /// fails to bind its ports.
@@ -52,6 +53,7 @@ pub struct ClusterBuilder {
     log_level: String,
     tls: Option<TlsFiles>,
     unix_socket: bool,
+    peer_proxies: bool,
 }
 
 impl ClusterBuilder {
@@ -74,6 +76,7 @@ impl ClusterBuilder {
             log_level,
             tls: None,
             unix_socket: false,
+            peer_proxies: false,
         }
     }
 
@@ -110,6 +113,15 @@ impl ClusterBuilder {
     /// [`Cluster::unix_socket`].
     pub fn unix_socket(mut self) -> Self {
         self.unix_socket = true;
+        self
+    }
+
+    /// Puts a [`Proxy`] in front of every member's peer listener and
+    /// advertises the proxy, so all raft traffic to a member passes
+    /// through it: [`Cluster::isolate`] can then cut a member off from its
+    /// peers while clients still reach it.
+    pub fn peer_proxies(mut self) -> Self {
+        self.peer_proxies = true;
         self
     }
 
@@ -182,6 +194,8 @@ struct Member {
     /// The `https://` client listener's port ([`ClusterBuilder::tls`]).
     tls_client: Option<PortGuard>,
     peer: PortGuard,
+    /// In front of the peer listener ([`ClusterBuilder::peer_proxies`]).
+    peer_proxy: Option<Proxy>,
     dir: PathBuf,
     initial_cluster: String,
     proc: Mutex<Proc>,
@@ -213,7 +227,14 @@ impl Member {
     fn unix_socket_name(&self) -> String {
         format!("localhost:{}", self.client.port)
     }
+    /// The peer URL the member is known by (its proxy's, if it has one).
     fn peer_url(&self) -> String {
+        match &self.peer_proxy {
+            Some(p) => format!("http://{}", p.addr()),
+            None => self.listen_peer_url(),
+        }
+    }
+    fn listen_peer_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.peer.port)
     }
     fn endpoint(&self) -> String {
@@ -304,13 +325,24 @@ impl Cluster {
                 (format!("m{i}"), reserve_port(), reserve_port(), tls)
             })
             .collect();
+        let proxies: Vec<Option<Proxy>> = ports
+            .iter()
+            .map(|(_, _, peer, _)| {
+                b.peer_proxies
+                    .then(|| Proxy::start(&format!("127.0.0.1:{}", peer.port)))
+            })
+            .collect();
         let initial_cluster = ports
             .iter()
-            .map(|(name, _, peer, _)| format!("{name}=http://127.0.0.1:{}", peer.port))
+            .zip(&proxies)
+            .map(|((name, _, peer, _), proxy)| match proxy {
+                Some(p) => format!("{name}=http://{}", p.addr()),
+                None => format!("{name}=http://127.0.0.1:{}", peer.port),
+            })
             .collect::<Vec<_>>()
             .join(",");
         let mut members = Vec::new();
-        for (name, client, peer, tls_client) in ports {
+        for ((name, client, peer, tls_client), peer_proxy) in ports.into_iter().zip(proxies) {
             let mdir = dir.path().join(&name);
             fs::create_dir_all(&mdir).map_err(|e| format!("{}: {e}", mdir.display()))?;
             members.push(Arc::new(Member {
@@ -318,6 +350,7 @@ impl Cluster {
                 client,
                 tls_client,
                 peer,
+                peer_proxy,
                 dir: mdir,
                 initial_cluster: initial_cluster.clone(),
                 proc: Mutex::new(Proc::default()),
@@ -382,7 +415,7 @@ impl Cluster {
             .arg("--advertise-client-urls")
             .arg(m.all_client_urls())
             .arg("--listen-peer-urls")
-            .arg(m.peer_url())
+            .arg(m.listen_peer_url())
             .arg("--initial-advertise-peer-urls")
             .arg(m.peer_url())
             .arg("--initial-cluster")
@@ -746,6 +779,29 @@ impl Cluster {
         url
     }
 
+    /// Cuts member `i` off from its peers (true) or reconnects it (false),
+    /// while clients still reach it: a network partition of one. Needs
+    /// [`ClusterBuilder::peer_proxies`]. Raft traffic to `i` is swallowed
+    /// by its proxy, and traffic from `i` by the others' proxies (they
+    /// recognize it by the peer URL etcd sends with each request); the
+    /// member keeps serving what it has, serializable reads included, and
+    /// falls behind as the others take writes.
+    pub fn isolate(&self, i: usize, on: bool) {
+        let members = self.members_snapshot();
+        let cut = &members[i];
+        let url = cut.peer_url();
+        for (j, m) in members.iter().enumerate() {
+            let proxy = m.peer_proxy.as_ref().unwrap_or_else(|| {
+                panic!("isolate needs a cluster built with ClusterBuilder::peer_proxies")
+            });
+            if j == i {
+                proxy.blackhole(on);
+            } else {
+                proxy.blackhole_from(&url, on);
+            }
+        }
+    }
+
     /// Starts a member that was added through the API (voter or learner):
     /// `name` must appear in `initial_cluster` (e.g. from
     /// [`Cluster::initial_cluster_with`], or built from the `MemberAdd`
@@ -796,6 +852,7 @@ impl Cluster {
             client: reserve_port(),
             tls_client: self.tls.as_ref().map(|_| reserve_port()),
             peer,
+            peer_proxy: None,
             dir: mdir,
             initial_cluster: initial_cluster.to_string(),
             proc: Mutex::new(Proc::default()),

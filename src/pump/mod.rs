@@ -31,6 +31,7 @@ use grpcio::Method;
 pub(crate) use duplex::Duplex;
 use duplex::StreamEvent;
 
+use crate::proto::Answer;
 use crate::transport::{CallCtx, Members, Transport};
 use lease::{KeepAliveCommand, KeepAlives};
 use watch::{WatchCommand, Watches};
@@ -67,7 +68,7 @@ pub(crate) trait Driver {
     /// Requests sent on the stream.
     type Req: 'static;
     /// Responses read from it.
-    type Resp: 'static;
+    type Resp: Answer + 'static;
     /// What users ask of this driver.
     type Command;
     /// The RPC.
@@ -147,7 +148,10 @@ impl<D: Driver> Driven<D> {
                     self.driver.on_open(now, &mut self.stream);
                     Next::Continue
                 }
-                StreamEvent::Message(m) => self.driver.on_response(m, now, &mut self.stream),
+                StreamEvent::Message(m) => {
+                    transport.saw(m.revision());
+                    self.driver.on_response(m, now, &mut self.stream)
+                }
                 StreamEvent::Broken { stale_token } => {
                     self.driver.on_broken();
                     if let Some(generation) = stale_token {
