@@ -94,7 +94,10 @@ fn main() {
     for file in &set.file {
         for message in &file.message_type {
             let has_header = message.field.iter().any(|f| f.name() == "header");
-            headed.insert(format!(".{}.{}", file.package(), message.name()), has_header);
+            headed.insert(
+                format!(".{}.{}", file.package(), message.name()),
+                has_header,
+            );
         }
     }
     let mut answers = String::from(
