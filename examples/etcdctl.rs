@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use clap::{Args, Parser, Subcommand};
 use etcd_blocking::{
     Client, ClientBuilder, CompactOptions, DeleteOptions, Error, EventType, GetOptions, KeyValue,
-    PutOptions, ResponseHeader, SortOrder, SortTarget, WatchOptions,
+    PutOptions, ResponseHeader, SortOrder, SortTarget, TimeToLiveOptions, WatchOptions,
 };
 use serde_json::{json, Map, Value};
 
@@ -931,7 +931,14 @@ fn lease(cmd: LeaseCommand, json: bool, out: &mut impl Write) -> Res {
         LeaseCommand::Timetolive { id, keys } => {
             let id = parse_id(&id)?;
             let resp = connect()?
-                .time_to_live(id, keys)
+                .time_to_live_with(
+                    id,
+                    if keys {
+                        TimeToLiveOptions::new().keys()
+                    } else {
+                        TimeToLiveOptions::new()
+                    },
+                )
                 .map_err(|e| Fail(EXIT_BAD_CONNECTION, go_message(&e)))?;
             if json {
                 // clientv3.LeaseTimeToLiveResponse.
@@ -939,7 +946,7 @@ fn lease(cmd: LeaseCommand, json: bool, out: &mut impl Write) -> Res {
                 m.insert("id".into(), json!(resp.id()));
                 m.insert("ttl".into(), json!(resp.ttl()));
                 m.insert("granted-ttl".into(), json!(resp.granted_ttl()));
-                let keys: Vec<Value> = resp.keys().iter().map(|k| json!(b64(k))).collect();
+                let keys: Vec<Value> = resp.keys().map(|k| json!(b64(k))).collect();
                 let keys = if keys.is_empty() {
                     Value::Null
                 } else {
@@ -959,7 +966,6 @@ fn lease(cmd: LeaseCommand, json: bool, out: &mut impl Write) -> Res {
                 if keys {
                     let ks: Vec<String> = resp
                         .keys()
-                        .iter()
                         .map(|k| String::from_utf8_lossy(k).into_owned())
                         .collect();
                     // Go's %v of a []string.

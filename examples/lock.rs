@@ -26,9 +26,9 @@ const COUNTER: &str = "examples/lock/counter-value";
 /// Adds one to the counter while holding the lock, the write fenced.
 fn increment(client: &Client, worker: usize) -> Result<(), Error> {
     let session = Session::with_ttl(client, 5)?;
-    let mut lock = session.mutex(LOCK).with_timeout(Duration::from_secs(30));
+    let mut lock = session.mutex(LOCK);
     for _ in 0..5 {
-        lock.lock()?;
+        lock.lock_within(Duration::from_secs(30))?;
         let n: u64 = match client.get(COUNTER)?.kvs().first() {
             Some(kv) => kv.value_str()?.parse().unwrap_or(0),
             None => 0,

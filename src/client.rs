@@ -23,7 +23,8 @@ use crate::error::{Error, Result};
 use crate::metrics::{self, Refusal};
 use crate::namespace::{Mapped, Namespace};
 use crate::proto::{methods, rpc as pb, Answer};
-use crate::pump::{Pump, PumpHandle};
+use crate::pump::watch::WatchCommand;
+use crate::pump::{Command, Pump, PumpHandle};
 use crate::transport::{CallCtx, Retry, Transport};
 use crate::wait::{CancelToken, Deadline, Interrupt, CLOSE_POLL};
 
@@ -265,6 +266,39 @@ impl Client {
     pub fn endpoints(&self) -> Vec<String> {
         self.with_transport(|t| Ok(t.members().endpoints()))
             .unwrap_or_else(|_| self.shared.config.endpoints.clone())
+    }
+
+    /// The endpoint calls go to now (the pinned member), as configured:
+    /// the first that connected, until a failure moves the pin on. A call
+    /// may still go elsewhere when this one fails; streams (watches,
+    /// keepalives) follow the same pin when they open. `None` once the
+    /// client is closed.
+    ///
+    /// ```no_run
+    /// # let client = etcd_blocking::Client::connect(["127.0.0.1:2379", "127.0.0.1:22379"])?;
+    /// println!("talking to {:?} of {:?}", client.pinned_endpoint(), client.endpoints());
+    /// # Ok::<(), etcd_blocking::Error>(())
+    /// ```
+    pub fn pinned_endpoint(&self) -> Option<String> {
+        self.with_transport(|t| Ok(t.members().pinned().endpoint.to_string()))
+            .ok()
+    }
+
+    /// Asks etcd for a progress notification on this client's watch
+    /// stream (Go's `Client.RequestProgress`): every watcher of the client
+    /// gets a response ([`WatchResponse::is_progress_notify`](crate::WatchResponse::is_progress_notify))
+    /// whose header revision says how far the watches have caught up.
+    /// Without watches there is nothing to ask, and nothing is sent.
+    pub fn request_progress(&self) -> Result<()> {
+        let pump = self.shared.pump.lock().as_ref().map(|p| p.handle.clone());
+        if self.is_closed() {
+            return Err(Error::ClientClosed);
+        }
+        match pump {
+            None => Ok(()),
+            Some(p) if p.send(Command::Watch(WatchCommand::Progress)) => Ok(()),
+            Some(_) => Err(Error::ClientClosed),
+        }
     }
 
     /// Replaces the endpoints with the client URLs of the cluster's voting

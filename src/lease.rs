@@ -75,9 +75,59 @@ impl LeaseTimeToLiveResponse {
     pub fn granted_ttl(&self) -> i64 {
         self.granted_ttl
     }
-    /// Keys attached to the lease (only when asked for).
-    pub fn keys(&self) -> &[Vec<u8>] {
-        &self.keys
+    /// Keys attached to the lease (only when asked for with
+    /// [`TimeToLiveOptions::keys`]), each as bytes; under a namespace,
+    /// with the namespace taken off.
+    pub fn keys(&self) -> impl ExactSizeIterator<Item = &[u8]> + '_ {
+        self.keys.iter().map(Vec::as_slice)
+    }
+    /// The attached keys as UTF-8 (an error if one is not).
+    pub fn keys_str(&self) -> Result<Vec<&str>> {
+        self.keys
+            .iter()
+            .map(|k| {
+                std::str::from_utf8(k)
+                    .map_err(|e| Error::InvalidRequest(format!("lease key is not UTF-8: {e}")))
+            })
+            .collect()
+    }
+}
+
+/// Options of [`Client::grant_with`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LeaseGrantOptions {
+    id: i64,
+}
+
+impl LeaseGrantOptions {
+    /// Default options: the server picks the lease id.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Asks for this lease id instead of letting the server pick one (0:
+    /// the server picks). An id that exists already fails with
+    /// [`EtcdError::LeaseExists`](crate::EtcdError::LeaseExists).
+    pub fn id(mut self, id: i64) -> Self {
+        self.id = id;
+        self
+    }
+}
+
+/// Options of [`Client::time_to_live_with`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TimeToLiveOptions {
+    keys: bool,
+}
+
+impl TimeToLiveOptions {
+    /// Default options: the TTLs only.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Also lists the keys attached to the lease.
+    pub fn keys(mut self) -> Self {
+        self.keys = true;
+        self
     }
 }
 
@@ -116,13 +166,27 @@ impl LeaseRevokeResponse {
 impl Client {
     /// Grants a lease with a TTL in seconds; the server picks the id. A
     /// TTL of zero or less is [`Error::InvalidRequest`], not sent.
+    ///
+    /// ```no_run
+    /// use etcd_blocking::{LeaseGrantOptions, PutOptions, TimeToLiveOptions};
+    /// # let client = etcd_blocking::Client::connect(["127.0.0.1:2379"])?;
+    /// let lease = client.grant(30)?;
+    /// client.put_with("service/a", "10.0.0.1", PutOptions::new().lease(lease.id()))?;
+    /// let ttl = client.time_to_live_with(lease.id(), TimeToLiveOptions::new().keys())?;
+    /// println!("{} s left, keys {:?}", ttl.ttl(), ttl.keys_str()?);
+    /// client.revoke(lease.id())?; // deletes service/a
+    /// // With an id of our own choosing:
+    /// let chosen = client.grant_with(30, LeaseGrantOptions::new().id(0x1234))?;
+    /// assert_eq!(chosen.id(), 0x1234);
+    /// # Ok::<(), etcd_blocking::Error>(())
+    /// ```
     pub fn grant(&self, ttl: i64) -> Result<LeaseGrantResponse> {
-        self.grant_with_id(ttl, 0)
+        self.grant_with(ttl, LeaseGrantOptions::new())
     }
 
-    /// Grants a lease with this id (0: the server picks one). A lease id
-    /// that exists already fails with [`EtcdError::LeaseExists`](crate::EtcdError::LeaseExists).
-    pub fn grant_with_id(&self, ttl: i64, id: i64) -> Result<LeaseGrantResponse> {
+    /// Grants a lease with options (an id of the caller's choosing).
+    pub fn grant_with(&self, ttl: i64, opts: LeaseGrantOptions) -> Result<LeaseGrantResponse> {
+        let id = opts.id;
         if ttl <= 0 {
             // etcd would quietly raise it to its minimum TTL.
             return Err(Error::InvalidRequest(format!(
@@ -160,11 +224,20 @@ impl Client {
         })
     }
 
-    /// Time left on a lease, optionally with the keys attached to it.
-    pub fn time_to_live(&self, id: i64, with_keys: bool) -> Result<LeaseTimeToLiveResponse> {
+    /// Time left on a lease.
+    pub fn time_to_live(&self, id: i64) -> Result<LeaseTimeToLiveResponse> {
+        self.time_to_live_with(id, TimeToLiveOptions::new())
+    }
+
+    /// Time left on a lease, with options (the keys attached to it).
+    pub fn time_to_live_with(
+        &self,
+        id: i64,
+        opts: TimeToLiveOptions,
+    ) -> Result<LeaseTimeToLiveResponse> {
         let req = pb::LeaseTimeToLiveRequest {
             ID: id,
-            keys: with_keys,
+            keys: opts.keys,
             ..Default::default()
         };
         let mut r = self.unary(&methods::LEASE_LEASE_TIME_TO_LIVE, &req, Retry::Safe)?;
@@ -274,7 +347,7 @@ impl Client {
     /// whose handle is still alive fails with [`Error::InvalidRequest`].
     pub fn keep_alive(&self, id: i64) -> Result<KeepAlive> {
         let asked = Instant::now();
-        let ttl = self.time_to_live(id, false)?;
+        let ttl = self.time_to_live(id)?;
         if ttl.ttl() <= 0 {
             return Err(Error::Etcd(EtcdError::LeaseNotFound));
         }

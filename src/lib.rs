@@ -96,7 +96,7 @@ mod endpoint;
 mod error;
 mod metrics;
 mod namespace;
-pub mod proto;
+mod proto;
 mod tls;
 mod types;
 mod wait;
@@ -125,7 +125,10 @@ mod txn;
 pub mod v2;
 mod watch;
 
-pub use auth::{AuthStatus, Permission, PermissionType};
+pub use auth::{
+    AuthResponse, AuthStatusResponse, Permission, PermissionType, RoleGetResponse,
+    RoleListResponse, UserGetResponse, UserListResponse,
+};
 pub use builder::ClientBuilder;
 pub use client::Client;
 pub use cluster::{
@@ -145,8 +148,8 @@ pub use kv::{
     PutOptions, PutResponse, SortOrder, SortTarget,
 };
 pub use lease::{
-    KeepAlive, LeaseGrantResponse, LeaseLeasesResponse, LeaseRevokeResponse,
-    LeaseTimeToLiveResponse,
+    KeepAlive, LeaseGrantOptions, LeaseGrantResponse, LeaseLeasesResponse, LeaseRevokeResponse,
+    LeaseTimeToLiveResponse, TimeToLiveOptions,
 };
 pub use lock::{LeaderKey, LeaderResponse, LockResponse};
 pub use maintenance::{

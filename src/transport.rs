@@ -104,6 +104,11 @@ impl Members {
         self.list.iter().map(|m| m.endpoint.to_string()).collect()
     }
 
+    /// The pinned member.
+    pub fn pinned(&self) -> &Arc<Member> {
+        &self.list[self.pinned.load(Ordering::Relaxed)]
+    }
+
     /// Where a new stream should go: the pinned member unless its
     /// connection is failing and another's is not.
     pub fn pick(&self) -> &Arc<Member> {

@@ -39,7 +39,7 @@ pub enum CompareOp {
 
 /// One condition of a transaction: a key's value, version, create or mod
 /// revision, or lease, compared with a constant. With a range
-/// ([`with_range_end`](Self::with_range_end), [`with_prefix`](Self::with_prefix))
+/// ([`range_end`](Self::range_end), [`prefix`](Self::prefix))
 /// every key in the range must satisfy it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Compare {
@@ -87,13 +87,15 @@ impl Compare {
     pub fn lease(key: impl Into<Vec<u8>>, op: CompareOp, lease: i64) -> Compare {
         Compare::new(key, op, Target::Lease(lease))
     }
-    /// Applies the comparison to every key in `[key, end)`.
-    pub fn with_range_end(mut self, end: impl Into<Vec<u8>>) -> Compare {
+    /// Applies the comparison to every key in `[key, end)` (as
+    /// [`GetOptions::range_end`](crate::GetOptions::range_end)).
+    pub fn range_end(mut self, end: impl Into<Vec<u8>>) -> Compare {
         self.range = Range::End(end.into());
         self
     }
-    /// Applies the comparison to every key with the key as prefix.
-    pub fn with_prefix(mut self) -> Compare {
+    /// Applies the comparison to every key with the key as prefix (as
+    /// [`GetOptions::prefix`](crate::GetOptions::prefix)).
+    pub fn prefix(mut self) -> Compare {
         self.range = Range::Prefix;
         self
     }
@@ -197,7 +199,82 @@ pub enum OpResponse {
     Txn(TxnResponse),
 }
 
+/// Reading one result without a `match`, as Go's `GetResponseRange()` and
+/// friends: each accessor gives the result if it is of that kind.
+///
+/// ```no_run
+/// use etcd_blocking::{Compare, CompareOp, Op, Txn};
+/// # let client = etcd_blocking::Client::connect(["127.0.0.1:2379"])?;
+/// let resp = client.txn(
+///     Txn::new()
+///         .when([Compare::version("config", CompareOp::Greater, 0)])
+///         .and_then([Op::get("config"), Op::put("seen", "yes")])
+///         .or_else([Op::put("config", "default")]),
+/// )?;
+/// if resp.succeeded() {
+///     let config = resp.responses()[0].as_get().expect("a get");
+///     println!("config = {:?}", config.kvs()[0].value_str()?);
+/// }
+/// # Ok::<(), etcd_blocking::Error>(())
+/// ```
 impl OpResponse {
+    /// The result of a get, if this is one.
+    pub fn as_get(&self) -> Option<&GetResponse> {
+        match self {
+            OpResponse::Get(r) => Some(r),
+            _ => None,
+        }
+    }
+    /// The result of a put, if this is one.
+    pub fn as_put(&self) -> Option<&PutResponse> {
+        match self {
+            OpResponse::Put(r) => Some(r),
+            _ => None,
+        }
+    }
+    /// The result of a delete, if this is one.
+    pub fn as_delete(&self) -> Option<&DeleteResponse> {
+        match self {
+            OpResponse::Delete(r) => Some(r),
+            _ => None,
+        }
+    }
+    /// The result of a nested transaction, if this is one.
+    pub fn as_txn(&self) -> Option<&TxnResponse> {
+        match self {
+            OpResponse::Txn(r) => Some(r),
+            _ => None,
+        }
+    }
+    /// Takes the result of a get out, if this is one.
+    pub fn into_get(self) -> Option<GetResponse> {
+        match self {
+            OpResponse::Get(r) => Some(r),
+            _ => None,
+        }
+    }
+    /// Takes the result of a put out, if this is one.
+    pub fn into_put(self) -> Option<PutResponse> {
+        match self {
+            OpResponse::Put(r) => Some(r),
+            _ => None,
+        }
+    }
+    /// Takes the result of a delete out, if this is one.
+    pub fn into_delete(self) -> Option<DeleteResponse> {
+        match self {
+            OpResponse::Delete(r) => Some(r),
+            _ => None,
+        }
+    }
+    /// Takes the result of a nested transaction out, if this is one.
+    pub fn into_txn(self) -> Option<TxnResponse> {
+        match self {
+            OpResponse::Txn(r) => Some(r),
+            _ => None,
+        }
+    }
+
     fn from_proto(r: pb::ResponseOp) -> OpResponse {
         use pb::response_op::Response as R;
         match r.response {
@@ -386,7 +463,7 @@ mod tests {
         assert_eq!(c.target.enum_value(), Ok(T::VALUE));
         assert_eq!(c.target_union, Some(U::Value(b"v".to_vec())));
         let c = Compare::lease("a/", CompareOp::Greater, 5)
-            .with_prefix()
+            .prefix()
             .into_proto()
             .unwrap();
         assert_eq!(
@@ -395,7 +472,7 @@ mod tests {
         );
         assert_eq!(c.target.enum_value(), Ok(T::LEASE));
         let c = Compare::mod_revision("k", CompareOp::Less, 3)
-            .with_range_end("z")
+            .range_end("z")
             .into_proto()
             .unwrap();
         assert_eq!(c.range_end, b"z");

@@ -160,17 +160,6 @@ impl Watcher {
         &self.rx
     }
 
-    /// Asks etcd for a progress notification on this client's watch
-    /// stream: every watcher of the client gets a response whose header
-    /// revision says how far the watches have caught up.
-    pub fn request_progress(&self) -> Result<()> {
-        if self.pump.send(Command::Watch(WatchCommand::Progress)) {
-            Ok(())
-        } else {
-            Err(Error::ClientClosed)
-        }
-    }
-
     /// Cancels the watch on the server. Dropping the watcher does the same.
     pub fn cancel(self) {}
 }

@@ -31,21 +31,27 @@ fn secured(extra: &[&str]) -> (common::Cluster, Client) {
 fn users_roles_and_permissions() {
     let (cluster, root) = secured(&[]);
     root.role_add("reader").unwrap();
-    root.role_grant_permission("reader", Permission::read("app/").with_prefix())
+    root.role_grant_permission("reader", Permission::read("app/").prefix())
         .unwrap();
     root.role_grant_permission("reader", Permission::read_write("scratch"))
         .unwrap();
-    let perms = root.role_get("reader").unwrap();
+    let got = root.role_get("reader").unwrap();
+    assert!(got.header().revision() > 0);
+    let perms = got.permissions();
     assert_eq!(perms.len(), 2);
     let app = perms.iter().find(|p| p.key() == b"app/").unwrap();
     assert_eq!(app.permission_type(), PermissionType::Read);
-    assert_eq!(app.range_end(), b"app0");
-    assert!(root.role_list().unwrap().contains(&"reader".to_string()));
+    assert_eq!(app.end(), b"app0");
+    let roles = root.role_list().unwrap();
+    assert!(roles.header().member_id() != 0);
+    assert!(roles.roles().contains(&"reader".to_string()));
 
-    root.user_add("alice", "alicepw").unwrap();
+    let added = root.user_add("alice", "alicepw").unwrap();
+    assert!(added.header().member_id() != 0);
     root.user_grant_role("alice", "reader").unwrap();
-    assert_eq!(root.user_get("alice").unwrap(), ["reader"]);
-    let users = root.user_list().unwrap();
+    assert_eq!(root.user_get("alice").unwrap().roles(), ["reader"]);
+    let listed = root.user_list().unwrap();
+    let users = listed.users();
     assert!(users.contains(&"alice".to_string()) && users.contains(&"root".to_string()));
 
     root.put("app/x", "1").unwrap();
@@ -68,12 +74,12 @@ fn users_roles_and_permissions() {
 
     // Revoking takes effect; the client logs in again when the auth
     // revision moves (etcd 3.5 says "revision of auth store is old").
-    root.role_revoke_permission("reader", &Permission::read("app/").with_prefix())
+    root.role_revoke_permission("reader", &Permission::read("app/").prefix())
         .unwrap();
     let e = alice.get("app/x").unwrap_err();
     assert!(matches!(e, Error::Etcd(EtcdError::PermissionDenied)), "{e}");
     root.user_revoke_role("alice", "reader").unwrap();
-    assert!(root.user_get("alice").unwrap().is_empty());
+    assert!(root.user_get("alice").unwrap().roles().is_empty());
 
     // Changing the password: the old one no longer logs in.
     root.user_change_password("alice", "newpw").unwrap();
@@ -119,7 +125,11 @@ fn users_roles_and_permissions() {
 
     root.user_delete("alice").unwrap();
     root.role_delete("reader").unwrap();
-    assert!(!root.user_list().unwrap().contains(&"alice".to_string()));
+    assert!(!root
+        .user_list()
+        .unwrap()
+        .users()
+        .contains(&"alice".to_string()));
 
     // Status needs 3.5; 3.4 says so clearly.
     match root.auth_status() {
@@ -206,7 +216,7 @@ fn expired_tokens_are_renewed_for_calls_watches_and_keepalives() {
     // The keepalive kept going through all of it.
     thread::sleep(Duration::from_secs(3));
     assert!(ka.is_alive(), "{:?}", ka.state());
-    assert!(c.time_to_live(lease, false).unwrap().ttl() > 0);
+    assert!(c.time_to_live(lease).unwrap().ttl() > 0);
 }
 
 #[test]

@@ -59,17 +59,17 @@ fn a_session_keeps_its_lease_until_closed() {
     // Well past the TTL, the keepalive has held it.
     thread::sleep(Duration::from_millis(3500));
     assert!(s.is_alive());
-    assert!(c.time_to_live(lease, false).unwrap().ttl() > 0);
+    assert!(c.time_to_live(lease).unwrap().ttl() > 0);
     s.close().unwrap();
-    assert!(c.time_to_live(lease, false).unwrap().ttl() <= 0);
+    assert!(c.time_to_live(lease).unwrap().ttl() <= 0);
 
     // Dropping revokes too; orphaning leaves the lease to its TTL.
     let dropped = Session::with_ttl(&c, 30).unwrap();
     let lease = dropped.lease();
     drop(dropped);
-    assert!(c.time_to_live(lease, false).unwrap().ttl() <= 0);
+    assert!(c.time_to_live(lease).unwrap().ttl() <= 0);
     let orphan = Session::with_ttl(&c, 30).unwrap().orphan();
-    assert!(c.time_to_live(orphan, false).unwrap().ttl() > 0);
+    assert!(c.time_to_live(orphan).unwrap().ttl() > 0);
     c.revoke(orphan).unwrap();
 
     assert_err!(Session::with_ttl(&c, 0), Error::InvalidRequest(_));
@@ -92,9 +92,9 @@ fn mutex_is_exclusive_and_first_come_first_served() {
     assert_eq!(m1.key(), format!("{p}/{:x}", s1.lease()).as_bytes());
 
     let (tx, rx) = mpsc::channel();
-    let mut m2 = Mutex::new(&s2, p.clone()).with_timeout(Duration::from_secs(20));
+    let mut m2 = Mutex::new(&s2, p.clone());
     let waiter = thread::spawn(move || {
-        m2.lock().unwrap();
+        m2.lock_within(Duration::from_secs(20)).unwrap();
         tx.send(Instant::now()).unwrap();
         m2
     });
@@ -130,9 +130,9 @@ fn mutex_serializes_read_modify_write() {
             let (p, counter) = (p.clone(), counter.clone());
             thread::spawn(move || {
                 let s = Session::new(&c).unwrap();
-                let mut m = s.mutex(p).with_timeout(Duration::from_secs(30));
+                let mut m = s.mutex(p);
                 for _ in 0..20 {
-                    m.lock().unwrap();
+                    m.lock_within(Duration::from_secs(30)).unwrap();
                     let r = c.get(counter.clone()).unwrap();
                     let n: u64 = r.kvs()[0].value_str().unwrap().parse().unwrap();
                     c.put(counter.clone(), (n + 1).to_string()).unwrap();
@@ -157,11 +157,12 @@ fn a_lock_wait_ends_by_deadline_or_cancel_and_gives_up_its_place() {
     m1.lock().unwrap();
 
     let waiter = Session::new(&c).unwrap();
-    let mut m2 = waiter
-        .mutex(p.clone())
-        .with_timeout(Duration::from_millis(600));
+    let mut m2 = waiter.mutex(p.clone());
     let t = Instant::now();
-    assert_err!(m2.lock(), Error::DeadlineExceeded(_));
+    assert_err!(
+        m2.lock_within(Duration::from_millis(600)),
+        Error::DeadlineExceeded(_)
+    );
     assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
     assert_eq!(queued(&c, &p), 1, "the waiter's key was not withdrawn");
 
@@ -175,8 +176,53 @@ fn a_lock_wait_ends_by_deadline_or_cancel_and_gives_up_its_place() {
     assert_eq!(queued(&c, &p), 1);
     let lease = cancelable.lease();
     drop(cancelable);
-    assert!(c.time_to_live(lease, false).unwrap().ttl() <= 0);
+    assert!(c.time_to_live(lease).unwrap().ttl() <= 0);
     m1.unlock().unwrap();
+}
+
+#[test]
+fn lock_and_campaign_waits_outlast_the_request_timeout() {
+    // Requests time out after 1 s; the waits take 2.5 s and succeed,
+    // because a wait has a deadline of its own (none by default).
+    let p = common::unique_prefix("long");
+    let c = client();
+    let short = c.with_timeout(Duration::from_secs(1));
+    let holder = Session::new(&c).unwrap();
+    let mut held = holder.mutex(format!("{p}/lock"));
+    held.lock().unwrap();
+    let mut leader = holder.election(format!("{p}/election"));
+    leader.campaign("first").unwrap();
+
+    let waiter = Session::new(&short).unwrap();
+    let mut m = waiter.mutex(format!("{p}/lock"));
+    let mut e = waiter.election(format!("{p}/election"));
+    let t = Instant::now();
+    thread::scope(|s| {
+        s.spawn(|| {
+            thread::sleep(Duration::from_millis(2500));
+            held.unlock().unwrap();
+            leader.resign().unwrap();
+        });
+        m.lock().unwrap();
+        e.campaign("second").unwrap();
+    });
+    assert!(
+        t.elapsed() >= Duration::from_millis(2400),
+        "{:?}",
+        t.elapsed()
+    );
+    assert!(m.is_owner().unwrap() && e.is_leader().unwrap());
+
+    // A bounded campaign wait past its deadline fails and withdraws.
+    let other = Session::new(&c).unwrap();
+    let mut late = other.election(format!("{p}/election"));
+    assert_err!(
+        late.campaign_within("third", Duration::from_millis(500)),
+        Error::DeadlineExceeded(_)
+    );
+    assert_eq!(queued(&c, &format!("{p}/election")), 1, "withdrawn");
+    m.unlock().unwrap();
+    e.resign().unwrap();
 }
 
 #[test]
@@ -191,9 +237,9 @@ fn a_dead_holder_releases_the_lock_when_its_lease_runs_out() {
     let _lease = holder.orphan();
 
     let s2 = Session::new(&c).unwrap();
-    let mut m2 = s2.mutex(p.clone()).with_timeout(Duration::from_secs(15));
+    let mut m2 = s2.mutex(p.clone());
     let t = Instant::now();
-    m2.lock().unwrap();
+    m2.lock_within(Duration::from_secs(15)).unwrap();
     eprintln!("lock taken over {:?} after the holder stopped", t.elapsed());
     assert!(t.elapsed() >= Duration::from_millis(500));
     assert!(m2.is_owner().unwrap());
@@ -218,9 +264,9 @@ fn election_leads_proclaims_and_hands_over() {
     assert_eq!(e1.leader().unwrap().value(), b"alpha");
 
     let (tx, rx) = mpsc::channel();
-    let mut e2 = Election::new(&s2, p.clone()).with_timeout(Duration::from_secs(20));
+    let mut e2 = Election::new(&s2, p.clone());
     let follower = thread::spawn(move || {
-        e2.campaign("beta").unwrap();
+        e2.campaign_within("beta", Duration::from_secs(20)).unwrap();
         tx.send(()).unwrap();
         e2
     });
@@ -308,9 +354,7 @@ fn a_waiting_lock_ends_when_its_session_is_lost_and_done_fires_on_close() {
 
     let waiter = Session::with_ttl(&c, 2).unwrap();
     let lease = waiter.lease();
-    let mut m2 = waiter
-        .mutex(p.clone())
-        .with_timeout(Duration::from_secs(30));
+    let mut m2 = waiter.mutex(p.clone());
     let revoker = {
         let c = client();
         thread::spawn(move || {
@@ -319,7 +363,7 @@ fn a_waiting_lock_ends_when_its_session_is_lost_and_done_fires_on_close() {
         })
     };
     let t = Instant::now();
-    let e = m2.lock().unwrap_err();
+    let e = m2.lock_within(Duration::from_secs(30)).unwrap_err();
     revoker.join().unwrap();
     assert!(matches!(e, Error::Etcd(EtcdError::SessionExpired)), "{e}");
     assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
@@ -690,13 +734,13 @@ fn observe_sees_every_change_in_order_across_a_member_restart() {
         .unwrap()
         .count();
     assert_eq!(queued_before, 1);
-    let mut e2 = Election::new(&s2, name).with_timeout(Duration::from_secs(20));
+    let mut e2 = Election::new(&s2, name);
     let key2 = e2.key().to_vec();
     // w1 follows w0 at once, so the observer's read of the new leader
     // usually comes after both: it must still report w0 (the read is made
     // at the revision where the old leader went).
     let follower = thread::spawn(move || {
-        e2.campaign("w0").unwrap();
+        e2.campaign_within("w0", Duration::from_secs(20)).unwrap();
         e2.proclaim("w1").unwrap();
         e2
     });
@@ -759,10 +803,10 @@ fn observe_reports_every_value_of_the_next_leader_even_when_it_reads_late() {
         e1.proclaim(v.as_str()).unwrap();
         want.push((e1.key().to_vec(), v));
     }
-    let mut e2 = Election::new(&s2, name).with_timeout(Duration::from_secs(20));
+    let mut e2 = Election::new(&s2, name);
     let key2 = e2.key().to_vec();
     let follower = thread::spawn(move || {
-        e2.campaign("w0").unwrap();
+        e2.campaign_within("w0", Duration::from_secs(20)).unwrap();
         e2
     });
     while queued(&c, name) < 2 {
@@ -1212,18 +1256,16 @@ fn etcdctl_lock_and_this_crates_mutex_exclude_each_other() {
     let mut m = s.mutex(name.clone());
     assert!(matches!(m.try_lock(), Err(Error::Locked)));
     assert_err!(
-        Mutex::new(&s, name.clone())
-            .with_timeout(Duration::from_millis(500))
-            .lock(),
+        Mutex::new(&s, name.clone()).lock_within(Duration::from_millis(500)),
         Error::DeadlineExceeded(_)
     );
     assert_eq!(queued(&c, &name), 1, "our withdrawn key is left");
 
     // This crate waits in line behind Go, and gets it when Go unlocks.
     let (tx, rx) = mpsc::channel();
-    let mut waiting = Mutex::new(&s, name.clone()).with_timeout(Duration::from_secs(20));
+    let mut waiting = Mutex::new(&s, name.clone());
     let waiter = thread::spawn(move || {
-        waiting.lock().unwrap();
+        waiting.lock_within(Duration::from_secs(20)).unwrap();
         tx.send(Instant::now()).unwrap();
         waiting
     });
@@ -1277,17 +1319,19 @@ fn etcdctl_elect_and_this_crates_election_share_one_leadership() {
         (ev.key(), ev.value()),
         (key.as_bytes(), &b"go-proposal"[..])
     );
-    let mut e = s
-        .election(name.clone())
-        .with_timeout(Duration::from_millis(500));
-    assert_err!(e.campaign("rust"), Error::DeadlineExceeded(_));
+    let mut e = s.election(name.clone());
+    assert_err!(
+        e.campaign_within("rust", Duration::from_millis(500)),
+        Error::DeadlineExceeded(_)
+    );
     assert_eq!(queued(&c, &name), 1);
 
     // This crate campaigns behind Go and leads once Go resigns.
     let (tx, rx) = mpsc::channel();
-    let mut ours = Election::new(&s, name.clone()).with_timeout(Duration::from_secs(20));
+    let mut ours = Election::new(&s, name.clone());
     let campaigner = thread::spawn(move || {
-        ours.campaign("rust").unwrap();
+        ours.campaign_within("rust", Duration::from_secs(20))
+            .unwrap();
         tx.send(()).unwrap();
         ours
     });

@@ -7,7 +7,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::proxy::Proxy;
-use etcd_blocking::{Client, Error, EtcdError, LeaseState, PutOptions};
+use etcd_blocking::{
+    Client, Error, EtcdError, LeaseGrantOptions, LeaseState, PutOptions, TimeToLiveOptions,
+};
 
 fn client() -> Client {
     Client::connect(common::shared().endpoints()).expect("connect")
@@ -22,12 +24,15 @@ fn grant_ttl_list_revoke() {
     assert_eq!(g.ttl(), 60);
     c.put_with(format!("{p}k"), "v", PutOptions::new().lease(g.id()))
         .unwrap();
-    let t = c.time_to_live(g.id(), true).unwrap();
+    let t = c
+        .time_to_live_with(g.id(), TimeToLiveOptions::new().keys())
+        .unwrap();
     assert_eq!(t.id(), g.id());
     assert_eq!(t.granted_ttl(), 60);
     assert!(t.ttl() > 0 && t.ttl() <= 60);
-    assert_eq!(t.keys(), [format!("{p}k").into_bytes()]);
-    assert!(c.time_to_live(g.id(), false).unwrap().keys().is_empty());
+    assert_eq!(t.keys().collect::<Vec<_>>(), [format!("{p}k").as_bytes()]);
+    assert_eq!(t.keys_str().unwrap(), [format!("{p}k")]);
+    assert_eq!(c.time_to_live(g.id()).unwrap().keys().len(), 0);
     assert!(c.leases().unwrap().ids().contains(&g.id()));
     c.revoke(g.id()).unwrap();
     assert_eq!(
@@ -35,7 +40,7 @@ fn grant_ttl_list_revoke() {
         0,
         "keys go with the lease"
     );
-    assert_eq!(c.time_to_live(g.id(), false).unwrap().ttl(), -1);
+    assert_eq!(c.time_to_live(g.id()).unwrap().ttl(), -1);
     assert!(!c.leases().unwrap().ids().contains(&g.id()));
 }
 
@@ -55,14 +60,18 @@ fn lease_errors_are_typed() {
     for ttl in [0, -5] {
         let e = c.grant(ttl).unwrap_err();
         assert!(matches!(e, Error::InvalidRequest(_)), "{e}");
-        let e = c.grant_with_id(ttl, 0x5eed_0004).unwrap_err();
+        let e = c
+            .grant_with(ttl, LeaseGrantOptions::new().id(0x5eed_0004))
+            .unwrap_err();
         assert!(matches!(e, Error::InvalidRequest(_)), "{e}");
     }
     assert!(!c.leases().unwrap().ids().contains(&0x5eed_0004));
     let id = 0x5eed_0000 + i64::from(std::process::id());
-    let g = c.grant_with_id(30, id).unwrap();
+    let g = c.grant_with(30, LeaseGrantOptions::new().id(id)).unwrap();
     assert_eq!(g.id(), id);
-    let e = c.grant_with_id(30, id).unwrap_err();
+    let e = c
+        .grant_with(30, LeaseGrantOptions::new().id(id))
+        .unwrap_err();
     assert!(matches!(e, Error::Etcd(EtcdError::LeaseExists)), "{e}");
     c.revoke(id).unwrap();
 }
@@ -72,7 +81,7 @@ fn keep_alive_once_refreshes() {
     let c = client();
     let g = c.grant(5).unwrap();
     thread::sleep(Duration::from_millis(1100));
-    assert!(c.time_to_live(g.id(), false).unwrap().ttl() < 5);
+    assert!(c.time_to_live(g.id()).unwrap().ttl() < 5);
     let r = c.keep_alive_once(g.id()).unwrap();
     assert_eq!((r.id(), r.ttl()), (g.id(), 5));
     assert!(r.header().revision() > 0);
@@ -119,7 +128,7 @@ fn keepalive_holds_a_short_lease_until_dropped() {
     assert!(ka.skipped() >= 5, "skipped {}", ka.skipped());
     drop(ka);
     thread::sleep(Duration::from_secs(4));
-    assert_eq!(c.time_to_live(g.id(), false).unwrap().ttl(), -1, "expired");
+    assert_eq!(c.time_to_live(g.id()).unwrap().ttl(), -1, "expired");
     assert_eq!(c.get(format!("{p}k")).unwrap().count(), 0);
 }
 

@@ -6,8 +6,8 @@ mod common;
 use std::time::Duration;
 
 use etcd_blocking::{
-    Client, Compare, CompareOp, DeleteOptions, GetOptions, Op, OpResponse, PutOptions, Txn,
-    WatchOptions,
+    Client, Compare, CompareOp, DeleteOptions, GetOptions, Op, OpResponse, PutOptions,
+    TimeToLiveOptions, Txn, WatchOptions,
 };
 
 #[test]
@@ -76,8 +76,11 @@ fn keys_are_prefixed_going_out_and_stripped_coming_back() {
     ns.put_with("leased", "v", PutOptions::new().lease(lease))
         .unwrap();
     assert_eq!(
-        ns.time_to_live(lease, true).unwrap().keys(),
-        [b"leased".to_vec()]
+        ns.time_to_live_with(lease, TimeToLiveOptions::new().keys())
+            .unwrap()
+            .keys_str()
+            .unwrap(),
+        ["leased"]
     );
     ns.revoke(lease).unwrap();
 

@@ -56,11 +56,16 @@ fn killed_member_reads_and_writes_move_on() {
         .unwrap();
     c.put("probe", "x").unwrap();
     let idx = member_in_use(&cluster, &c);
+    // The client says which member it talks to.
+    assert_eq!(c.pinned_endpoint(), Some(cluster.client_url(idx)));
     cluster.kill(idx);
     let t = Instant::now();
     let r = c.get("probe").unwrap();
     eprintln!("kill -9: read moved on in {:?}", t.elapsed());
     assert_eq!(r.count(), 1);
+    let now = cluster.index_of_member(r.header().member_id());
+    assert_ne!(now, idx);
+    assert_eq!(c.pinned_endpoint(), Some(cluster.client_url(now)));
     writes_resume(&c, "kill -9");
     assert_eq!(c.get("kill -9/2").unwrap().count(), 1);
 }

@@ -77,17 +77,17 @@ fn range_compares_cover_every_key() {
     }
     assert!(holds(
         &c,
-        Compare::value(&*p, CompareOp::Equal, "same").with_prefix()
+        Compare::value(&*p, CompareOp::Equal, "same").prefix()
     ));
     c.put(format!("{p}1"), "other").unwrap();
     assert!(!holds(
         &c,
-        Compare::value(&*p, CompareOp::Equal, "same").with_prefix()
+        Compare::value(&*p, CompareOp::Equal, "same").prefix()
     ));
     // [p0, p1) holds only p0.
     assert!(holds(
         &c,
-        Compare::value(format!("{p}0"), CompareOp::Equal, "same").with_range_end(format!("{p}1"))
+        Compare::value(format!("{p}0"), CompareOp::Equal, "same").range_end(format!("{p}1"))
     ));
 }
 
@@ -118,35 +118,31 @@ fn both_branches_with_every_op_kind() {
     assert!(r.header().revision() > 0);
     let resps = r.responses();
     assert_eq!(resps.len(), 4);
-    match &resps[0] {
-        OpResponse::Put(p) => assert_eq!(p.prev_kv().unwrap().value(), b"1"),
-        other => panic!("{other:?}"),
-    }
-    match &resps[1] {
-        // The txn sees its own earlier put.
-        OpResponse::Get(g) => {
-            assert_eq!(g.count(), 2);
-            assert_eq!(g.kvs()[0].value(), b"10");
-        }
-        other => panic!("{other:?}"),
-    }
-    match &resps[2] {
-        OpResponse::Delete(d) => {
-            assert_eq!(d.deleted(), 1);
-            assert_eq!(d.prev_kvs()[0].value(), b"2");
-        }
-        other => panic!("{other:?}"),
-    }
-    match &resps[3] {
-        OpResponse::Txn(t) => {
-            assert!(t.succeeded());
-            match &t.responses()[0] {
-                OpResponse::Get(g) => assert_eq!(g.kvs()[0].value(), b"10"),
-                other => panic!("{other:?}"),
-            }
-        }
-        other => panic!("{other:?}"),
-    }
+    // Each result read through its accessor; the others say "not this".
+    let put = resps[0].as_put().unwrap();
+    assert_eq!(put.prev_kv().unwrap().value(), b"1");
+    assert!(resps[0].as_get().is_none() && resps[0].as_delete().is_none());
+    // The txn sees its own earlier put.
+    let get = resps[1].as_get().unwrap();
+    assert_eq!(get.count(), 2);
+    assert_eq!(get.kvs()[0].value(), b"10");
+    assert!(resps[1].as_put().is_none() && resps[1].as_txn().is_none());
+    let deleted = resps[2].as_delete().unwrap();
+    assert_eq!(deleted.deleted(), 1);
+    assert_eq!(deleted.prev_kvs()[0].value(), b"2");
+    let nested = resps[3].as_txn().unwrap();
+    assert!(nested.succeeded());
+    assert_eq!(
+        nested.responses()[0].as_get().unwrap().kvs()[0].value(),
+        b"10"
+    );
+    // The owning forms.
+    let mut owned = r.clone().into_responses().into_iter();
+    assert_eq!(owned.next().unwrap().into_put().unwrap(), *put);
+    assert_eq!(owned.next().unwrap().into_get().unwrap(), *get);
+    assert_eq!(owned.next().unwrap().into_delete().unwrap(), *deleted);
+    assert_eq!(owned.next().unwrap().into_txn().unwrap(), *nested);
+    assert!(r.responses()[0].clone().into_get().is_none());
     // Now the compare fails and the else branch runs.
     let r = c
         .txn(

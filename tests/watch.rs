@@ -171,9 +171,15 @@ fn progress_requests_and_notifications() {
         .arg("--experimental-watch-progress-notify-interval=500ms")
         .start();
     let c = Client::connect(cluster.endpoints()).unwrap();
+    // Nothing to ask before there is a watch.
+    c.request_progress().unwrap();
     let rev = c.put("k", "v").unwrap().header().revision();
     let w = c.watch("k").unwrap();
-    w.request_progress().unwrap();
+    let w2 = c.watch("other").unwrap();
+    c.request_progress().unwrap();
+    // Every watcher of the client hears it.
+    let r2 = w2.recv_timeout(WAIT).unwrap().expect("progress response");
+    assert!(r2.is_progress_notify() && r2.header().revision() >= rev);
     let r = w.recv_timeout(WAIT).unwrap().expect("progress response");
     assert!(r.is_progress_notify() && r.events().is_empty());
     assert!(r.header().revision() >= rev);
@@ -414,7 +420,7 @@ fn progress_notices_respect_the_buffer() {
         .watch_with("cap", WatchOptions::new().buffer(2).created_notify())
         .unwrap();
     for _ in 0..10 {
-        w.request_progress().unwrap();
+        c.request_progress().unwrap();
     }
     // Answers arrive, but no more than the buffer holds.
     let t = Instant::now();

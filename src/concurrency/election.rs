@@ -12,7 +12,8 @@ use crate::{
 };
 
 use super::line::Line;
-use super::{deadline_of, first_created, first_kv, interrupted, Session, POLL};
+use super::{first_created, first_kv, interrupted, Session, POLL};
+use crate::wait::Deadline;
 
 /// Leader election through a [`Session`]: the Go client's
 /// `concurrency.Election`, in its key layout, so Go processes (and
@@ -25,8 +26,9 @@ use super::{deadline_of, first_created, first_kv, interrupted, Session, POLL};
 /// use etcd_blocking::concurrency::Session;
 /// # let client = etcd_blocking::Client::connect(["127.0.0.1:2379"])?;
 /// let session = Session::new(&client)?;
-/// let mut election = session.election("services/scheduler").with_timeout(Duration::from_secs(600));
+/// let mut election = session.election("services/scheduler");
 /// election.campaign("node-a:8080")?; // waits until this process leads
+/// // (or election.campaign_within("node-a:8080", Duration::from_secs(600))?)
 /// election.proclaim("node-a:9090")?; // followers see the new value
 /// election.resign()?;
 /// # Ok::<(), etcd_blocking::Error>(())
@@ -55,20 +57,23 @@ impl Election {
         Election(line)
     }
 
-    /// The same campaigner with another deadline for
-    /// [`campaign`](Self::campaign) (and every other call it makes).
-    pub fn with_timeout(mut self, timeout: Duration) -> Election {
-        self.0.client = self.0.client.with_timeout(timeout);
-        self
+    /// Waits to become leader as long as it takes (as Go's `Campaign`
+    /// with a context that has no deadline), then leads with `value`. The
+    /// wait ends as a [`Mutex::lock`](super::Mutex::lock) wait does: led,
+    /// or an error (canceled, client closed, [`EtcdError::SessionExpired`]
+    /// if the session is over before or while waiting, a failed request,
+    /// each bounded by the request timeout). On failure the candidacy is
+    /// withdrawn. For a bounded wait, see
+    /// [`campaign_within`](Self::campaign_within).
+    pub fn campaign(&mut self, value: impl Into<Vec<u8>>) -> Result<()> {
+        self.campaign_within(value, Duration::MAX)
     }
 
-    /// Waits to become leader, within the handle's deadline, then leads
-    /// with `value`. On failure the candidacy is withdrawn. Fails with
-    /// [`EtcdError::SessionExpired`] if the session is over (its lease
-    /// lost), before or while waiting.
-    pub fn campaign(&mut self, value: impl Into<Vec<u8>>) -> Result<()> {
+    /// Waits to become leader for at most `wait`; past it, fails with
+    /// [`Error::DeadlineExceeded`] and withdraws the candidacy.
+    pub fn campaign_within(&mut self, value: impl Into<Vec<u8>>, wait: Duration) -> Result<()> {
         let value = value.into();
-        let deadline = deadline_of(&self.0.client);
+        let deadline = Deadline::after(wait);
         let resp = self.0.join(&value)?;
         // Already a candidate (an earlier campaign of this session): keep
         // the place in the line, with the new value.

@@ -120,10 +120,11 @@ fn deadline_of(client: &Client) -> Deadline {
     client.deadline()
 }
 
-/// The handle for one step of a multi-step wait: the time left of the
-/// whole wait, or a deadline error.
+/// The handle for one step of a multi-step wait: the request timeout, cut
+/// to the time left of the whole wait (which may be much longer: a lock
+/// wait), or a deadline error.
 fn within(client: &Client, deadline: Deadline) -> Result<Client> {
-    client.within(&deadline)
+    Ok(client.with_timeout(client.timeout().min(deadline.remaining()?)))
 }
 
 /// Waits for the first event on `key` (with `opts`, from revision `rev`)

@@ -5,7 +5,8 @@ use std::time::Duration;
 use crate::{Compare, Error, ResponseHeader, Result};
 
 use super::line::Line;
-use super::{deadline_of, Session};
+use super::Session;
+use crate::wait::Deadline;
 
 /// A fair distributed lock (first come, first served) held through a
 /// [`Session`]: the Go client's `concurrency.Mutex`, in its key layout, so
@@ -28,8 +29,8 @@ use super::{deadline_of, Session};
 /// use etcd_blocking::{Client, Op, Txn};
 /// # let client = Client::connect(["127.0.0.1:2379"])?;
 /// let session = Session::new(&client)?;
-/// let mut lock = session.mutex("locks/db-migration").with_timeout(Duration::from_secs(60));
-/// lock.lock()?; // waits up to 60 s
+/// let mut lock = session.mutex("locks/db-migration");
+/// lock.lock_within(Duration::from_secs(60))?; // or lock(): as long as it takes
 /// // Written only while we hold the lock, checked by etcd:
 /// client.txn(
 ///     Txn::new()
@@ -48,19 +49,25 @@ impl Mutex {
         Mutex(Line::new(session, prefix.into()))
     }
 
-    /// The same contender with another deadline for [`lock`](Self::lock)
-    /// (and every other call it makes).
-    pub fn with_timeout(mut self, timeout: Duration) -> Mutex {
-        self.0.client = self.0.client.with_timeout(timeout);
-        self
+    /// Waits for the lock as long as it takes, as Go's `Lock` does with a
+    /// context that has no deadline: waiting is what a lock is for. The
+    /// wait ends with the lock, or with an error: the session's client
+    /// handle canceled ([`Error::Canceled`]) or closed, the session over
+    /// ([`EtcdError::SessionExpired`](crate::EtcdError::SessionExpired),
+    /// before or while waiting), or a request that failed. Each request
+    /// it makes has the session client's request timeout. On failure the
+    /// place in the queue is given up. For a bounded wait, see
+    /// [`lock_within`](Self::lock_within).
+    pub fn lock(&mut self) -> Result<()> {
+        self.lock_within(Duration::MAX)
     }
 
-    /// Waits for the lock, within the handle's deadline. On failure (the
-    /// deadline, a cancel, an error) the place in the queue is given up.
-    /// Fails with [`EtcdError::SessionExpired`](crate::EtcdError::SessionExpired)
-    /// if the session is over (its lease lost), before or while waiting.
-    pub fn lock(&mut self) -> Result<()> {
-        let deadline = deadline_of(&self.0.client);
+    /// Waits for the lock for at most `wait`; past it, fails with
+    /// [`Error::DeadlineExceeded`] and gives up the place in the queue
+    /// (as on any other failure). `wait` may be longer or shorter than the
+    /// request timeout, which still bounds each request on the way.
+    pub fn lock_within(&mut self, wait: Duration) -> Result<()> {
+        let deadline = Deadline::after(wait);
         let resp = self.0.join(b"")?;
         if self.0.at_head(&resp) {
             return Ok(());
