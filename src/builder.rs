@@ -121,6 +121,15 @@ impl ClientBuilder {
     /// [`Error::Unavailable`]. [`Client::rediscover`] looks again. Needs
     /// the `discovery-srv` cargo feature (without it, `connect` fails
     /// with [`Error::InvalidConfig`]).
+    ///
+    /// ```no_run
+    /// // The endpoints given are replaced by those of the SRV records.
+    /// let client = etcd_blocking::Client::builder(Vec::<String>::new())
+    ///     .discovery_srv("example.com")
+    ///     .connect()?;
+    /// println!("found {:?}", client.endpoints());
+    /// # Ok::<(), etcd_blocking::Error>(())
+    /// ```
     pub fn discovery_srv(mut self, domain: impl Into<String>) -> Self {
         let old = self.cfg.discovery.take();
         let mut d = SrvDiscovery::new(domain.into());
@@ -262,6 +271,16 @@ impl ClientBuilder {
     /// Setting them with no `https://` endpoint is an
     /// [`Error::InvalidConfig`](crate::Error::InvalidConfig) at connect,
     /// rather than a plaintext connection the caller believes protected.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use etcd_blocking::{Client, TlsOptions};
+    /// let client = Client::builder(["https://etcd-0.example:2379", "https://etcd-1.example:2379"])
+    ///     .tls(TlsOptions::new().ca_file("ca.pem")?)
+    ///     .connect_timeout(Duration::from_secs(3))
+    ///     .connect()?;
+    /// # Ok::<(), etcd_blocking::Error>(())
+    /// ```
     pub fn tls(mut self, opts: TlsOptions) -> Self {
         self.cfg.tls = Some(opts);
         self

@@ -215,6 +215,22 @@ impl Client {
     /// Go's `namespace` package does. Ranges stay inside the namespace:
     /// "every key" and from-key reads stop at its end. Nested namespaces
     /// add up.
+    ///
+    /// ```no_run
+    /// use etcd_blocking::GetOptions;
+    /// # let client = etcd_blocking::Client::connect(["127.0.0.1:2379"])?;
+    /// let billing = client.with_namespace("apps/billing/");
+    /// billing.put("config/rate", "0.2")?; // stored as apps/billing/config/rate
+    /// assert_eq!(client.get("apps/billing/config/rate")?.count(), 1);
+    ///
+    /// // An empty prefix is every key of the namespace, and nothing else;
+    /// // keys come back without the namespace.
+    /// for kv in billing.get_with("", GetOptions::new().prefix())?.kvs() {
+    ///     println!("{}", kv.key_str()?); // config/rate
+    /// }
+    /// let watcher = billing.watch("config/rate")?; // watches apps/billing/config/rate
+    /// # Ok::<(), etcd_blocking::Error>(())
+    /// ```
     pub fn with_namespace(&self, prefix: impl AsRef<[u8]>) -> Client {
         let mut full = self
             .namespace

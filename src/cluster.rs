@@ -207,6 +207,17 @@ impl Client {
     /// Lists the members, linearizably: the answer reflects every change
     /// committed before the call (etcd 3.5; etcd 3.4 always answers from
     /// the member's local view, which may lag just after a change).
+    ///
+    /// ```no_run
+    /// # let client = etcd_blocking::Client::connect(["127.0.0.1:2379"])?;
+    /// for m in client.member_list()?.members() {
+    ///     let name = if m.is_started() { m.name() } else { "(unstarted)" };
+    ///     let role = if m.is_learner() { "learner" } else { "voter" };
+    ///     println!("{:x} {name} {role} peers={:?} clients={:?}",
+    ///         m.id(), m.peer_urls(), m.client_urls());
+    /// }
+    /// # Ok::<(), etcd_blocking::Error>(())
+    /// ```
     pub fn member_list(&self) -> Result<MemberListResponse> {
         self.member_list_request(true)
     }
@@ -251,6 +262,31 @@ impl Client {
     /// [`member_promote`](Self::member_promote)d. etcd allows one learner
     /// at a time by default; another fails with
     /// [`EtcdError::TooManyLearners`](crate::EtcdError::TooManyLearners).
+    ///
+    /// Growing the cluster safely: add a learner, start it, promote it
+    /// once it has caught up.
+    ///
+    /// ```no_run
+    /// use std::{thread, time::Duration};
+    /// use etcd_blocking::{Error, EtcdError};
+    /// # let client = etcd_blocking::Client::connect(["127.0.0.1:2379"])?;
+    /// let added = client.member_add_as_learner(["http://10.0.0.4:2380"])?;
+    /// let id = added.member().id();
+    /// println!("added {id:x}; {} members now", added.members().len());
+    /// // … start the new member with `--initial-cluster-state existing` …
+    /// loop {
+    ///     match client.member_promote(id) {
+    ///         Ok(r) => {
+    ///             println!("{id:x} votes; {} members", r.members().len());
+    ///             break;
+    ///         }
+    ///         // Still catching up with the leader: nothing changed.
+    ///         Err(Error::Etcd(EtcdError::LearnerNotReady)) => thread::sleep(Duration::from_secs(1)),
+    ///         Err(e) => return Err(e),
+    ///     }
+    /// }
+    /// # Ok::<(), etcd_blocking::Error>(())
+    /// ```
     pub fn member_add_as_learner<I, S>(&self, peer_urls: I) -> Result<MemberAddResponse>
     where
         I: IntoIterator<Item = S>,
@@ -280,6 +316,26 @@ impl Client {
     /// Removes a member. An unknown id fails with
     /// [`EtcdError::MemberNotFound`](crate::EtcdError::MemberNotFound). A
     /// running member that is removed stops itself.
+    ///
+    /// A change is never sent twice: when its outcome is unknown, look
+    /// before trying again.
+    ///
+    /// ```no_run
+    /// # let client = etcd_blocking::Client::connect(["127.0.0.1:2379"])?;
+    /// let members = client.member_list()?;
+    /// if let Some(old) = members.members().iter().find(|m| m.name() == "etcd-2") {
+    ///     let id = old.id();
+    ///     match client.member_remove(id) {
+    ///         Ok(r) => println!("removed {id:x}; {} members left", r.members().len()),
+    ///         Err(e) if e.is_outcome_unknown() => {
+    ///             let gone = !client.member_list()?.members().iter().any(|m| m.id() == id);
+    ///             println!("removal of {id:x} may have failed; gone now: {gone}");
+    ///         }
+    ///         Err(e) => return Err(e),
+    ///     }
+    /// }
+    /// # Ok::<(), etcd_blocking::Error>(())
+    /// ```
     pub fn member_remove(&self, id: u64) -> Result<MemberRemoveResponse> {
         let req = pb::MemberRemoveRequest {
             ID: id,
@@ -300,6 +356,16 @@ impl Client {
     /// voter while raft still treats it as a learner, and it can no longer
     /// be promoted (etcd issue 21694, fixed in later 3.5 and 3.6 patch
     /// releases). Remove the learner and add it again instead.
+    ///
+    /// ```no_run
+    /// # let client = etcd_blocking::Client::connect(["127.0.0.1:2379"])?;
+    /// // etcd-1 moved to a new address (it listens there already).
+    /// let members = client.member_list()?;
+    /// if let Some(m) = members.members().iter().find(|m| m.name() == "etcd-1") {
+    ///     client.member_update(m.id(), ["https://10.0.1.5:2380"])?;
+    /// }
+    /// # Ok::<(), etcd_blocking::Error>(())
+    /// ```
     pub fn member_update<I, S>(&self, id: u64, peer_urls: I) -> Result<MemberUpdateResponse>
     where
         I: IntoIterator<Item = S>,

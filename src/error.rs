@@ -20,6 +20,57 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 ///
 /// Each case that a caller may want to handle differently is its own variant,
 /// so one `match` arm handles it; nothing needs parsing a message.
+///
+/// A write that must happen once: [`is_outcome_unknown`](Self::is_outcome_unknown)
+/// says whether a failed write may still have been applied (look before
+/// sending it again), [`is_retryable`](Self::is_retryable) whether the
+/// failure was transient. Ask in that order: a write whose outcome is
+/// unknown is often retryable too.
+///
+/// ```no_run
+/// use std::{thread, time::Duration};
+/// use etcd_blocking::{Client, Error, EtcdError};
+///
+/// fn mark_paid(client: &Client, order: &str) -> Result<(), Error> {
+///     let key = format!("orders/{order}/state");
+///     let mut pause = Duration::from_millis(100);
+///     loop {
+///         let err = match client.put(key.as_str(), "paid") {
+///             Ok(_) => return Ok(()),
+///             Err(e) => e,
+///         };
+///         if err.is_outcome_unknown() {
+///             // The put may have been applied: look before sending it again.
+///             let now = client.get(key.as_str())?;
+///             if now.first().is_some_and(|kv| kv.value() == b"paid") {
+///                 return Ok(());
+///             }
+///         } else if !err.is_retryable() {
+///             // Refused for good: no space, no permission, bad request, …
+///             return Err(err);
+///         }
+///         if pause > Duration::from_secs(5) {
+///             return Err(err);
+///         }
+///         thread::sleep(pause);
+///         pause *= 2;
+///     }
+/// }
+///
+/// # let client = Client::connect(["127.0.0.1:2379"])?;
+/// match mark_paid(&client, "1234") {
+///     Ok(()) => {}
+///     Err(Error::Etcd(EtcdError::NoSpace)) => eprintln!("etcd is full: compact and defragment"),
+///     Err(Error::Etcd(EtcdError::PermissionDenied)) => eprintln!("not allowed to write orders/"),
+///     Err(Error::Unavailable(eps)) => {
+///         for ep in eps {
+///             eprintln!("{}: {}", ep.endpoint, ep.cause);
+///         }
+///     }
+///     Err(e) => return Err(e),
+/// }
+/// # Ok::<(), etcd_blocking::Error>(())
+/// ```
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -316,6 +367,23 @@ macro_rules! etcd_errors {
     ($( $(#[$doc:meta])* $kind:ident = ($code:ident, $msg:literal), )*) => {
         /// An error reported by the etcd server itself, one variant per
         /// error etcd defines (the `rpctypes.Err…` values of the Go client).
+        /// It comes inside [`Error::Etcd`].
+        ///
+        /// ```no_run
+        /// use etcd_blocking::{Error, EtcdError, GetOptions};
+        /// # let client = etcd_blocking::Client::connect(["127.0.0.1:2379"])?;
+        /// match client.get_with("audit/", GetOptions::new().prefix().revision(42)) {
+        ///     Ok(resp) => println!("{} keys at revision 42", resp.count()),
+        ///     Err(Error::Etcd(EtcdError::Compacted)) => println!("revision 42 was compacted"),
+        ///     Err(Error::Etcd(EtcdError::FutureRevision)) => println!("not at revision 42 yet"),
+        ///     Err(Error::Etcd(e)) if e.is_transient() => {
+        ///         println!("etcd is busy ({}), try again later", e.message())
+        ///     }
+        ///     Err(Error::Etcd(e)) => println!("refused: {e} (gRPC {:?})", e.code()),
+        ///     Err(e) => return Err(e),
+        /// }
+        /// # Ok::<(), etcd_blocking::Error>(())
+        /// ```
         #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
         #[non_exhaustive]
         pub enum EtcdError {

@@ -22,6 +22,22 @@ use crate::types::{kvs, KeyValue};
 /// if the pinned revision was compacted away before the last page, or any
 /// error of a read ([`Error::DeadlineExceeded`] for a page that took longer
 /// than the handle's deadline, [`Error::Canceled`], …).
+///
+/// List a large prefix, then watch it from the revision the list was read
+/// at, so no change falls between the two:
+///
+/// ```no_run
+/// use etcd_blocking::{GetOptions, WatchOptions};
+/// # let client = etcd_blocking::Client::connect(["127.0.0.1:2379"])?;
+/// let mut nodes = client.get_iter("nodes/", GetOptions::new().prefix(), 500)?;
+/// for kv in nodes.by_ref() {
+///     let kv = kv?;
+///     println!("{} = {}", kv.key_str()?, kv.value_str()?);
+/// }
+/// let rev = nodes.revision().expect("read at least one page");
+/// let watcher = client.watch_with("nodes/", WatchOptions::new().prefix().start_revision(rev + 1))?;
+/// # Ok::<(), etcd_blocking::Error>(())
+/// ```
 pub struct RangeIter {
     client: Client,
     /// The first page's request; later pages start after the last key.

@@ -388,17 +388,65 @@ impl Client {
     }
 
     /// Reads keys with options (ranges, prefixes, revisions, limits, sorting…).
+    ///
+    /// ```no_run
+    /// use etcd_blocking::{GetOptions, SortOrder, SortTarget};
+    /// # let client = etcd_blocking::Client::connect(["127.0.0.1:2379"])?;
+    /// // The ten jobs changed last, newest first.
+    /// let opts = GetOptions::new()
+    ///     .prefix()
+    ///     .sort(SortTarget::Mod, SortOrder::Descend)
+    ///     .limit(10);
+    /// let resp = client.get_with("jobs/", opts)?;
+    /// for kv in resp.kvs() {
+    ///     println!("{} = {} (rev {})", kv.key_str()?, kv.value_str()?, kv.mod_revision());
+    /// }
+    /// if resp.more() {
+    ///     println!("{} jobs in all", resp.count());
+    /// }
+    ///
+    /// // Keys `[jobs/a, jobs/m)` as they were at an earlier revision.
+    /// let then = resp.header().revision() - 100;
+    /// let old = client.get_with("jobs/a", GetOptions::new().range_end("jobs/m").revision(then))?;
+    ///
+    /// // Only the number of keys, from the nearest member (possibly stale).
+    /// let n = client.get_with("jobs/", GetOptions::new().prefix().count_only().serializable())?;
+    /// println!("{} then, about {} now", old.count(), n.count());
+    /// # Ok::<(), etcd_blocking::Error>(())
+    /// ```
     pub fn get_with(&self, key: impl Into<Vec<u8>>, opts: GetOptions) -> Result<GetResponse> {
         let req = range_request(key.into(), &opts)?;
         Ok(self.range(req)?.into())
     }
 
     /// Writes a key.
+    ///
+    /// ```no_run
+    /// # let client = etcd_blocking::Client::connect(["127.0.0.1:2379"])?;
+    /// let rev = client.put("config/mode", "fast")?.header().revision();
+    /// println!("written at revision {rev}");
+    /// # Ok::<(), etcd_blocking::Error>(())
+    /// ```
     pub fn put(&self, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) -> Result<PutResponse> {
         self.put_with(key, value, PutOptions::new())
     }
 
     /// Writes a key with options (lease, previous value, …).
+    ///
+    /// ```no_run
+    /// use etcd_blocking::PutOptions;
+    /// # let client = etcd_blocking::Client::connect(["127.0.0.1:2379"])?;
+    /// let resp = client.put_with("config/mode", "safe", PutOptions::new().prev_kv())?;
+    /// match resp.prev_kv() {
+    ///     Some(old) => println!("was {}", old.value_str()?),
+    ///     None => println!("new key"),
+    /// }
+    ///
+    /// // A key that goes away with its lease, 10 s after the last refresh.
+    /// let lease = client.grant(10)?;
+    /// client.put_with("services/web/10.0.0.7", "up", PutOptions::new().lease(lease.id()))?;
+    /// # Ok::<(), etcd_blocking::Error>(())
+    /// ```
     pub fn put_with(
         &self,
         key: impl Into<Vec<u8>>,
@@ -416,6 +464,20 @@ impl Client {
     }
 
     /// Deletes keys with options (ranges, prefixes, previous values).
+    ///
+    /// ```no_run
+    /// use etcd_blocking::DeleteOptions;
+    /// # let client = etcd_blocking::Client::connect(["127.0.0.1:2379"])?;
+    /// if client.delete("config/mode")?.deleted() == 0 {
+    ///     println!("there was no config/mode");
+    /// }
+    /// let resp = client.delete_with("sessions/", DeleteOptions::new().prefix().prev_kv())?;
+    /// println!("deleted {} sessions", resp.deleted());
+    /// for kv in resp.prev_kvs() {
+    ///     println!("  {} (was {})", kv.key_str()?, kv.value_str()?);
+    /// }
+    /// # Ok::<(), etcd_blocking::Error>(())
+    /// ```
     pub fn delete_with(
         &self,
         key: impl Into<Vec<u8>>,
@@ -426,7 +488,21 @@ impl Client {
         Ok(resp.into())
     }
 
-    /// Compacts the key-value history up to `revision`.
+    /// Compacts the key-value history up to `revision`: revisions before
+    /// it can no longer be read or watched
+    /// ([`EtcdError::Compacted`](crate::EtcdError::Compacted)).
+    ///
+    /// ```no_run
+    /// use etcd_blocking::CompactOptions;
+    /// # let client = etcd_blocking::Client::connect(["127.0.0.1:2379"])?;
+    /// // Keep the last 10 000 revisions of history.
+    /// let now = client.get("config/mode")?.header().revision();
+    /// if now > 10_000 {
+    ///     // `physical`: return once the old revisions are gone from the backend.
+    ///     client.compact_with(now - 10_000, CompactOptions::new().physical())?;
+    /// }
+    /// # Ok::<(), etcd_blocking::Error>(())
+    /// ```
     pub fn compact(&self, revision: i64) -> Result<CompactResponse> {
         self.compact_with(revision, CompactOptions::new())
     }

@@ -246,6 +246,28 @@ impl Client {
     /// The status of the member this handle talks to: version, backend
     /// size, leader, raft indexes, alarms. To ask a given member, aim the
     /// handle at it: `client.with_endpoint(ep)?.status()`.
+    ///
+    /// ```no_run
+    /// # let client = etcd_blocking::Client::connect(["127.0.0.1:2379"])?;
+    /// // `etcdctl endpoint status`: every member, one at a time.
+    /// for ep in client.endpoints() {
+    ///     match client.with_endpoint(&ep)?.status() {
+    ///         Ok(s) => println!(
+    ///             "{ep}: {:x} v{} db {} B ({} B in use) leader={} term {} index {} {:?}",
+    ///             s.header().member_id(),
+    ///             s.version(),
+    ///             s.db_size(),
+    ///             s.db_size_in_use(),
+    ///             s.is_leader(),
+    ///             s.raft_term(),
+    ///             s.raft_index(),
+    ///             s.errors(),
+    ///         ),
+    ///         Err(e) => println!("{ep}: {e}"),
+    ///     }
+    /// }
+    /// # Ok::<(), etcd_blocking::Error>(())
+    /// ```
     pub fn status(&self) -> Result<StatusResponse> {
         let r = self.unary(
             &methods::MAINTENANCE_STATUS,
@@ -271,6 +293,18 @@ impl Client {
     /// with `client.with_endpoint(ep)?.defragment()`. The member serves
     /// nothing while it runs, which can take long on a large backend: give
     /// the handle a longer deadline with [`Client::with_timeout`].
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// # let client = etcd_blocking::Client::connect(["127.0.0.1:2379"])?;
+    /// for ep in client.endpoints() {
+    ///     let member = client.with_endpoint(&ep)?.with_timeout(Duration::from_secs(120));
+    ///     let before = member.status()?.db_size();
+    ///     member.defragment()?;
+    ///     println!("{ep}: {before} -> {} bytes", member.status()?.db_size());
+    /// }
+    /// # Ok::<(), etcd_blocking::Error>(())
+    /// ```
     pub fn defragment(&self) -> Result<DefragmentResponse> {
         let r = self.unary(
             &methods::MAINTENANCE_DEFRAGMENT,
@@ -304,6 +338,22 @@ impl Client {
     /// not applied yet fails with
     /// [`EtcdError::FutureRevision`](crate::EtcdError::FutureRevision), a
     /// compacted one with [`EtcdError::Compacted`](crate::EtcdError::Compacted).
+    ///
+    /// ```no_run
+    /// # let client = etcd_blocking::Client::connect(["127.0.0.1:2379"])?;
+    /// // Do the members agree on the history up to now?
+    /// let rev = client.status()?.header().revision();
+    /// let mut first = None;
+    /// for ep in client.endpoints() {
+    ///     let h = client.with_endpoint(&ep)?.hash_kv(rev)?;
+    ///     // Hashes compare only between members compacted at the same revision.
+    ///     let (hash, compacted) = *first.get_or_insert((h.hash(), h.compact_revision()));
+    ///     if h.compact_revision() == compacted && h.hash() != hash {
+    ///         println!("{ep} differs at revision {rev}");
+    ///     }
+    /// }
+    /// # Ok::<(), etcd_blocking::Error>(())
+    /// ```
     pub fn hash_kv(&self, revision: i64) -> Result<HashKvResponse> {
         let req = pb::HashKVRequest {
             revision,
@@ -318,6 +368,30 @@ impl Client {
     }
 
     /// The active alarms of the cluster.
+    ///
+    /// Out of space: free it (compact, defragment every member), then
+    /// disarm.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use etcd_blocking::{AlarmType, CompactOptions};
+    /// # let client = etcd_blocking::Client::connect(["127.0.0.1:2379"])?;
+    /// let active = client.alarms()?;
+    /// for a in active.alarms() {
+    ///     println!("member {:x}: {}", a.member_id(), a.alarm());
+    /// }
+    /// if active.alarms().iter().any(|a| a.alarm() == AlarmType::NoSpace) {
+    ///     let rev = client.status()?.header().revision();
+    ///     client.compact_with(rev, CompactOptions::new().physical())?;
+    ///     for ep in client.endpoints() {
+    ///         let member = client.with_endpoint(&ep)?.with_timeout(Duration::from_secs(120));
+    ///         member.defragment()?;
+    ///     }
+    ///     let disarmed = client.disarm_all()?;
+    ///     println!("disarmed {} alarms", disarmed.alarms().len());
+    /// }
+    /// # Ok::<(), etcd_blocking::Error>(())
+    /// ```
     pub fn alarms(&self) -> Result<AlarmResponse> {
         self.alarm_request(pb::alarm_request::AlarmAction::GET, 0, pb::AlarmType::NONE)
     }
@@ -440,6 +514,19 @@ impl Client {
     /// is not a voting member fails with
     /// [`EtcdError::BadLeaderTransferee`](crate::EtcdError::BadLeaderTransferee).
     /// All of it within the handle's one deadline.
+    ///
+    /// ```no_run
+    /// # let client = etcd_blocking::Client::connect(["127.0.0.1:2379"])?;
+    /// // Hand leadership to another voter, e.g. before restarting the leader.
+    /// let leader = client.status()?.leader();
+    /// let members = client.member_list()?;
+    /// let next = members.members().iter().find(|m| !m.is_learner() && m.id() != leader);
+    /// if let Some(next) = next {
+    ///     client.move_leader(next.id())?;
+    ///     println!("leader {leader:x} -> {:x}", next.id());
+    /// }
+    /// # Ok::<(), etcd_blocking::Error>(())
+    /// ```
     pub fn move_leader(&self, target_member_id: u64) -> Result<MoveLeaderResponse> {
         let deadline = self.deadline();
         let req = pb::MoveLeaderRequest {

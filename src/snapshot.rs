@@ -146,6 +146,20 @@ impl Client {
     /// The whole stream runs within the handle's deadline: give a large
     /// backend a longer one with [`Client::with_timeout`]. Aim it at a
     /// member with `client.with_endpoint(ep)?.snapshot_to(…)`.
+    ///
+    /// Streaming to standard output (to pipe into a compressor or an
+    /// upload), with progress on standard error:
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// # let client = etcd_blocking::Client::connect(["127.0.0.1:2379"])?;
+    /// let mut out = std::io::stdout().lock();
+    /// let info = client
+    ///     .with_timeout(Duration::from_secs(600))
+    ///     .snapshot_to(&mut out, |got, left| eprint!("\r{got} B received, {left} B to go"))?;
+    /// eprintln!("\n{} B of backend, verified", info.db_size());
+    /// # Ok::<(), etcd_blocking::Error>(())
+    /// ```
     pub fn snapshot_to(
         &self,
         w: &mut dyn Write,
@@ -172,6 +186,18 @@ impl Client {
     /// (see [`snapshot_to`](Self::snapshot_to)), flushed to disk, and only
     /// then renamed to `path`, replacing any file there. On failure the
     /// temporary file is removed and `path` is left as it was.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// # let client = etcd_blocking::Client::connect(["127.0.0.1:2379"])?;
+    /// // Large backends take a while: give the call a long deadline.
+    /// let info = client
+    ///     .with_timeout(Duration::from_secs(600))
+    ///     .snapshot_save("/var/backups/etcd.db")?;
+    /// let sha: String = info.sha256().iter().map(|b| format!("{b:02x}")).collect();
+    /// println!("saved {} bytes, sha256 {sha}", info.size());
+    /// # Ok::<(), etcd_blocking::Error>(())
+    /// ```
     pub fn snapshot_save(&self, path: impl AsRef<Path>) -> Result<SnapshotInfo> {
         let path = path.as_ref();
         let name = path.file_name().ok_or_else(|| {

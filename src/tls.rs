@@ -13,7 +13,38 @@
 use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
 
-/// Certificates and names for TLS connections.
+/// Certificates and names for TLS connections, given to
+/// [`ClientBuilder::tls`](crate::ClientBuilder::tls) (or the v2 client's
+/// builder). Connecting over TLS needs the `tls` cargo feature.
+///
+/// A cluster with its own CA that requires client certificates
+/// (`--client-cert-auth`):
+///
+/// ```no_run
+/// use etcd_blocking::{Client, TlsOptions};
+/// let tls = TlsOptions::new()
+///     .ca_file("/etc/etcd/pki/ca.pem")?
+///     .identity_files("/etc/etcd/pki/client.pem", "/etc/etcd/pki/client-key.pem")?;
+/// let client = Client::builder(["https://10.0.0.1:2379", "https://10.0.0.2:2379"])
+///     .tls(tls)
+///     .connect()?;
+/// client.put("k", "v")?;
+/// # Ok::<(), etcd_blocking::Error>(())
+/// ```
+///
+/// Certificates held in memory (from a secret store, say), and servers
+/// reached by address whose certificates name them otherwise:
+///
+/// ```no_run
+/// # let ca_pem = String::new();
+/// let tls = etcd_blocking::TlsOptions::new()
+///     .ca_pem(ca_pem)?
+///     .server_name("etcd.internal.example");
+/// let client = etcd_blocking::Client::builder(["https://10.0.0.1:2379"])
+///     .tls(tls)
+///     .connect()?;
+/// # Ok::<(), etcd_blocking::Error>(())
+/// ```
 #[derive(Clone, Default)]
 pub struct TlsOptions {
     pub(crate) ca: Option<Vec<u8>>,

@@ -8,6 +8,19 @@ use crate::metrics::{self, Refusal};
 use crate::proto::{kv as mvccpb, rpc as pb};
 
 /// The header etcd puts on every response.
+///
+/// ```no_run
+/// # let client = etcd_blocking::Client::connect(["127.0.0.1:2379"])?;
+/// let h = *client.put("config/mode", "fast")?.header();
+/// println!(
+///     "revision {} from member {:x} of cluster {:x}, raft term {}",
+///     h.revision(),
+///     h.member_id(),
+///     h.cluster_id(),
+///     h.raft_term()
+/// );
+/// # Ok::<(), etcd_blocking::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ResponseHeader {
     cluster_id: u64,
@@ -48,6 +61,28 @@ impl From<protobuf::MessageField<pb::ResponseHeader>> for ResponseHeader {
 }
 
 /// A key, its value and its metadata.
+///
+/// ```no_run
+/// use etcd_blocking::GetOptions;
+/// # let client = etcd_blocking::Client::connect(["127.0.0.1:2379"])?;
+/// if let Some(kv) = client.get("config/mode")?.first() {
+///     println!(
+///         "{} = {}: version {}, created at {}, changed at {}, lease {:x}",
+///         kv.key_str()?,
+///         kv.value_str()?,
+///         kv.version(),
+///         kv.create_revision(),
+///         kv.mod_revision(),
+///         kv.lease()
+///     );
+/// }
+/// // Values need not be text: take the bytes out without copying.
+/// for kv in client.get_with("blobs/", GetOptions::new().prefix())?.into_kvs() {
+///     let (key, value) = kv.into_key_value();
+///     println!("{} bytes under {}", value.len(), String::from_utf8_lossy(&key));
+/// }
+/// # Ok::<(), etcd_blocking::Error>(())
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KeyValue {
     key: Vec<u8>,
@@ -154,6 +189,13 @@ impl Range {
 /// `prefix` with its last byte below 0xff incremented and the rest cut off.
 /// A prefix of only 0xff bytes has no such key, so the range runs to the
 /// end of the keyspace (`\0`).
+///
+/// ```
+/// use etcd_blocking::prefix_range_end;
+/// assert_eq!(prefix_range_end(b"jobs/"), b"jobs0");
+/// assert_eq!(prefix_range_end(b"a\xff"), b"b");
+/// assert_eq!(prefix_range_end(b"\xff\xff"), b"\0"); // to the end of the keyspace
+/// ```
 pub fn prefix_range_end(prefix: &[u8]) -> Vec<u8> {
     match prefix.iter().rposition(|&b| b < 0xff) {
         Some(i) => {

@@ -16,6 +16,28 @@ use crate::pump::{Command, PumpHandle};
 use crate::types::Range;
 
 /// Options of a watch. The default watches one key from the next revision.
+///
+/// Read the current state, then follow every change after it without a
+/// gap: the watch starts at the revision after the read's.
+///
+/// ```no_run
+/// use etcd_blocking::{GetOptions, WatchOptions};
+/// # let client = etcd_blocking::Client::connect(["127.0.0.1:2379"])?;
+/// let state = client.get_with("config/", GetOptions::new().prefix())?;
+/// for kv in state.kvs() {
+///     println!("{} = {}", kv.key_str()?, kv.value_str()?);
+/// }
+/// let from = state.header().revision() + 1;
+/// let watcher = client.watch_with(
+///     "config/",
+///     WatchOptions::new().prefix().start_revision(from).prev_kv().no_delete(),
+/// )?;
+/// for ev in watcher.recv()?.events() {
+///     let old = ev.prev_kv().map(|kv| kv.value().to_vec());
+///     println!("{} changed at {} (was {old:?})", ev.kv().key_str()?, ev.revision());
+/// }
+/// # Ok::<(), etcd_blocking::Error>(())
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WatchOptions {
     range: Range,
@@ -91,6 +113,47 @@ impl WatchOptions {
 /// revision was compacted away, [`Error::WatchCanceled`] when etcd ended it
 /// (permission revoked, …), [`Error::ClientClosed`] when the client closed.
 /// After that, reads return [`Error::WatchCanceled`].
+///
+/// A consumer that handles the end of its watch: a compacted watch
+/// re-reads the state and watches again from there.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use etcd_blocking::{Error, EventType, GetOptions, WatchOptions};
+/// # let client = etcd_blocking::Client::connect(["127.0.0.1:2379"])?;
+/// let mut from = client.get_with("jobs/", GetOptions::new().prefix().count_only())?
+///     .header()
+///     .revision()
+///     + 1;
+/// loop {
+///     let opts = WatchOptions::new().prefix().start_revision(from);
+///     let watcher = client.watch_with("jobs/", opts)?;
+///     loop {
+///         match watcher.recv_timeout(Duration::from_secs(30)) {
+///             Ok(Some(resp)) => {
+///                 for ev in resp.events() {
+///                     match ev.event_type() {
+///                         EventType::Put => println!("{} queued", ev.kv().key_str()?),
+///                         EventType::Delete => println!("{} done", ev.kv().key_str()?),
+///                     }
+///                     from = ev.revision() + 1;
+///                 }
+///             }
+///             Ok(None) => println!("no change for 30 s"),
+///             Err(Error::WatchCompacted { compact_revision }) => {
+///                 // Too far behind: the history it needs is gone.
+///                 eprintln!("revisions before {compact_revision} are gone");
+///                 let state = client.get_with("jobs/", GetOptions::new().prefix())?;
+///                 // … rebuild from `state`, then watch from after it …
+///                 from = state.header().revision() + 1;
+///                 break;
+///             }
+///             Err(e) => return Err(e),
+///         }
+///     }
+/// }
+/// # Ok::<(), etcd_blocking::Error>(())
+/// ```
 pub struct Watcher {
     id: u64,
     rx: Receiver<Result<WatchResponse>>,
@@ -156,6 +219,30 @@ impl Watcher {
     /// The channel behind this watcher, for `crossbeam_channel::select!`.
     /// Reading it directly works too, but a suspended watch resumes only on
     /// the pump's next check (within 50 ms) instead of at once.
+    ///
+    /// The channel disconnects after the error that ends the watch.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use crossbeam_channel::select;
+    /// # let client = etcd_blocking::Client::connect(["127.0.0.1:2379"])?;
+    /// let config = client.watch("app/config")?;
+    /// let leader = client.watch("app/leader")?;
+    /// loop {
+    ///     select! {
+    ///         recv(config.receiver()) -> msg => match msg {
+    ///             Ok(resp) => println!("config: {} events", resp?.events().len()),
+    ///             Err(_) => break, // the watch ended
+    ///         },
+    ///         recv(leader.receiver()) -> msg => match msg {
+    ///             Ok(resp) => println!("leader: {} events", resp?.events().len()),
+    ///             Err(_) => break,
+    ///         },
+    ///         default(Duration::from_secs(10)) => println!("quiet"),
+    ///     }
+    /// }
+    /// # Ok::<(), etcd_blocking::Error>(())
+    /// ```
     pub fn receiver(&self) -> &Receiver<Result<WatchResponse>> {
         &self.rx
     }
@@ -186,6 +273,17 @@ fn ended() -> Error {
 /// Watch calls.
 impl Client {
     /// Watches one key from the next revision.
+    ///
+    /// ```no_run
+    /// # let client = etcd_blocking::Client::connect(["127.0.0.1:2379"])?;
+    /// let watcher = client.watch("config/mode")?;
+    /// // Blocks until the key is written or deleted.
+    /// for ev in watcher.recv()?.events() {
+    ///     println!("{:?}: mode is now {:?}", ev.event_type(), ev.kv().value_str()?);
+    /// }
+    /// watcher.cancel();
+    /// # Ok::<(), etcd_blocking::Error>(())
+    /// ```
     pub fn watch(&self, key: impl Into<Vec<u8>>) -> Result<Watcher> {
         self.watch_with(key, WatchOptions::new())
     }

@@ -114,6 +114,33 @@ impl Session {
 
     /// A session on an existing lease, kept alive from now on (the Go
     /// client's `WithLease`). Fails if etcd does not know the lease.
+    ///
+    /// With [`orphan`](Self::orphan), a process can hand its session to
+    /// the next one (a restart, an upgrade) without releasing its keys:
+    ///
+    /// ```no_run
+    /// use etcd_blocking::{concurrency::Session, Error, EtcdError, LeaseState};
+    /// # let client = etcd_blocking::Client::connect(["127.0.0.1:2379"])?;
+    /// # let saved: Option<i64> = None;
+    /// // `saved`: the lease id the previous process left, if any.
+    /// let session = match saved {
+    ///     Some(id) => match Session::with_lease(&client, id) {
+    ///         Ok(s) => s,
+    ///         // Too late: its TTL ran out. Start afresh.
+    ///         Err(Error::Etcd(EtcdError::LeaseNotFound)) => Session::with_ttl(&client, 30)?,
+    ///         Err(e) => return Err(e),
+    ///     },
+    ///     None => Session::with_ttl(&client, 30)?,
+    /// };
+    /// if let LeaseState::Alive { ttl } = session.state() {
+    ///     println!("session {:x}: {ttl} s to live", session.lease());
+    /// }
+    /// // … work …
+    /// // On the way out: keep the lease (for its TTL) for the next process.
+    /// let id = session.orphan();
+    /// println!("hand lease {id:x} to the next process");
+    /// # Ok::<(), etcd_blocking::Error>(())
+    /// ```
     pub fn with_lease(client: &Client, lease: i64) -> Result<Session> {
         let keep = client.keep_alive(lease)?;
         let liveness = Arc::new(Liveness::default());

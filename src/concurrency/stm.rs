@@ -178,6 +178,47 @@ where
 /// one deadline), and with [`Error::Canceled`] / [`Error::ClientClosed`]
 /// when its cancel token fires or the client closes. A commit that failed
 /// with [`Error::Ambiguous`] may have been applied.
+///
+/// The closure's error type is the caller's: any type with
+/// `From<etcd_blocking::Error>`, so a business rule can abort the
+/// transaction with an error of its own.
+///
+/// ```no_run
+/// use etcd_blocking::concurrency::{stm_with, Isolation, StmOptions};
+/// use etcd_blocking::Error;
+///
+/// #[derive(Debug)]
+/// enum BookingError {
+///     SoldOut,
+///     Etcd(Error),
+/// }
+/// impl From<Error> for BookingError {
+///     fn from(e: Error) -> Self {
+///         BookingError::Etcd(e)
+///     }
+/// }
+///
+/// # let client = etcd_blocking::Client::connect(["127.0.0.1:2379"])?;
+/// // Both keys are read anyway: fetch them in one round trip.
+/// let opts = StmOptions::new()
+///     .isolation(Isolation::Serializable)
+///     .prefetch(["shows/42/seats", "shows/42/sold"]);
+/// let booked = stm_with(&client, opts, |s| {
+///     let seats: u32 = s.get_str("shows/42/seats")?.and_then(|v| v.parse().ok()).unwrap_or(0);
+///     let sold: u32 = s.get_str("shows/42/sold")?.and_then(|v| v.parse().ok()).unwrap_or(0);
+///     if sold >= seats {
+///         return Err(BookingError::SoldOut); // nothing is written
+///     }
+///     s.put("shows/42/sold", (sold + 1).to_string());
+///     Ok(sold + 1)
+/// });
+/// match booked {
+///     Ok(c) => println!("seat {} booked ({} conflicts)", c.value(), c.retries()),
+///     Err(BookingError::SoldOut) => println!("sold out"),
+///     Err(BookingError::Etcd(e)) => return Err(e),
+/// }
+/// # Ok::<(), etcd_blocking::Error>(())
+/// ```
 pub fn stm_with<T, E, F>(
     client: &Client,
     options: StmOptions,

@@ -62,6 +62,23 @@ impl Auth {
 }
 
 /// The users of v2 auth.
+///
+/// ```no_run
+/// use etcd_blocking::v2::{self, PermissionType};
+/// let root = v2::Client::builder(["http://127.0.0.1:2379"])
+///     .basic_auth("root", "rootpw")
+///     .build()?;
+/// // A role that may read and write under /app, and a user with it.
+/// root.roles().add("app")?;
+/// root.roles().grant("app", &["/app/*"], PermissionType::ReadWrite)?;
+/// root.users().add("web", "webpw")?;
+/// root.users().grant("web", &["app"])?;
+/// let web = root.users().get("web")?;
+/// println!("{} has roles {:?}", web.user, web.roles);
+/// let app = root.roles().get("app")?;
+/// println!("app reads {:?}", app.permissions.kv.read);
+/// # Ok::<(), etcd_blocking::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Users {
     client: Client,
@@ -136,7 +153,7 @@ impl Users {
 }
 
 /// The roles of v2 auth: which key patterns their users may read and
-/// write.
+/// write. See [`Users`] for an example.
 #[derive(Clone, Debug)]
 pub struct Roles {
     client: Client,

@@ -121,6 +121,16 @@ impl ClientBuilder {
     /// identity. [`TlsOptions::server_name`] is not supported by the v2
     /// client (an [`Error::InvalidConfig`] at build). Without this, `https`
     /// endpoints are checked against the system's roots.
+    ///
+    /// ```no_run
+    /// use etcd_blocking::{v2, TlsOptions};
+    /// let tls = TlsOptions::new()
+    ///     .ca_file("ca.pem")?
+    ///     .identity_files("client.pem", "client-key.pem")?;
+    /// let client = v2::Client::builder(["https://10.0.0.1:2379"]).tls(tls).build()?;
+    /// println!("{:?}", client.version()?);
+    /// # Ok::<(), etcd_blocking::Error>(())
+    /// ```
     pub fn tls(mut self, opts: TlsOptions) -> Self {
         self.tls = Some(opts);
         self

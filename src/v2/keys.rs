@@ -264,6 +264,27 @@ impl Keys {
     /// [`ErrorKind::TestFailed`]: crate::v2::ErrorKind::TestFailed
     /// [`ErrorKind::NodeExist`]: crate::v2::ErrorKind::NodeExist
     /// [`ErrorKind::KeyNotFound`]: crate::v2::ErrorKind::KeyNotFound
+    ///
+    /// Compare-and-swap: change a value only if nobody changed it since it
+    /// was read.
+    ///
+    /// ```no_run
+    /// use etcd_blocking::v2::{self, ErrorKind, SetOptions, V2Error};
+    /// use etcd_blocking::Error;
+    /// let client = v2::Client::new(["http://127.0.0.1:2379"])?;
+    /// let keys = client.keys();
+    /// let read = keys.get("/counter")?;
+    /// let n: u64 = read.node.value_str().parse().unwrap_or(0);
+    /// let cas = SetOptions::new().prev_index(read.node.modified_index);
+    /// match keys.set_with("/counter", &(n + 1).to_string(), cas) {
+    ///     Ok(r) => println!("{:?}: counter is {}", r.action, r.node.value_str()),
+    ///     Err(Error::V2(V2Error { kind: ErrorKind::TestFailed, .. })) => {
+    ///         println!("changed meanwhile: read again and retry")
+    ///     }
+    ///     Err(e) => return Err(e),
+    /// }
+    /// # Ok::<(), etcd_blocking::Error>(())
+    /// ```
     pub fn set_with(&self, key: &str, value: &str, opts: SetOptions) -> Result<Response> {
         require_key(key)?;
         let mut form = Vec::new();
