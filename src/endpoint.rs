@@ -7,7 +7,18 @@ use std::fmt;
 
 use crate::error::{Error, Result};
 
-/// One etcd member's client URL, parsed.
+/// One etcd member's client URL, parsed: `host:port` (plain), `http://`,
+/// `https://` (TLS) or `unix://path`.
+///
+/// ```
+/// use etcd_blocking::Endpoint;
+/// let e = Endpoint::parse("https://etcd-1.example:2379")?;
+/// assert!(e.is_tls());
+/// assert_eq!((e.host(), e.port()), ("etcd-1.example", 2379));
+/// assert_eq!(Endpoint::parse("10.0.0.5:2379")?.to_string(), "http://10.0.0.5:2379");
+/// assert!(Endpoint::parse("ftp://x:1").is_err());
+/// # Ok::<(), etcd_blocking::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Endpoint {
     tls: bool,

@@ -279,6 +279,23 @@ impl Client {
 /// who never reads it costs no memory, and [`skipped`](Self::skipped)
 /// counts what was replaced. Loss is never hidden: [`state`](Self::state)
 /// turns to [`LeaseState::Lost`] and the receiver's last item is the error.
+///
+/// ```no_run
+/// use etcd_blocking::{LeaseState, PutOptions};
+/// # let client = etcd_blocking::Client::connect(["127.0.0.1:2379"])?;
+/// let lease = client.grant(10)?;
+/// client.put_with("workers/w1", "alive", PutOptions::new().lease(lease.id()))?;
+/// let keepalive = client.keep_alive(lease.id())?;
+/// // ... work; the key stays while the handle lives ...
+/// match keepalive.state() {
+///     LeaseState::Alive { ttl } => println!("lease alive, {ttl} s at the last refresh"),
+///     LeaseState::Lost(e) => eprintln!("lease lost ({e}): stop acting as w1"),
+/// }
+/// drop(keepalive); // stops refreshing; the key goes when the TTL runs out
+/// // One refresh by hand, without a handle:
+/// client.keep_alive_once(lease.id())?;
+/// # Ok::<(), etcd_blocking::Error>(())
+/// ```
 pub struct KeepAlive {
     id: i64,
     shared: Arc<KeepAliveShared>,

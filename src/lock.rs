@@ -111,7 +111,26 @@ fn named(name: impl Into<Vec<u8>>) -> Result<Vec<u8>> {
 const OBSERVE_BACKOFF_MIN: Duration = Duration::from_millis(50);
 const OBSERVE_BACKOFF_MAX: Duration = Duration::from_secs(1);
 
-/// Locks and elections.
+/// Locks and elections, served by etcd's Lock and Election services (the
+/// server waits; see [`concurrency`](crate::concurrency) for the
+/// client-side `Mutex` and `Election` that Go's `concurrency` package has).
+///
+/// ```no_run
+/// use std::time::Duration;
+/// # let client = etcd_blocking::Client::connect(["127.0.0.1:2379"])?;
+/// let lease = client.grant(15)?.id();
+/// let _keep = client.keep_alive(lease)?;
+/// // The wait is this handle's deadline: give it a long one.
+/// let held = client.with_timeout(Duration::from_secs(60)).lock("locks/report", lease)?;
+/// // ... the lock is ours until unlock or the lease ends ...
+/// client.unlock(held.key())?;
+///
+/// let lead = client.with_timeout(Duration::from_secs(60)).campaign("elections/api", lease, "node-a")?;
+/// client.proclaim(&lead, "node-a, v2")?;
+/// println!("leader: {:?}", client.leader("elections/api")?.kv().map(|kv| kv.value_str()));
+/// client.resign(&lead)?;
+/// # Ok::<(), etcd_blocking::Error>(())
+/// ```
 impl Client {
     /// Acquires the lock `name`, waiting while another holds it, and ties
     /// it to `lease` (the lock is released if the lease ends). Returns the

@@ -23,6 +23,17 @@ use crate::metrics;
 use crate::proto::rpc as pb;
 
 /// A user name and password for [`ClientBuilder::credentials`](crate::ClientBuilder::credentials).
+/// The client logs in at connect, and again when etcd says the token is no
+/// longer valid; the password is never printed (`Debug` hides it).
+///
+/// ```no_run
+/// use etcd_blocking::{Client, Credentials};
+/// let client = Client::builder(["127.0.0.1:2379"])
+///     .credentials(Credentials::new("app", std::env::var("ETCD_PASSWORD").unwrap_or_default()))
+///     .connect()?;
+/// client.get("app/config")?;
+/// # Ok::<(), etcd_blocking::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct Credentials {
     user: String,

@@ -49,6 +49,25 @@ thread_local! {
 /// call made through that handle, now or later, returns
 /// [`Error::Canceled`](crate::Error::Canceled) once [`cancel`](Self::cancel)
 /// is called, and a call in flight is canceled on the server too.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use etcd_blocking::{CancelToken, Error};
+/// # let client = etcd_blocking::Client::connect(["127.0.0.1:2379"])?;
+/// let token = CancelToken::new();
+/// let stoppable = client.with_cancel(&token).with_timeout(Duration::from_secs(3600));
+/// let stopper = token.clone();
+/// std::thread::spawn(move || {
+///     std::thread::sleep(Duration::from_secs(1));
+///     stopper.cancel(); // e.g. on Ctrl-C
+/// });
+/// let watcher = stoppable.watch("jobs/next")?;
+/// match watcher.recv() {
+///     Err(Error::Canceled) => println!("stopped"),
+///     other => println!("{other:?}"),
+/// }
+/// # Ok::<(), etcd_blocking::Error>(())
+/// ```
 #[derive(Clone, Default)]
 pub struct CancelToken(Arc<TokenInner>);
 

@@ -58,6 +58,25 @@ pub enum EventType {
 }
 
 /// One change to one key.
+///
+/// ```no_run
+/// use etcd_blocking::{EventType, WatchOptions};
+/// # let client = etcd_blocking::Client::connect(["127.0.0.1:2379"])?;
+/// let watcher = client.watch_with("config/", WatchOptions::new().prefix().prev_kv())?;
+/// let resp = watcher.recv()?;
+/// for ev in resp.events() {
+///     match ev.event_type() {
+///         EventType::Put => println!("{} = {}", ev.kv().key_str()?, ev.kv().value_str()?),
+///         EventType::Delete => println!(
+///             "{} deleted (was {:?})",
+///             ev.kv().key_str()?,
+///             ev.prev_kv().map(|kv| kv.value_str())
+///         ),
+///     }
+/// }
+/// println!("seen up to revision {}", resp.header().revision());
+/// # Ok::<(), etcd_blocking::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WatchEvent {
     kind: EventType,
