@@ -410,15 +410,29 @@ impl Client {
     /// [`EtcdError::LeaseNotFound`](EtcdError::LeaseNotFound) if
     /// the lease does not exist.
     ///
-    /// The refresh goes over the client's shared LeaseKeepAlive stream
-    /// (through the pump), not a stream of its own: opening a gRPC stream
-    /// per call costs several round trips through the completion queue.
+    /// One call, the shape of a unary one: the refresh, the end of the
+    /// request stream and the wait for the answer go to gRPC as one batch,
+    /// and etcd answers the one refresh and ends the stream (Go's
+    /// `KeepAliveOnce` also opens a stream per call). It blocks like any
+    /// call and fails over like a read: a refresh is safe to repeat. The
+    /// kept-alive handles of [`keep_alive`](Self::keep_alive) share one
+    /// long-lived stream instead.
     pub fn keep_alive_once(&self, id: i64) -> Result<KeepAliveResponse> {
-        let pump = self.pump()?;
-        let (reply, rx) = crossbeam_channel::bounded(1);
-        if !pump.send(Command::KeepAlive(KeepAliveCommand::Once { id, reply })) {
-            return Err(Error::ClientClosed);
-        }
-        self.wait_for(&rx)
+        let req = pb::LeaseKeepAliveRequest {
+            ID: id,
+            ..Default::default()
+        };
+        KeepAliveResponse::from_answer(self.unary(&KEEP_ALIVE_ONCE, &req, Retry::Safe)?)
     }
 }
+
+/// `LeaseKeepAlive` sent as a unary call: grpcio's unary path does not look
+/// at the method type, and the C core sends one message, closes the
+/// sending side and waits for one answer and the status, all in one batch
+/// with one completion. A stream opened, written and closed step by step
+/// costs several completions (and thread wake-ups) instead.
+const KEEP_ALIVE_ONCE: grpcio::Method<pb::LeaseKeepAliveRequest, pb::LeaseKeepAliveResponse> =
+    grpcio::Method {
+        ty: grpcio::MethodType::Unary,
+        ..methods::LEASE_LEASE_KEEP_ALIVE
+    };

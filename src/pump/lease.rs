@@ -39,6 +39,19 @@ impl KeepAliveResponse {
     pub fn ttl(&self) -> i64 {
         self.ttl
     }
+
+    /// etcd's answer to one refresh: a TTL of zero or less means it no
+    /// longer knows the lease.
+    pub(crate) fn from_answer(r: pb::LeaseKeepAliveResponse) -> Result<KeepAliveResponse> {
+        if r.TTL <= 0 {
+            return Err(Error::Etcd(EtcdError::LeaseNotFound));
+        }
+        Ok(KeepAliveResponse {
+            header: r.header.into(),
+            id: r.ID,
+            ttl: r.TTL,
+        })
+    }
 }
 
 /// Where a kept-alive lease stands.
@@ -116,17 +129,8 @@ impl KeepAliveShared {
 /// Commands from users to the keepalive driver.
 pub(crate) enum KeepAliveCommand {
     Add(Box<NewKeepAlive>),
-    Remove {
-        id: i64,
-    },
-    /// One refresh, answered on `reply`.
-    Once {
-        id: i64,
-        reply: Sender<Result<KeepAliveResponse>>,
-    },
+    Remove { id: i64 },
 }
-
-type OnceReply = Sender<Result<KeepAliveResponse>>;
 
 /// A lease to keep alive, as the user's handle registered it.
 pub(crate) struct NewKeepAlive {
@@ -207,11 +211,6 @@ pub(crate) struct KeepAlives {
     leases: HashMap<i64, Kept>,
     timers: BinaryHeap<Reverse<(Instant, Due, i64)>>,
     unanswered: VecDeque<(Instant, i64)>,
-    /// One-off refreshes waiting for a stream to be sent on.
-    once_unsent: VecDeque<(i64, OnceReply)>,
-    /// One-off refreshes sent, by lease, in sending order: the server
-    /// answers a lease's refreshes in order.
-    once_sent: HashMap<i64, VecDeque<OnceReply>>,
 }
 
 type KeepAliveStream = Duplex<pb::LeaseKeepAliveRequest, pb::LeaseKeepAliveResponse>;
@@ -223,33 +222,22 @@ fn refresh(id: i64) -> pb::LeaseKeepAliveRequest {
     }
 }
 
-impl KeepAlives {
-    fn send_once(&mut self, id: i64, reply: OnceReply, stream: &mut KeepAliveStream) {
-        if stream.is_open() {
-            stream.send(refresh(id));
-            self.once_sent.entry(id).or_default().push_back(reply);
-        } else {
-            self.once_unsent.push_back((id, reply));
-        }
-    }
-}
-
 impl Driver for KeepAlives {
     type Req = pb::LeaseKeepAliveRequest;
     type Resp = pb::LeaseKeepAliveResponse;
     type Command = KeepAliveCommand;
     const METHOD: &'static Method<pb::LeaseKeepAliveRequest, pb::LeaseKeepAliveResponse> =
         &methods::LEASE_LEASE_KEEP_ALIVE;
-    /// Without it a loop of `keep_alive_once` calls opened and reset a
-    /// stream per call, three times the work of a call on an open stream.
-    /// The Go client keeps its keepalive stream for the client's lifetime.
+    /// A program that drops its last handle and takes a new one soon after
+    /// (a lease per job, say) reuses the stream. The Go client keeps its
+    /// keepalive stream for the client's lifetime.
     const LINGER: Duration = Duration::from_secs(60);
 
     fn wants_stream(&self) -> bool {
-        !self.leases.is_empty() || !self.once_unsent.is_empty() || !self.once_sent.is_empty()
+        !self.leases.is_empty()
     }
 
-    fn command(&mut self, cmd: KeepAliveCommand, stream: &mut KeepAliveStream) {
+    fn command(&mut self, cmd: KeepAliveCommand, _stream: &mut KeepAliveStream) {
         let now = Instant::now();
         match cmd {
             KeepAliveCommand::Add(k) => {
@@ -271,22 +259,18 @@ impl Driver for KeepAlives {
             KeepAliveCommand::Remove { id } => {
                 self.leases.remove(&id);
             }
-            KeepAliveCommand::Once { id, reply } => self.send_once(id, reply, stream),
         }
     }
 
     /// A fresh stream: refresh every lease on it at once, and send the
     /// one-off refreshes that waited for it.
-    fn on_open(&mut self, now: Instant, stream: &mut KeepAliveStream) {
+    fn on_open(&mut self, now: Instant, _stream: &mut KeepAliveStream) {
         for (id, k) in &mut self.leases {
             k.next_send = now;
             k.outstanding_since = None;
             self.timers.push(Reverse((now, Due::Refresh, *id)));
         }
         self.unanswered.clear();
-        for (id, reply) in std::mem::take(&mut self.once_unsent) {
-            self.send_once(id, reply, stream);
-        }
     }
 
     fn on_broken(&mut self) {
@@ -294,12 +278,6 @@ impl Driver for KeepAlives {
             k.outstanding_since = None;
         }
         self.unanswered.clear();
-        // Refreshes are idempotent: the unanswered one-offs go again on
-        // the next stream.
-        for (id, replies) in self.once_sent.drain() {
-            self.once_unsent
-                .extend(replies.into_iter().map(|r| (id, r)));
-        }
     }
 
     fn on_response(
@@ -308,24 +286,8 @@ impl Driver for KeepAlives {
         now: Instant,
         _stream: &mut KeepAliveStream,
     ) -> Next {
-        if let Some(waiting) = self.once_sent.get_mut(&r.ID) {
-            if let Some(reply) = waiting.pop_front() {
-                let _ = reply.try_send(if r.TTL <= 0 {
-                    Err(Error::Etcd(EtcdError::LeaseNotFound))
-                } else {
-                    Ok(KeepAliveResponse {
-                        header: r.header.clone().into(),
-                        id: r.ID,
-                        ttl: r.TTL,
-                    })
-                });
-            }
-            if waiting.is_empty() {
-                self.once_sent.remove(&r.ID);
-            }
-        }
         let Some(k) = self.leases.get_mut(&r.ID) else {
-            return Next::Continue; // not kept alive (a one-off), or removed meanwhile
+            return Next::Continue; // removed meanwhile
         };
         if r.TTL <= 0 {
             let k = self.leases.remove(&r.ID).expect("lease entry");
@@ -419,11 +381,6 @@ impl Driver for KeepAlives {
             metrics::lease_lost(LeaseLoss::Closed);
             k.k.shared.set_lost(Error::ClientClosed);
             k.deliver(Err(Error::ClientClosed));
-        }
-        let sent = self.once_sent.drain().flat_map(|(_, r)| r);
-        let unsent = self.once_unsent.drain(..).map(|(_, r)| r);
-        for reply in sent.chain(unsent).collect::<Vec<_>>() {
-            let _ = reply.try_send(Err(Error::ClientClosed));
         }
     }
 }
