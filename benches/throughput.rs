@@ -15,7 +15,11 @@
 //! `-endpoints` defaults to `ETCD_ENDPOINTS`, else a throwaway etcd on tmpfs
 //! that the benchmark starts and stops. Without flags, a short default suite
 //! runs. `client_cpu_us_per_op` is this process's user+sys CPU time
-//! (getrusage) over the run, divided by the operations.
+//! (getrusage) over the run, divided by the operations; `ctxsw_per_op` its
+//! context switches (voluntary and not) per operation; `vcsw_per_op_by_thread`
+//! splits the voluntary ones by thread name (`worker` for the workload's
+//! own threads, `reader` for the watch reader; the client's threads by
+//! their names, numbers dropped), read from `/proc/self/task/*/status`.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -93,6 +97,70 @@ fn parse(argv: &[String]) -> Result<Args, String> {
 }
 
 /// This process's user+sys CPU time.
+/// Context switches of this process so far (voluntary + involuntary).
+fn ctx_switches() -> u64 {
+    // SAFETY: getrusage only writes the struct we hand it.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    (ru.ru_nvcsw + ru.ru_nivcsw) as u64
+}
+
+/// Voluntary context switches of one thread, from its `status` file.
+fn voluntary_switches(status: &str) -> u64 {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// The calling thread's voluntary context switches.
+fn my_voluntary_switches() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/status")
+        .map(|s| voluntary_switches(&s))
+        .unwrap_or(0)
+}
+
+/// Every live thread of this process: id, name without its digits (so
+/// `grpc-poll-1` and `grpc-poll-2` add up), voluntary switches.
+fn threads() -> Vec<(String, String, u64)> {
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+        return Vec::new();
+    };
+    dir.filter_map(|t| {
+        let t = t.ok()?;
+        let name = std::fs::read_to_string(t.path().join("comm")).ok()?;
+        let status = std::fs::read_to_string(t.path().join("status")).ok()?;
+        let name: String = name.trim().trim_end_matches(|c: char| c.is_ascii_digit() || c == '-').into();
+        Some((t.file_name().to_string_lossy().into_owned(), name, voluntary_switches(&status)))
+    })
+    .collect()
+}
+
+/// Voluntary switches per operation by thread name, over a run: the live
+/// threads' growth since `before`, plus the counts the workload threads
+/// reported as they ended (`ended`).
+fn split_by_thread(
+    before: &[(String, String, u64)],
+    ended: &[(&str, u64)],
+    ops: usize,
+) -> String {
+    let mut by_name: std::collections::BTreeMap<String, u64> = Default::default();
+    for (tid, name, n) in threads() {
+        let was = before.iter().find(|(t, ..)| *t == tid).map_or(0, |b| b.2);
+        *by_name.entry(name).or_default() += n.saturating_sub(was);
+    }
+    for (name, n) in ended {
+        *by_name.entry(name.to_string()).or_default() += n;
+    }
+    by_name
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(name, n)| format!("{}:{:.2}", name.replace([' ', ','], "_"), n as f64 / ops as f64))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 fn cpu_time() -> Duration {
     // SAFETY: getrusage only writes the struct we hand it.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
@@ -148,15 +216,19 @@ fn run(a: &Args, endpoints: &[String]) {
     });
 
     let next = Arc::new(AtomicUsize::new(0));
+    let threads0 = threads();
+    let csw0 = ctx_switches();
     let cpu0 = cpu_time();
     let start = Instant::now();
     let counter = watcher.map(|w| {
         let total = a.total;
         thread::spawn(move || {
+            let before = my_voluntary_switches();
             let mut got = 0;
             while got < total {
                 got += w.recv().expect("watch").events().len();
             }
+            my_voluntary_switches() - before
         })
     });
     let workers: Vec<_> = (0..a.clients)
@@ -166,6 +238,7 @@ fn run(a: &Args, endpoints: &[String]) {
             let val = val.clone();
             let next = next.clone();
             thread::spawn(move || {
+                let switches0 = my_voluntary_switches();
                 let mut lat = Vec::with_capacity(a.total / a.clients + 1);
                 let range_key = key(&a, 0);
                 let range_opts = if a.serializable {
@@ -176,7 +249,7 @@ fn run(a: &Args, endpoints: &[String]) {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     if i >= a.total {
-                        return lat;
+                        return (lat, my_voluntary_switches() - switches0);
                     }
                     let t = Instant::now();
                     let r = match a.workload.as_str() {
@@ -209,19 +282,24 @@ fn run(a: &Args, endpoints: &[String]) {
             })
         })
         .collect();
-    let mut lat: Vec<Duration> = workers
-        .into_iter()
-        .flat_map(|w| w.join().expect("worker"))
-        .collect();
+    let mut lat: Vec<Duration> = Vec::with_capacity(a.total);
+    let mut ended = vec![("worker", 0)];
+    for w in workers {
+        let (l, switches) = w.join().expect("worker");
+        lat.extend(l);
+        ended[0].1 += switches;
+    }
     if let Some(c) = counter {
-        c.join().expect("watch counter");
+        ended.push(("reader", c.join().expect("watch counter")));
     }
     let elapsed = start.elapsed();
     let cpu = cpu_time() - cpu0;
+    let csw = ctx_switches() - csw0;
+    let split = split_by_thread(&threads0, &ended, a.total);
     lat.sort_unstable();
     let pct = |q: f64| lat[((lat.len() - 1) as f64 * q) as usize].as_secs_f64() * 1000.0;
     println!(
-        "client=etcd-blocking workload={} clients={} conns={} total={} qps={:.0} p50_ms={:.3} p99_ms={:.3} client_cpu_us_per_op={:.1}",
+        "client=etcd-blocking workload={} clients={} conns={} total={} qps={:.0} p50_ms={:.3} p99_ms={:.3} client_cpu_us_per_op={:.1} ctxsw_per_op={:.2} vcsw_per_op_by_thread={}",
         a.workload,
         a.clients,
         a.conns,
@@ -229,7 +307,9 @@ fn run(a: &Args, endpoints: &[String]) {
         a.total as f64 / elapsed.as_secs_f64(),
         pct(0.5),
         pct(0.99),
-        cpu.as_secs_f64() * 1e6 / a.total as f64
+        cpu.as_secs_f64() * 1e6 / a.total as f64,
+        csw as f64 / a.total as f64,
+        split
     );
     for c in clients {
         let _ = c.close();
