@@ -131,8 +131,15 @@ fn threads() -> Vec<(String, String, u64)> {
         let t = t.ok()?;
         let name = std::fs::read_to_string(t.path().join("comm")).ok()?;
         let status = std::fs::read_to_string(t.path().join("status")).ok()?;
-        let name: String = name.trim().trim_end_matches(|c: char| c.is_ascii_digit() || c == '-').into();
-        Some((t.file_name().to_string_lossy().into_owned(), name, voluntary_switches(&status)))
+        let name: String = name
+            .trim()
+            .trim_end_matches(|c: char| c.is_ascii_digit() || c == '-')
+            .into();
+        Some((
+            t.file_name().to_string_lossy().into_owned(),
+            name,
+            voluntary_switches(&status),
+        ))
     })
     .collect()
 }
@@ -140,11 +147,7 @@ fn threads() -> Vec<(String, String, u64)> {
 /// Voluntary switches per operation by thread name, over a run: the live
 /// threads' growth since `before`, plus the counts the workload threads
 /// reported as they ended (`ended`).
-fn split_by_thread(
-    before: &[(String, String, u64)],
-    ended: &[(&str, u64)],
-    ops: usize,
-) -> String {
+fn split_by_thread(before: &[(String, String, u64)], ended: &[(&str, u64)], ops: usize) -> String {
     let mut by_name: std::collections::BTreeMap<String, u64> = Default::default();
     for (tid, name, n) in threads() {
         let was = before.iter().find(|(t, ..)| *t == tid).map_or(0, |b| b.2);
@@ -156,7 +159,13 @@ fn split_by_thread(
     by_name
         .into_iter()
         .filter(|(_, n)| *n > 0)
-        .map(|(name, n)| format!("{}:{:.2}", name.replace([' ', ','], "_"), n as f64 / ops as f64))
+        .map(|(name, n)| {
+            format!(
+                "{}:{:.2}",
+                name.replace([' ', ','], "_"),
+                n as f64 / ops as f64
+            )
+        })
         .collect::<Vec<_>>()
         .join(",")
 }

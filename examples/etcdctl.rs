@@ -666,7 +666,9 @@ fn run(cli: Cli) -> Res {
             };
             let lease = client.grant(60)?;
             let _alive = client.keep_alive(lease.id())?;
-            let leader = forever.campaign(name, lease.id(), proposal.clone())?;
+            let leader = forever
+                .campaign(name, lease.id(), proposal.clone())?
+                .into_leader();
             line(out, &String::from_utf8_lossy(leader.key()));
             line(out, &proposal);
             let _ = out.flush();

@@ -151,7 +151,10 @@ pub use lease::{
     KeepAlive, LeaseGrantOptions, LeaseGrantResponse, LeaseLeasesResponse, LeaseRevokeResponse,
     LeaseTimeToLiveResponse, TimeToLiveOptions,
 };
-pub use lock::{LeaderKey, LeaderResponse, LockResponse};
+pub use lock::{
+    CampaignResponse, LeaderKey, LeaderResponse, LockResponse, ProclaimResponse, ResignResponse,
+    UnlockResponse,
+};
 pub use maintenance::{
     Alarm, AlarmResponse, AlarmType, DefragmentResponse, DowngradeAction, DowngradeResponse,
     HashKvResponse, HashResponse, MoveLeaderResponse, StatusResponse,

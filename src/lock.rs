@@ -33,6 +33,56 @@ impl LockResponse {
     }
 }
 
+/// Answers that carry nothing but their header.
+macro_rules! header_only {
+    ($($(#[$doc:meta])* $name:ident;)*) => {$(
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub struct $name {
+            header: ResponseHeader,
+        }
+
+        impl $name {
+            /// The response header.
+            pub fn header(&self) -> &ResponseHeader {
+                &self.header
+            }
+        }
+    )*};
+}
+
+header_only! {
+    /// The answer to [`Client::unlock`].
+    UnlockResponse;
+    /// The answer to [`Client::proclaim`].
+    ProclaimResponse;
+    /// The answer to [`Client::resign`].
+    ResignResponse;
+}
+
+/// Leadership won by [`Client::campaign`]: the header, and the
+/// [`LeaderKey`] to proclaim and resign with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CampaignResponse {
+    header: ResponseHeader,
+    leader: LeaderKey,
+}
+
+impl CampaignResponse {
+    /// The response header.
+    pub fn header(&self) -> &ResponseHeader {
+        &self.header
+    }
+    /// Proof of leadership, for [`Client::proclaim`] and [`Client::resign`].
+    pub fn leader(&self) -> &LeaderKey {
+        &self.leader
+    }
+    /// Takes the proof of leadership out.
+    pub fn into_leader(self) -> LeaderKey {
+        self.leader
+    }
+}
+
 /// Proof of leadership in an election, needed to proclaim or resign.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LeaderKey {
@@ -126,9 +176,9 @@ const OBSERVE_BACKOFF_MAX: Duration = Duration::from_secs(1);
 /// client.unlock(held.key())?;
 ///
 /// let lead = client.with_timeout(Duration::from_secs(60)).campaign("elections/api", lease, "node-a")?;
-/// client.proclaim(&lead, "node-a, v2")?;
+/// client.proclaim(lead.leader(), "node-a, v2")?;
 /// println!("leader: {:?}", client.leader("elections/api")?.kv().map(|kv| kv.value_str()));
-/// client.resign(&lead)?;
+/// client.resign(lead.leader())?;
 /// # Ok::<(), etcd_blocking::Error>(())
 /// ```
 impl Client {
@@ -149,15 +199,17 @@ impl Client {
     }
 
     /// Releases a lock by deleting its ownership key.
-    pub fn unlock(&self, key: impl Into<Vec<u8>>) -> Result<ResponseHeader> {
+    pub fn unlock(&self, key: impl Into<Vec<u8>>) -> Result<UnlockResponse> {
         let req = lpb::UnlockRequest {
             key: named(key)?,
             ..Default::default()
         };
-        Ok(self
-            .unary(&methods::LOCK_UNLOCK, &req, Retry::Safe)?
-            .header
-            .into())
+        Ok(UnlockResponse {
+            header: self
+                .unary(&methods::LOCK_UNLOCK, &req, Retry::Safe)?
+                .header
+                .into(),
+        })
     }
 
     /// Campaigns in the election `name` with `value`, waiting until this
@@ -167,7 +219,7 @@ impl Client {
         name: impl Into<Vec<u8>>,
         lease: i64,
         value: impl Into<Vec<u8>>,
-    ) -> Result<LeaderKey> {
+    ) -> Result<CampaignResponse> {
         let req = epb::CampaignRequest {
             name: named(name)?,
             lease,
@@ -176,11 +228,14 @@ impl Client {
         };
         let r = self.unary(&methods::ELECTION_CAMPAIGN, &req, Retry::Never)?;
         let l = r.leader.into_option().unwrap_or_default();
-        Ok(LeaderKey {
-            name: l.name,
-            key: l.key,
-            rev: l.rev,
-            lease: l.lease,
+        Ok(CampaignResponse {
+            header: r.header.into(),
+            leader: LeaderKey {
+                name: l.name,
+                key: l.key,
+                rev: l.rev,
+                lease: l.lease,
+            },
         })
     }
 
@@ -189,16 +244,18 @@ impl Client {
         &self,
         leader: &LeaderKey,
         value: impl Into<Vec<u8>>,
-    ) -> Result<ResponseHeader> {
+    ) -> Result<ProclaimResponse> {
         let req = epb::ProclaimRequest {
             leader: protobuf::MessageField::some(leader.clone().into_proto()),
             value: value.into(),
             ..Default::default()
         };
-        Ok(self
-            .unary(&methods::ELECTION_PROCLAIM, &req, Retry::Never)?
-            .header
-            .into())
+        Ok(ProclaimResponse {
+            header: self
+                .unary(&methods::ELECTION_PROCLAIM, &req, Retry::Never)?
+                .header
+                .into(),
+        })
     }
 
     /// The current leader of the election `name` and its value; with no
@@ -214,15 +271,17 @@ impl Client {
     }
 
     /// Gives up leadership, so the next campaigner wins.
-    pub fn resign(&self, leader: &LeaderKey) -> Result<ResponseHeader> {
+    pub fn resign(&self, leader: &LeaderKey) -> Result<ResignResponse> {
         let req = epb::ResignRequest {
             leader: protobuf::MessageField::some(leader.clone().into_proto()),
             ..Default::default()
         };
-        Ok(self
-            .unary(&methods::ELECTION_RESIGN, &req, Retry::Never)?
-            .header
-            .into())
+        Ok(ResignResponse {
+            header: self
+                .unary(&methods::ELECTION_RESIGN, &req, Retry::Never)?
+                .header
+                .into(),
+        })
     }
 
     /// Follows the leadership of the election `name`: calls `on_leader`

@@ -256,7 +256,7 @@ fn server_streams_survive_an_expired_token() {
         .connect()
         .unwrap();
     let lease = c.grant(30).unwrap().id();
-    let leader = c.campaign("elect/e", lease, "v1").unwrap();
+    let leader = c.campaign("elect/e", lease, "v1").unwrap().into_leader();
 
     // A snapshot started on a dead token.
     thread::sleep(Duration::from_secs(4));
@@ -312,7 +312,7 @@ fn server_streams_survive_an_expired_token() {
             .join()
             .unwrap()
             .expect("campaign wait across a token expiry");
-        assert_eq!(l.lease(), wlease);
+        assert_eq!(l.leader().lease(), wlease);
     });
 }
 

@@ -38,7 +38,7 @@ fn a_lock_is_held_by_one_at_a_time() {
         "lock not exclusive"
     );
     let released = Instant::now();
-    a.unlock(held.key()).unwrap();
+    assert!(a.unlock(held.key()).unwrap().header().revision() > 0);
     let acquired = rx
         .recv_timeout(Duration::from_secs(5))
         .expect("second locker");
@@ -76,7 +76,9 @@ fn an_election_has_one_leader_that_can_proclaim_and_resign() {
 
     let la = a.grant(30).unwrap().id();
     let lb = b.grant(30).unwrap().id();
-    let leader = a.campaign(&*name, la, "a:1").unwrap();
+    let won = a.campaign(&*name, la, "a:1").unwrap();
+    assert!(won.header().revision() > 0);
+    let leader = won.into_leader();
     assert_eq!(leader.name(), name.as_bytes());
     assert_eq!(leader.lease(), la);
     let now = b.leader(&*name).unwrap();
@@ -106,10 +108,10 @@ fn an_election_has_one_leader_that_can_proclaim_and_resign() {
         })
     };
     thread::sleep(Duration::from_millis(300));
-    a.proclaim(&leader, "a:2").unwrap();
+    assert!(a.proclaim(&leader, "a:2").unwrap().header().revision() > 0);
     assert_eq!(b.leader(&*name).unwrap().kv().unwrap().value(), b"a:2");
     a.resign(&leader).unwrap();
-    let b_leader = campaigner.join().unwrap().unwrap();
+    let b_leader = campaigner.join().unwrap().unwrap().into_leader();
     assert_eq!(b.leader(&*name).unwrap().kv().unwrap().value(), b"b:1");
     let seen = observer.join().unwrap();
     assert_eq!(seen.first().map(Vec::as_slice), Some(&b"a:1"[..]));
