@@ -241,7 +241,11 @@ impl Error {
     /// and says nothing about the request itself.
     ///
     /// This answers for the *failure*; whether a retry is safe also depends
-    /// on the call (a write that timed out may already be applied).
+    /// on the call: a write that failed with [`Error::Ambiguous`] or
+    /// [`Error::DeadlineExceeded`] is "retryable" yet may already be
+    /// applied, so before sending a write again check
+    /// [`is_outcome_unknown`](Self::is_outcome_unknown) (and read, if it
+    /// says so). Reads may always be retried.
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Unavailable(_)
@@ -266,8 +270,9 @@ impl Error {
     /// [`Error::Canceled`] and [`Error::ClientClosed`] (the call may have
     /// been in flight when it was cut short), etcd's own
     /// [`EtcdError::Timeout`], [`EtcdError::TimeoutDueToLeaderFail`],
-    /// [`EtcdError::TimeoutDueToConnectionLost`], [`EtcdError::LeaderChanged`]
-    /// and [`EtcdError::Stopped`] (the proposal may still commit), and an
+    /// [`EtcdError::TimeoutDueToConnectionLost`], [`EtcdError::LeaderChanged`],
+    /// [`EtcdError::Stopped`] and [`EtcdError::RequestCanceled`] (the
+    /// proposal may still commit), and an
     /// [`Error::Grpc`] status the client cannot interpret. Every other
     /// error means the write was not applied. For reads the question does
     /// not arise: a read changes nothing.
