@@ -1,6 +1,6 @@
 //! Throughput benchmark with the same flags and output line as the peer
-//! clients' programs in `../shared/anchors`, so the three can be compared
-//! side by side against one server:
+//! clients' benchmark programs (the "anchors", see `benches/README.md`),
+//! so the three can be compared side by side against one server:
 //!
 //!     cargo bench --bench throughput -- -workload put -clients 64 -conns 4 -total 30000
 //!
@@ -326,13 +326,32 @@ fn run(a: &Args, endpoints: &[String]) {
 }
 
 /// `-total` idle watches on one client: setup time, memory, and CPU while
-/// nothing happens.
+/// nothing happens. The watches are created by `-clients` threads at once
+/// (each `watch` call blocks until etcd created its watch, so one thread
+/// pays a round trip per watch; several share the one stream and overlap).
 fn idle_watches(a: &Args, endpoints: &[String]) {
     let c = Client::connect(endpoints).expect("connect");
     let rss0 = rss_mib();
     let t = Instant::now();
-    let watchers: Vec<_> = (0..a.total)
-        .map(|i| c.watch(format!("idle/{i}")).expect("watch"))
+    let next = Arc::new(AtomicUsize::new(0));
+    let creators: Vec<_> = (0..a.clients.max(1))
+        .map(|_| {
+            let (c, next, total) = (c.clone(), next.clone(), a.total);
+            thread::spawn(move || {
+                let mut mine = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= total {
+                        return mine;
+                    }
+                    mine.push(c.watch(format!("idle/{i}")).expect("watch"));
+                }
+            })
+        })
+        .collect();
+    let watchers: Vec<_> = creators
+        .into_iter()
+        .flat_map(|t| t.join().expect("creator"))
         .collect();
     let setup = t.elapsed();
     let rss1 = rss_mib();
@@ -340,8 +359,9 @@ fn idle_watches(a: &Args, endpoints: &[String]) {
     thread::sleep(Duration::from_secs(a.idle_secs));
     let cpu = cpu_time() - cpu0;
     println!(
-        "client=etcd-blocking workload=idle-watches total={} setup_s={:.2} rss_mib_per_1000={:.2} idle_cpu_pct={:.2}",
+        "client=etcd-blocking workload=idle-watches total={} creators={} setup_s={:.2} rss_mib_per_1000={:.2} idle_cpu_pct={:.2}",
         a.total,
+        a.clients.max(1),
         setup.as_secs_f64(),
         (rss1 - rss0) * 1000.0 / a.total as f64,
         cpu.as_secs_f64() * 100.0 / a.idle_secs as f64

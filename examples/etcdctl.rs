@@ -17,7 +17,7 @@
 //! ETCDCTL_ENDPOINTS=127.0.0.1:2379 cargo run --features tls --example etcdctl -- put k v
 //! cargo run --features tls --example etcdctl -- --endpoints=127.0.0.1:2379 get k -w json
 //! ```
-//! (`tests/etcdctl.rs` compares it with the real etcdctl.)
+//! (`tests/etcdctl_compat.rs` compares it with the real etcdctl.)
 
 use std::io::{IsTerminal, Read, Write};
 use std::process::ExitCode;

@@ -27,7 +27,8 @@ pub struct ClientBuilder {
 
 impl ClientBuilder {
     /// Settings with the defaults, for these endpoints (`host:port`,
-    /// `http://host:port` or `https://host:port`).
+    /// `http://host:port`, `https://host:port` or `unix://path`; a bare
+    /// `host:port` is plain text).
     pub fn new<I, S>(endpoints: I) -> ClientBuilder
     where
         I: IntoIterator<Item = S>,

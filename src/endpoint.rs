@@ -29,9 +29,10 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
-    /// Parses `host:port`, `http://host:port` or `https://host:port`
-    /// (IPv6 hosts in brackets: `[::1]:2379`). A trailing `/` is allowed;
-    /// any other path, a missing or zero port, or another scheme is an error.
+    /// Parses `host:port`, `http://host:port`, `https://host:port` (IPv6
+    /// hosts in brackets: `[::1]:2379`) or `unix://path` (below). A
+    /// trailing `/` is allowed; any other path, a missing or zero port, or
+    /// another scheme is an error.
     ///
     /// `unix://path` is a Unix socket, as etcd listens on with
     /// `--listen-client-urls unix://…`: `unix://localhost:2379` is the file

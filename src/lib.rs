@@ -1,7 +1,8 @@
 //! A blocking, thread-safe client for etcd v3.
 //!
 //! No async runtime: every call blocks the calling thread and returns within
-//! a deadline. gRPC runs on grpcio's C-core channels; a [`Client`] is cheap
+//! a deadline (the client-side lock and campaign waits of
+//! [`concurrency`] excepted: they wait as long as it takes unless bounded). gRPC runs on grpcio's C-core channels; a [`Client`] is cheap
 //! to clone and all clones share one set of connections.
 //!
 //! # Quick start

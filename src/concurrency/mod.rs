@@ -22,13 +22,17 @@
 //!
 //! # Waiting
 //!
-//! Every call that waits ([`Mutex::lock`], [`Election::campaign`],
-//! [`recipes::Queue::dequeue`], …) waits within the deadline of the
-//! recipe's client handle (the session's or the client's, unless changed
-//! with `with_timeout`), and stops at once when that handle's
-//! [`CancelToken`](crate::CancelToken) fires or the client closes. A wait
-//! that does not succeed withdraws its key, so it never holds up the
-//! queue behind it.
+//! [`Mutex::lock`] and [`Election::campaign`] wait as long as it takes,
+//! as Go's do with a context that has no deadline: waiting is what they
+//! are for. [`Mutex::lock_within`] and [`Election::campaign_within`] bound
+//! one wait. The recipes' waits ([`recipes::Queue::dequeue`], the
+//! barriers, [`recipes::RwMutex`]) run within the deadline of the recipe's
+//! client handle (the session's or the client's, unless changed with
+//! `with_timeout`). Each request a wait makes has the request timeout.
+//! Every wait stops at once when the handle's
+//! [`CancelToken`](crate::CancelToken) fires, the client closes or the
+//! session ends. A wait that does not succeed withdraws its key, so it
+//! never holds up the queue behind it.
 //!
 //! # Fencing
 //!

@@ -1,6 +1,7 @@
-//! The keepalive driver: keeps every kept-alive lease of a client (and the
-//! one-off refreshes of `keep_alive_once`) on the pump's one shared
-//! LeaseKeepAlive stream, and the values it delivers to keepalive handles.
+//! The keepalive driver: keeps every kept-alive lease of a client on the
+//! pump's one shared LeaseKeepAlive stream, and the values it delivers to
+//! keepalive handles. (`keep_alive_once` is a call of its own, in
+//! `lease.rs`.)
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -262,8 +263,7 @@ impl Driver for KeepAlives {
         }
     }
 
-    /// A fresh stream: refresh every lease on it at once, and send the
-    /// one-off refreshes that waited for it.
+    /// A fresh stream: refresh every lease on it at once.
     fn on_open(&mut self, now: Instant, _stream: &mut KeepAliveStream) {
         for (id, k) in &mut self.leases {
             k.next_send = now;
