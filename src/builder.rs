@@ -28,7 +28,8 @@ pub struct ClientBuilder {
 impl ClientBuilder {
     /// Settings with the defaults, for these endpoints (`host:port`,
     /// `http://host:port`, `https://host:port` or `unix://path`; a bare
-    /// `host:port` is plain text).
+    /// `host:port` is TLS when [`tls`](Self::tls) options are set, as in
+    /// Go's clientv3, and plain text otherwise).
     pub fn new<I, S>(endpoints: I) -> ClientBuilder
     where
         I: IntoIterator<Item = S>,

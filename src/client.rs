@@ -197,7 +197,7 @@ impl Client {
     /// defragment, hash), as `etcdctl --endpoints=one`. `endpoint` must be
     /// one of the client's endpoints, in any accepted form.
     pub fn with_endpoint(&self, endpoint: &str) -> Result<Client> {
-        let wanted = Endpoint::parse(endpoint)?;
+        let wanted = self.shared.config.parse_endpoint(endpoint)?;
         self.with_transport(|t| {
             t.members().index_of(&wanted).map(drop).ok_or_else(|| {
                 Error::InvalidConfig(format!("{endpoint} is not one of the client's endpoints"))
@@ -343,7 +343,7 @@ impl Client {
     {
         let mut list: Vec<Endpoint> = Vec::new();
         for e in endpoints {
-            let e = Endpoint::parse(e.as_ref())?;
+            let e = self.shared.config.parse_endpoint(e.as_ref())?;
             if !list.contains(&e) {
                 list.push(e);
             }

@@ -101,7 +101,21 @@ impl Config {
         if self.endpoints.is_empty() {
             return Err(Error::InvalidConfig("no endpoints given".into()));
         }
-        self.endpoints.iter().map(|e| Endpoint::parse(e)).collect()
+        self.endpoints
+            .iter()
+            .map(|e| self.parse_endpoint(e))
+            .collect()
+    }
+
+    /// One endpoint as this configuration dials it. Without a scheme it is
+    /// TLS when TLS options are set and plain text otherwise, as Go's
+    /// clientv3 and etcdctl dial it; `http://` is always plain text.
+    pub fn parse_endpoint(&self, e: &str) -> Result<Endpoint> {
+        if self.tls.is_some() && !e.contains("://") {
+            Endpoint::parse(&format!("https://{e}"))
+        } else {
+            Endpoint::parse(e)
+        }
     }
 
     /// Refuses settings that cannot work, before anything is dialed.
@@ -198,5 +212,10 @@ mod tests {
         assert!(e.to_string().contains("https"), "{e}");
         c.endpoints.push("https://127.0.0.1:2380".into());
         assert!(c.validate().is_ok());
+        // Without a scheme: TLS with TLS options, plain text without.
+        c.endpoints = vec!["127.0.0.1:2379".into()];
+        assert!(c.parsed_endpoints().unwrap()[0].is_tls());
+        c.tls = None;
+        assert!(!c.parsed_endpoints().unwrap()[0].is_tls());
     }
 }

@@ -61,7 +61,7 @@ pub(crate) fn config_from(var: &dyn Fn(&str) -> Result<Option<String>>) -> Resul
         }
     };
 
-    let mut endpoints = match get("ETCDCTL_ENDPOINTS")? {
+    let endpoints = match get("ETCDCTL_ENDPOINTS")? {
         None => vec![DEFAULT_ENDPOINT.to_string()],
         Some(v) => {
             let list = split_csv(&v).map_err(|why| invalid("ETCDCTL_ENDPOINTS", &v, &why))?;
@@ -172,15 +172,8 @@ pub(crate) fn config_from(var: &dyn Fn(&str) -> Result<Option<String>>) -> Resul
     if tls.is_none() && !insecure_transport {
         tls = Some(TlsOptions::new());
     }
-    if tls.is_some() {
-        // etcdctl's gRPC dials an endpoint without a scheme with the TLS
-        // settings when there are any, and `http://` ones in plain text.
-        for e in &mut endpoints {
-            if !e.contains("://") {
-                *e = format!("https://{e}");
-            }
-        }
-    }
+    // Endpoints without a scheme are dialed with the TLS settings when
+    // there are any, as etcdctl does: the configuration's rule.
     cfg.endpoints = endpoints;
     cfg.tls = tls;
 
@@ -490,7 +483,13 @@ mod tests {
         ])
         .unwrap();
         assert!(c.tls.is_some());
-        assert_eq!(c.endpoints, ["https://h:1", "http://h:2"]);
+        let dialed: Vec<String> = c
+            .parsed_endpoints()
+            .unwrap()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(dialed, ["https://h:1", "http://h:2"]);
         let c = cfg(&[
             ("ETCDCTL_DISCOVERY_SRV", "example.com"),
             ("ETCDCTL_DISCOVERY_SRV_NAME", "prod"),

@@ -293,6 +293,23 @@ fn https_without_tls_options_uses_system_roots_and_fails() {
 }
 
 #[test]
+fn an_endpoint_without_a_scheme_is_tls_when_tls_options_are_set() {
+    // As Go's clientv3: the TLS options apply to `host:port`.
+    let url = server().tls_client_url(0);
+    let bare = url.trim_start_matches("https://").to_string();
+    let c = Client::builder([&bare])
+        .tls(trusted())
+        .connect_timeout(GOOD_CONNECT_TIMEOUT)
+        .connect()
+        .unwrap_or_else(|e| panic!("{e}\n{}", server().logs_report()));
+    put_get(&c, "tls-bare");
+    assert_eq!(c.endpoints(), [url]);
+    // The same spelling aims a handle at that member.
+    c.with_endpoint(&bare).unwrap().get("tls-bare").unwrap();
+    c.close().unwrap();
+}
+
+#[test]
 fn plaintext_client_on_the_tls_port_fails_promptly() {
     let url = server().tls_client_url(0);
     let plain = url.replacen("https://", "http://", 1);
