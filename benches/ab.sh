@@ -14,23 +14,14 @@ old=$1 new=$2
 shift 2
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 go="${ANCHORS:-$(pwd)/../shared/anchors}/bin/go-clientv3"
-etcd_bin="${ETCD_BIN:-$(command -v etcd || echo /usr/bin/etcd)}"
-dir="$(mktemp -d /dev/shm/etcd-ab.XXXXXX)"
-port=$((20000 + RANDOM % 20000))
-"$etcd_bin" --name ab --data-dir "$dir/data" \
-  --listen-client-urls "http://127.0.0.1:$port" --advertise-client-urls "http://127.0.0.1:$port" \
-  --listen-peer-urls "http://127.0.0.1:$((port + 1))" --initial-advertise-peer-urls "http://127.0.0.1:$((port + 1))" \
-  --initial-cluster "ab=http://127.0.0.1:$((port + 1))" \
-  --logger zap --log-outputs stderr --log-level error >"$dir/etcd.log" 2>&1 &
-etcd_pid=$!
-trap 'kill $etcd_pid 2>/dev/null; wait $etcd_pid 2>/dev/null || true; rm -rf "$dir"' EXIT
-sleep 2
+# shellcheck source=benches/etcd-tmpfs.sh
+source benches/etcd-tmpfs.sh
 for args in "$@"; do
   for _ in $(seq "${ROUNDS:-5}"); do
     for prog in "$old" "$new" "$go"; do
       [ -x "$prog" ] || continue
       # shellcheck disable=SC2086
-      echo "$(basename "$prog") $("$prog" -endpoints "127.0.0.1:$port" $args 2>/dev/null | grep '^client=' || echo FAILED)"
+      echo "$(basename "$prog") $("$prog" -endpoints "$ep" $args 2>/dev/null | grep '^client=' || echo FAILED)"
     done
   done
 done

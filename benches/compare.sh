@@ -31,24 +31,8 @@ fi
 cargo bench --features tls --no-run >/dev/null 2>&1 || cargo bench --features tls --no-run
 ours="$(ls -t target/release/deps/throughput-* | grep -v '\.d$' | head -1)"
 
-etcd_bin="${ETCD_BIN:-$(command -v etcd || echo /usr/bin/etcd)}"
-dir="$(mktemp -d /dev/shm/etcd-bench.XXXXXX)"
-port=$((20000 + RANDOM % 20000))
-"$etcd_bin" --name bench --data-dir "$dir/data" \
-  --listen-client-urls "http://127.0.0.1:$port" --advertise-client-urls "http://127.0.0.1:$port" \
-  --listen-peer-urls "http://127.0.0.1:$((port + 1))" --initial-advertise-peer-urls "http://127.0.0.1:$((port + 1))" \
-  --initial-cluster "bench=http://127.0.0.1:$((port + 1))" \
-  --logger zap --log-outputs stderr --log-level error >"$dir/etcd.log" 2>&1 &
-etcd_pid=$!
-trap 'kill $etcd_pid 2>/dev/null; wait $etcd_pid 2>/dev/null || true; rm -rf "$dir"' EXIT
-ep="127.0.0.1:$port"
-for _ in $(seq 100); do
-  curl -fs "http://$ep/health" >/dev/null 2>&1 && break
-  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-  sleep 0.1
-done
-sleep 0.5
-version="$("$etcd_bin" --version | sed -n 's/^etcd Version: //p')"
+# shellcheck source=benches/etcd-tmpfs.sh
+source benches/etcd-tmpfs.sh
 echo "# etcd $version on tmpfs at $ep; $(nproc) cores; $rounds rounds, alternating"
 
 run() {
@@ -59,7 +43,7 @@ run() {
 
 field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p" <<<"$2"; }
 
-results="$dir/results"
+results="$etcd_dir/results"
 : >"$results"
 matrix=(
   "-workload put -clients 1 -conns 1 -total 5000"

@@ -242,7 +242,14 @@ impl Transport {
     }
 
     /// Records the revision of an answer; returns the highest seen before.
+    /// Every answer comes through here: a plain load first, so only an
+    /// answer that raises the mark writes the shared cache line (reads of
+    /// an unchanged store do not contend across caller threads).
     pub fn saw(&self, revision: i64) -> i64 {
+        let seen = self.seen_revision.load(Ordering::Relaxed);
+        if revision <= seen {
+            return seen;
+        }
         self.seen_revision.fetch_max(revision, Ordering::Relaxed)
     }
 

@@ -286,17 +286,18 @@ impl Driver for KeepAlives {
         now: Instant,
         _stream: &mut KeepAliveStream,
     ) -> Next {
-        let Some(k) = self.leases.get_mut(&r.ID) else {
+        let id = r.ID;
+        let Some(k) = self.leases.get_mut(&id) else {
             return Next::Continue; // removed meanwhile
         };
-        if r.TTL <= 0 {
-            let k = self.leases.remove(&r.ID).expect("lease entry");
+        let Ok(resp) = KeepAliveResponse::from_answer(r) else {
+            let k = self.leases.remove(&id).expect("lease entry");
             k.lose(
                 "etcd no longer knows the lease (expired or revoked)".into(),
                 LeaseLoss::Revoked,
             );
             return Next::Continue;
-        }
+        };
         // The TTL counts from when the server got the refresh, which was
         // after we sent it: measuring from the send is the safe side.
         let sent = k.outstanding_since.take();
@@ -304,15 +305,11 @@ impl Driver for KeepAlives {
             metrics::keepalive_refreshed(now.saturating_duration_since(t));
         }
         let sent = sent.unwrap_or(now);
-        k.expires_at = sent + Duration::from_secs(r.TTL as u64);
-        self.timers.push(Reverse((k.expires_at, Due::Expiry, r.ID)));
-        k.k.granted_ttl = r.TTL;
-        k.k.shared.set_alive(r.TTL, k.expires_at);
-        k.deliver(Ok(KeepAliveResponse {
-            header: r.header.into(),
-            id: r.ID,
-            ttl: r.TTL,
-        }));
+        k.expires_at = sent + Duration::from_secs(resp.ttl as u64);
+        self.timers.push(Reverse((k.expires_at, Due::Expiry, id)));
+        k.k.granted_ttl = resp.ttl;
+        k.k.shared.set_alive(resp.ttl, k.expires_at);
+        k.deliver(Ok(resp));
         Next::Continue
     }
 
