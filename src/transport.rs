@@ -170,7 +170,26 @@ pub(crate) struct Transport {
     /// leader, built once.
     has_leader: Metadata,
     /// The highest revision in any answer so far (monotonic reads).
-    seen_revision: AtomicI64,
+    seen_revision: Arc<RevisionMark>,
+}
+
+/// The highest revision in any answer so far (monotonic reads). Shared
+/// with the stream readers that run on the completion-queue threads.
+#[derive(Default)]
+pub(crate) struct RevisionMark(AtomicI64);
+
+impl RevisionMark {
+    /// Records the revision of an answer; returns the highest seen before.
+    /// Every answer comes through here: a plain load first, so only an
+    /// answer that raises the mark writes the shared cache line (reads of
+    /// an unchanged store do not contend across caller threads).
+    pub fn saw(&self, revision: i64) -> i64 {
+        let seen = self.0.load(Ordering::Relaxed);
+        if revision <= seen {
+            return seen;
+        }
+        self.0.fetch_max(revision, Ordering::Relaxed)
+    }
 }
 
 impl Transport {
@@ -202,7 +221,7 @@ impl Transport {
             channels,
             max_send: cfg.max_send_message_size,
             has_leader: session::headers(None, true),
-            seen_revision: AtomicI64::new(0),
+            seen_revision: Arc::default(),
         };
         // A wrong password fails here, typed, without retries.
         t.renew_token(0, &ctx)?;
@@ -242,15 +261,14 @@ impl Transport {
     }
 
     /// Records the revision of an answer; returns the highest seen before.
-    /// Every answer comes through here: a plain load first, so only an
-    /// answer that raises the mark writes the shared cache line (reads of
-    /// an unchanged store do not contend across caller threads).
     pub fn saw(&self, revision: i64) -> i64 {
-        let seen = self.seen_revision.load(Ordering::Relaxed);
-        if revision <= seen {
-            return seen;
-        }
-        self.seen_revision.fetch_max(revision, Ordering::Relaxed)
+        self.seen_revision.saw(revision)
+    }
+
+    /// The highest-revision mark, for answers read off the transport's
+    /// calls (the pump's streams).
+    pub fn revision_mark(&self) -> Arc<RevisionMark> {
+        self.seen_revision.clone()
     }
 
     /// Logs in again unless someone already did since token generation

@@ -1,8 +1,15 @@
 //! One long-lived bidirectional stream that knows nothing of watches or
 //! leases: it opens on the member [`Members::pick`] chooses, moves queued
-//! requests into gRPC, collects responses, and on failure marks the member
-//! failed and schedules a reopen with backoff. A driver re-creates its
-//! state on every fresh stream.
+//! requests into gRPC, and on failure marks the member failed and
+//! schedules a reopen with backoff. A driver re-creates its state on every
+//! fresh stream.
+//!
+//! Responses are not read here: each fresh stream hands its receiving half
+//! out once ([`Duplex::take_receiver`]) to a reader that runs on the
+//! completion-queue thread, and the stream is told what the reader saw
+//! ([`Duplex::on_message`], [`Duplex::ended`]). Each open gets a new
+//! generation, so what a reader of an older stream reports is recognized
+//! as stale.
 
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -10,7 +17,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use futures_core::Stream;
 use futures_sink::Sink;
 use grpcio::{CallOption, ClientDuplexReceiver, ClientDuplexSender, Metadata, Method, WriteFlags};
 
@@ -24,11 +30,9 @@ const REOPEN_BACKOFF_MIN: Duration = Duration::from_millis(50);
 const REOPEN_BACKOFF_MAX: Duration = Duration::from_secs(2);
 
 /// What happened on a stream during one [`Duplex::drive`].
-pub(crate) enum StreamEvent<Resp> {
+pub(crate) enum StreamEvent {
     /// A fresh stream is open: the driver queues its state again.
     Opened,
-    /// A response arrived.
-    Message(Resp),
     /// The stream failed; it will be reopened after a backoff. When etcd
     /// refused its token, the token generation it was opened with.
     Broken { stale_token: Option<u64> },
@@ -36,8 +40,10 @@ pub(crate) enum StreamEvent<Resp> {
 
 struct Live<Req, Resp> {
     sink: ClientDuplexSender<Req>,
-    rx: ClientDuplexReceiver<Resp>,
+    /// The receiving half, until the reader takes it.
+    rx: Option<ClientDuplexReceiver<Resp>>,
     member: Arc<Member>,
+    generation: u64,
     unflushed: bool,
     /// Token generation the stream was opened with.
     token_generation: u64,
@@ -58,6 +64,8 @@ pub(crate) struct Duplex<Req: 'static, Resp: 'static> {
     /// Whether the next open replaces a stream that broke, stalled or
     /// needed a new token (for `etcd_client_stream_reopens_total`).
     reopening: bool,
+    /// Streams opened so far: the open one's generation.
+    opened: u64,
 }
 
 impl<Req: 'static, Resp: 'static> Duplex<Req, Resp> {
@@ -67,6 +75,7 @@ impl<Req: 'static, Resp: 'static> Duplex<Req, Resp> {
             linger,
             wanted_at: None,
             reopening: false,
+            opened: 0,
             live: None,
             outbox: VecDeque::new(),
             retry_at: None,
@@ -83,6 +92,50 @@ impl<Req: 'static, Resp: 'static> Duplex<Req, Resp> {
 
     pub fn is_open(&self) -> bool {
         self.live.is_some()
+    }
+
+    /// The open stream's generation.
+    pub fn generation(&self) -> Option<u64> {
+        self.live.as_ref().map(|l| l.generation)
+    }
+
+    /// Whether requests wait to be moved into gRPC (by the next drive).
+    pub fn has_queued(&self) -> bool {
+        !self.outbox.is_empty()
+    }
+
+    /// The receiving half of a freshly opened stream, with its generation
+    /// and member (whose channel's completion queue should run the
+    /// reader); given out once per stream.
+    pub fn take_receiver(&mut self) -> Option<(u64, ClientDuplexReceiver<Resp>, Arc<Member>)> {
+        let live = self.live.as_mut()?;
+        let rx = live.rx.take()?;
+        Some((live.generation, rx, live.member.clone()))
+    }
+
+    /// The open stream's reader got a response.
+    pub fn on_message(&mut self) {
+        if let Some(live) = &self.live {
+            self.backoff = REOPEN_BACKOFF_MIN;
+            live.rpc.received();
+        }
+    }
+
+    /// The open stream's reader saw it end: with an error, or (`None`)
+    /// ended cleanly by the server, which is a failure for a stream meant
+    /// to last.
+    pub fn ended(&mut self, members: &Members, why: Option<Error>, events: &mut Vec<StreamEvent>) {
+        let why = match why {
+            Some(e) => e,
+            None => {
+                // A clean end (status OK), as Go's interceptor counts it.
+                if let Some(live) = &mut self.live {
+                    live.rpc.handled(Some(Code::Ok));
+                }
+                error::unreachable("stream ended by the server".into())
+            }
+        };
+        self.broken(members, &why, events);
     }
 
     /// Drops the stream (which cancels it on the server) and whatever was
@@ -128,7 +181,7 @@ impl<Req: 'static, Resp: 'static> Duplex<Req, Resp> {
         self.live.is_none().then_some(self.retry_at).flatten()
     }
 
-    fn broken(&mut self, members: &Members, why: &Error, events: &mut Vec<StreamEvent<Resp>>) {
+    fn broken(&mut self, members: &Members, why: &Error, events: &mut Vec<StreamEvent>) {
         let mut stale_token = None;
         if let Some(mut live) = self.live.take() {
             live.rpc.ended(why.clone());
@@ -152,8 +205,8 @@ impl<Req: 'static, Resp: 'static> Duplex<Req, Resp> {
 
     /// Opens the stream if it is wanted and due (with the metadata and
     /// token generation `headers` gives), closes it once it has been
-    /// unwanted for its linger time, sends what is queued and collects what
-    /// arrived. Returns whether anything happened.
+    /// unwanted for its linger time, and sends what is queued. Returns
+    /// whether anything happened.
     pub fn drive(
         &mut self,
         cx: &mut Context<'_>,
@@ -161,7 +214,7 @@ impl<Req: 'static, Resp: 'static> Duplex<Req, Resp> {
         headers: impl FnOnce() -> (u64, Metadata),
         want: bool,
         now: Instant,
-        events: &mut Vec<StreamEvent<Resp>>,
+        events: &mut Vec<StreamEvent>,
     ) -> bool {
         if want {
             self.wanted_at = Some(now);
@@ -186,10 +239,12 @@ impl<Req: 'static, Resp: 'static> Duplex<Req, Resp> {
                     if std::mem::take(&mut self.reopening) {
                         metrics::stream_reopened(self.method);
                     }
+                    self.opened += 1;
                     self.live = Some(Live {
                         sink,
-                        rx,
+                        rx: Some(rx),
                         member,
+                        generation: self.opened,
                         unflushed: false,
                         token_generation,
                         rpc,
@@ -251,24 +306,6 @@ impl<Req: 'static, Resp: 'static> Duplex<Req, Resp> {
                 Poll::Ready(Ok(())) => live.unflushed = false,
                 Poll::Ready(Err(e)) => failure = Some(error::from_grpc(e, Duration::ZERO)),
                 Poll::Pending => {}
-            }
-        }
-        // Receive.
-        while failure.is_none() {
-            match Pin::new(&mut live.rx).poll_next(cx) {
-                Poll::Ready(Some(Ok(resp))) => {
-                    self.backoff = REOPEN_BACKOFF_MIN;
-                    live.rpc.received();
-                    events.push(StreamEvent::Message(resp));
-                    progressed = true;
-                }
-                Poll::Ready(Some(Err(e))) => failure = Some(error::from_grpc(e, Duration::ZERO)),
-                Poll::Ready(None) => {
-                    // A clean end (status OK), as Go's interceptor counts it.
-                    live.rpc.handled(Some(Code::Ok));
-                    failure = Some(error::unreachable("stream ended by the server".into()))
-                }
-                Poll::Pending => break,
             }
         }
         if let Some(why) = failure {

@@ -228,9 +228,9 @@ impl WatchEntry {
     }
 
     /// Delivers a notice (no events) if the consumer's buffer has room:
-    /// only the pump sends, so the length cannot grow between the check
-    /// and the send. Events never come this way; they suspend the watch
-    /// instead of being dropped.
+    /// only the driver sends, under its lock, so the length cannot grow
+    /// between the check and the send. Events never come this way; they
+    /// suspend the watch instead of being dropped.
     fn offer(&self, resp: WatchResponse) {
         if self.w.tx.len() < self.w.capacity {
             let _ = self.w.tx.send(Ok(resp));
@@ -575,7 +575,8 @@ impl Driver for Watches {
             events: r.events.into_iter().map(WatchEvent::from).collect(),
             created: false,
         };
-        // Only the pump sends, so the length cannot grow between the
+        // Only the driver sends (on the pump or on the reader, always
+        // under its lock), so the length cannot grow between the
         // check and the send.
         if e.w.tx.len() < e.w.capacity {
             // A send fails only when the watcher is gone; its cancel
