@@ -211,12 +211,6 @@ impl Drop for Registration<'_> {
     }
 }
 
-/// Runs `f` with a task context whose waker unparks this thread: for the
-/// pump, which polls many futures in one loop and parks in between.
-pub(crate) fn with_thread_waker<R>(f: impl FnOnce(&mut Context<'_>) -> R) -> R {
-    WAKER.with(|waker| f(&mut Context::from_waker(waker)))
-}
-
 /// Polls `fut` on this thread until it completes, `intr` fires, or
 /// `deadline` passes. `Err(None)` means the deadline passed; `Err(Some(e))`
 /// that the wait was interrupted with `e`. The future is left as it was, so

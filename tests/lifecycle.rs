@@ -81,6 +81,15 @@ fn close_and_drop_release_threads_and_descriptors() {
         c.put("k", format!("{round}")).unwrap();
         assert_eq!(c.get("k").unwrap().count(), 1);
         assert!(w.recv_timeout(Duration::from_secs(5)).unwrap().is_some());
+        // Closing while refreshes and their answers flow: the streams'
+        // calls must be cancelled before the channels go, or gRPC's
+        // threads outlive the close (`ShutdownTimeout`).
+        assert!(ka
+            .receiver()
+            .recv_timeout(Duration::from_secs(5))
+            .unwrap()
+            .is_ok());
+        thread::sleep(Duration::from_millis(round % 4 * 40));
         let (own, _) = threads();
         assert_eq!(
             own.iter().filter(|n| n.starts_with("etcd-grpc")).count(),

@@ -4,14 +4,22 @@
 //! schedules a reopen with backoff. A driver re-creates its state on every
 //! fresh stream.
 //!
-//! Responses are not read here: each fresh stream hands its receiving half
-//! out once ([`Duplex::take_receiver`]) to a reader that runs on the
-//! completion-queue thread, and the stream is told what the reader saw
-//! ([`Duplex::on_message`], [`Duplex::ended`]). Each open gets a new
-//! generation, so what a reader of an older stream reports is recognized
-//! as stale.
+//! Both halves of the call run on the completion-queue thread of the
+//! member's channel. Requests go through an [`Outbox`] to a [`Writer`]
+//! future spawned there: grpcio's sink takes one message at a time and
+//! reports each write's end to whoever polls it, so a writer polled
+//! anywhere else would be woken once per message. On the completion-queue
+//! thread that wake is a call on the same thread; a batch of requests
+//! (refreshes that fall due together, the creates of a reopened watch
+//! stream) costs one cross-thread wake. Responses are not read here
+//! either: each fresh stream hands its receiving half out once
+//! ([`Duplex::take_receiver`]) to a reader on the same thread, and the
+//! stream is told what the reader saw ([`Duplex::on_message`],
+//! [`Duplex::ended`]). Each open gets a new generation, so what a reader of
+//! an older stream reports is recognized as stale.
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
@@ -19,6 +27,7 @@ use std::time::{Duration, Instant};
 
 use futures_sink::Sink;
 use grpcio::{CallOption, ClientDuplexReceiver, ClientDuplexSender, Metadata, Method, WriteFlags};
+use parking_lot::Mutex;
 
 use crate::channel::Member;
 use crate::error::{self, Code, Error};
@@ -39,23 +48,137 @@ pub(crate) enum StreamEvent {
 }
 
 struct Live<Req, Resp> {
-    sink: ClientDuplexSender<Req>,
+    /// Requests for the stream's writer.
+    outbox: Arc<Outbox<Req>>,
     /// The receiving half, until the reader takes it.
     rx: Option<ClientDuplexReceiver<Resp>>,
     member: Arc<Member>,
     generation: u64,
-    unflushed: bool,
     /// Token generation the stream was opened with.
     token_generation: u64,
     /// The RPC's series; dropping it counts the stream as canceled.
     rpc: Rpc,
 }
 
+impl<Req, Resp> Drop for Live<Req, Resp> {
+    /// However the stream is given up, its writer drops the sink, which
+    /// cancels the call on the server (and ends the reader).
+    fn drop(&mut self) {
+        self.outbox.close();
+    }
+}
+
+/// Requests on their way to a stream's [`Writer`].
+struct Outbox<Req> {
+    state: Mutex<OutboxState<Req>>,
+}
+
+struct OutboxState<Req> {
+    /// The sending half; taken out (and dropped, which cancels the call)
+    /// when the stream is given up or a write failed.
+    sink: Option<ClientDuplexSender<Req>>,
+    queue: VecDeque<Req>,
+    /// The writer's waker, from its last poll.
+    waker: Option<Waker>,
+    /// Whether the writer waits for requests (rather than for a write to
+    /// finish, which wakes it anyway).
+    idle: bool,
+}
+
+impl<Req> Outbox<Req> {
+    fn new(sink: ClientDuplexSender<Req>) -> Self {
+        Outbox {
+            state: Mutex::new(OutboxState {
+                sink: Some(sink),
+                queue: VecDeque::new(),
+                waker: None,
+                idle: false,
+            }),
+        }
+    }
+
+    /// Queues a request, waking the writer only if it ran out of work: the
+    /// requests of one turn of the pump cost one wake together.
+    fn push(&self, req: Req) {
+        let wake = {
+            let mut s = self.state.lock();
+            s.queue.push_back(req);
+            if std::mem::take(&mut s.idle) {
+                s.waker.clone()
+            } else {
+                None
+            }
+        };
+        if let Some(w) = wake {
+            w.wake();
+        }
+    }
+
+    /// Cancels the call here and now (even in the middle of a write that
+    /// does not finish: a frozen member), drops what is queued and lets
+    /// the writer end. The cancel must not wait for the writer's next
+    /// poll: a client being closed drops its channels right after, and a
+    /// call still open then would keep the completion-queue thread alive.
+    fn close(&self) {
+        let (sink, wake) = {
+            let mut s = self.state.lock();
+            s.queue.clear();
+            (s.sink.take(), s.waker.take())
+        };
+        drop(sink);
+        if let Some(w) = wake {
+            w.wake();
+        }
+    }
+}
+
+/// Moves a stream's requests into gRPC one at a time, on the channel's
+/// completion-queue thread. It ends when the stream is given up or a write
+/// fails (the call is over, and its reader reports why).
+struct Writer<Req> {
+    outbox: Arc<Outbox<Req>>,
+}
+
+impl<Req> Future for Writer<Req> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut s = self.outbox.state.lock();
+        let s = &mut *s;
+        loop {
+            let Some(sink) = s.sink.as_mut() else {
+                return Poll::Ready(());
+            };
+            // A write in flight finishes before the next starts.
+            match Pin::new(&mut *sink).poll_ready(cx) {
+                Poll::Pending => {
+                    s.waker = Some(cx.waker().clone());
+                    return Poll::Pending;
+                }
+                Poll::Ready(Err(_)) => return Poll::Ready(()),
+                Poll::Ready(Ok(())) => {}
+            }
+            let Some(req) = s.queue.pop_front() else {
+                s.waker = Some(cx.waker().clone());
+                s.idle = true;
+                return Poll::Pending;
+            };
+            // Without `enhance_batch` (the default), `start_send` hands
+            // the message to gRPC at once; no flush is needed.
+            if Pin::new(sink)
+                .start_send((req, WriteFlags::default()))
+                .is_err()
+            {
+                return Poll::Ready(());
+            }
+        }
+    }
+}
+
 /// One long-lived bidirectional stream, reopened after failures.
 pub(crate) struct Duplex<Req: 'static, Resp: 'static> {
     method: &'static Method<Req, Resp>,
     live: Option<Live<Req, Resp>>,
-    outbox: VecDeque<Req>,
     retry_at: Option<Instant>,
     backoff: Duration,
     /// How long an open stream outlives the last time it was wanted.
@@ -68,7 +191,7 @@ pub(crate) struct Duplex<Req: 'static, Resp: 'static> {
     opened: u64,
 }
 
-impl<Req: 'static, Resp: 'static> Duplex<Req, Resp> {
+impl<Req: Send + 'static, Resp: 'static> Duplex<Req, Resp> {
     pub fn new(method: &'static Method<Req, Resp>, linger: Duration) -> Self {
         Duplex {
             method,
@@ -77,7 +200,6 @@ impl<Req: 'static, Resp: 'static> Duplex<Req, Resp> {
             reopening: false,
             opened: 0,
             live: None,
-            outbox: VecDeque::new(),
             retry_at: None,
             backoff: REOPEN_BACKOFF_MIN,
         }
@@ -85,8 +207,9 @@ impl<Req: 'static, Resp: 'static> Duplex<Req, Resp> {
 
     /// Queues a request; it is sent on the next drive if the stream is open.
     pub fn send(&mut self, req: Req) {
-        if self.live.is_some() {
-            self.outbox.push_back(req);
+        if let Some(live) = &self.live {
+            live.rpc.sent();
+            live.outbox.push(req);
         }
     }
 
@@ -97,11 +220,6 @@ impl<Req: 'static, Resp: 'static> Duplex<Req, Resp> {
     /// The open stream's generation.
     pub fn generation(&self) -> Option<u64> {
         self.live.as_ref().map(|l| l.generation)
-    }
-
-    /// Whether requests wait to be moved into gRPC (by the next drive).
-    pub fn has_queued(&self) -> bool {
-        !self.outbox.is_empty()
     }
 
     /// The receiving half of a freshly opened stream, with its generation
@@ -142,7 +260,6 @@ impl<Req: 'static, Resp: 'static> Duplex<Req, Resp> {
     /// queued for it.
     pub fn close(&mut self) {
         self.live = None;
-        self.outbox.clear();
         self.reopening = false;
     }
 
@@ -152,7 +269,6 @@ impl<Req: 'static, Resp: 'static> Duplex<Req, Resp> {
         if let Some(live) = self.live.take() {
             log::debug!("{}: resetting stream: {why}", self.method.name);
             members.failed_at(&live.member.endpoint);
-            self.outbox.clear();
             self.retry_at = Some(Instant::now());
             self.reopening = true;
         }
@@ -196,7 +312,6 @@ impl<Req: 'static, Resp: 'static> Duplex<Req, Resp> {
             );
             members.failed_at(&live.member.endpoint);
         }
-        self.outbox.clear();
         self.reopening = true;
         self.retry_at = Some(Instant::now() + self.backoff);
         self.backoff = (self.backoff * 2).min(REOPEN_BACKOFF_MAX);
@@ -209,7 +324,6 @@ impl<Req: 'static, Resp: 'static> Duplex<Req, Resp> {
     /// whether anything happened.
     pub fn drive(
         &mut self,
-        cx: &mut Context<'_>,
         members: &Members,
         headers: impl FnOnce() -> (u64, Metadata),
         want: bool,
@@ -224,94 +338,41 @@ impl<Req: 'static, Resp: 'static> Duplex<Req, Resp> {
             }
             return false;
         }
-        let mut progressed = false;
-        if self.live.is_none() {
-            if self.retry_at.is_some_and(|t| now < t) {
-                return false;
+        if self.live.is_some() || self.retry_at.is_some_and(|t| now < t) {
+            return false;
+        }
+        let member = members.pick().clone();
+        let (token_generation, headers) = headers();
+        let opt = CallOption::default().headers(headers);
+        let mut rpc = Rpc::start(self.method);
+        match member.client.duplex_streaming(self.method, opt) {
+            Ok((sink, rx)) => {
+                log::debug!("{} opened on {}", self.method.name, member.endpoint);
+                if std::mem::take(&mut self.reopening) {
+                    metrics::stream_reopened(self.method);
+                }
+                let outbox = Arc::new(Outbox::new(sink));
+                member.client.spawn(Writer {
+                    outbox: outbox.clone(),
+                });
+                self.opened += 1;
+                self.live = Some(Live {
+                    outbox,
+                    rx: Some(rx),
+                    member,
+                    generation: self.opened,
+                    token_generation,
+                    rpc,
+                });
+                self.retry_at = None;
+                events.push(StreamEvent::Opened);
             }
-            let member = members.pick().clone();
-            let (token_generation, headers) = headers();
-            let opt = CallOption::default().headers(headers);
-            let mut rpc = Rpc::start(self.method);
-            match member.client.duplex_streaming(self.method, opt) {
-                Ok((sink, rx)) => {
-                    log::debug!("{} opened on {}", self.method.name, member.endpoint);
-                    if std::mem::take(&mut self.reopening) {
-                        metrics::stream_reopened(self.method);
-                    }
-                    self.opened += 1;
-                    self.live = Some(Live {
-                        sink,
-                        rx: Some(rx),
-                        member,
-                        generation: self.opened,
-                        unflushed: false,
-                        token_generation,
-                        rpc,
-                    });
-                    self.retry_at = None;
-                    events.push(StreamEvent::Opened);
-                    return true;
-                }
-                Err(e) => {
-                    let err = rpc.ended(error::from_grpc(e, Duration::ZERO));
-                    members.failed_at(&member.endpoint);
-                    self.broken(members, &err, events);
-                    return true;
-                }
+            Err(e) => {
+                let err = rpc.ended(error::from_grpc(e, Duration::ZERO));
+                members.failed_at(&member.endpoint);
+                self.broken(members, &err, events);
             }
         }
-        let Some(live) = self.live.as_mut() else {
-            return progressed;
-        };
-        // Send.
-        let mut failure: Option<Error> = None;
-        while !self.outbox.is_empty() {
-            match Pin::new(&mut live.sink).poll_ready(cx) {
-                Poll::Ready(Ok(())) => {
-                    let req = self.outbox.pop_front().expect("non-empty outbox");
-                    if let Err(e) =
-                        Pin::new(&mut live.sink).start_send((req, WriteFlags::default()))
-                    {
-                        failure = Some(error::from_grpc(e, Duration::ZERO));
-                        break;
-                    }
-                    live.unflushed = true;
-                    live.rpc.sent();
-                    progressed = true;
-                }
-                Poll::Ready(Err(e)) => {
-                    failure = Some(error::from_grpc(e, Duration::ZERO));
-                    break;
-                }
-                Poll::Pending => break,
-            }
-        }
-        if failure.is_none() && live.unflushed {
-            // A finished write matters only when more is queued behind it.
-            // Otherwise poll with a waker that does nothing: gRPC would
-            // wake the pump once per write for no work (the response, a
-            // command or a timer wakes it anyway, and `poll_ready` on the
-            // next send registers the real waker). This needs each
-            // `start_send` to hand its message to gRPC at once, which is
-            // the sink's default: with `enhance_batch` it would hold the
-            // last one back until a flush that nothing wakes us for.
-            let mut quiet = Context::from_waker(Waker::noop());
-            let flush_cx = if self.outbox.is_empty() {
-                &mut quiet
-            } else {
-                &mut *cx
-            };
-            match Pin::new(&mut live.sink).poll_flush(flush_cx) {
-                Poll::Ready(Ok(())) => live.unflushed = false,
-                Poll::Ready(Err(e)) => failure = Some(error::from_grpc(e, Duration::ZERO)),
-                Poll::Pending => {}
-            }
-        }
-        if let Some(why) = failure {
-            self.broken(members, &why, events);
-            progressed = true;
-        }
-        progressed
+        true
     }
 }

@@ -167,9 +167,16 @@ impl Drop for Kept {
 
 impl Kept {
     fn interval(&self) -> Duration {
-        // A third of the TTL, as the Go client; never busier than 2/s.
+        // A third of the TTL, as the Go client; never busier than 2/s
+        // (a little more with the early sends below).
         Duration::from_millis((self.k.granted_ttl.max(1) as u64) * 1000 / 3)
             .max(Duration::from_millis(500))
+    }
+
+    /// How early a refresh may go out with others that are due: a tenth
+    /// of the interval, at most [`REFRESH_SLACK`].
+    fn slack(&self) -> Duration {
+        (self.interval() / 10).min(REFRESH_SLACK)
     }
 
     fn deliver(&self, item: Result<KeepAliveResponse>) {
@@ -193,24 +200,30 @@ impl Kept {
     }
 }
 
-/// What a timer entry is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Due {
-    Refresh,
-    Expiry,
-}
+/// Refreshes due within this long of one that is due go out with it (if
+/// their interval allows, see [`Kept::slack`]): with many leases the pump
+/// wakes a few times a second for a batch instead of once per lease, and
+/// the writer moves a batch into gRPC on one wake of the completion-queue
+/// thread. Sent early means the lease is safe longer, never shorter. (Go's
+/// client checks for due refreshes every 500 ms, so it sends them up to
+/// that late.)
+const REFRESH_SLACK: Duration = Duration::from_millis(250);
+
+/// A timer: when, and which lease.
+type Timer = Reverse<(Instant, i64)>;
 
 /// The pump's side of every kept-alive lease of a client.
 ///
 /// Work is proportional to what is due, not to how many leases there are:
-/// refreshes and local expiries sit in one timer heap (an entry whose time
-/// no longer matches its lease is stale and skipped), and unanswered
+/// refreshes and local expiries sit in timer heaps (an entry whose time no
+/// longer matches its lease is stale and skipped), and unanswered
 /// refreshes in a queue in sending order, so stall detection looks only at
 /// the oldest.
 #[derive(Default)]
 pub(crate) struct KeepAlives {
     leases: HashMap<i64, Kept>,
-    timers: BinaryHeap<Reverse<(Instant, Due, i64)>>,
+    refreshes: BinaryHeap<Timer>,
+    expiries: BinaryHeap<Timer>,
     unanswered: VecDeque<(Instant, i64)>,
 }
 
@@ -254,8 +267,8 @@ impl Driver for KeepAlives {
                         expires_at,
                     },
                 );
-                self.timers.push(Reverse((now, Due::Refresh, id)));
-                self.timers.push(Reverse((expires_at, Due::Expiry, id)));
+                self.refreshes.push(Reverse((now, id)));
+                self.expiries.push(Reverse((expires_at, id)));
             }
             KeepAliveCommand::Remove { id } => {
                 self.leases.remove(&id);
@@ -268,7 +281,7 @@ impl Driver for KeepAlives {
         for (id, k) in &mut self.leases {
             k.next_send = now;
             k.outstanding_since = None;
-            self.timers.push(Reverse((now, Due::Refresh, *id)));
+            self.refreshes.push(Reverse((now, *id)));
         }
         self.unanswered.clear();
     }
@@ -306,7 +319,7 @@ impl Driver for KeepAlives {
         }
         let sent = sent.unwrap_or(now);
         k.expires_at = sent + Duration::from_secs(resp.ttl as u64);
-        self.timers.push(Reverse((k.expires_at, Due::Expiry, id)));
+        self.expiries.push(Reverse((k.expires_at, id)));
         k.k.granted_ttl = resp.ttl;
         k.k.shared.set_alive(resp.ttl, k.expires_at);
         k.deliver(Ok(resp));
@@ -316,33 +329,45 @@ impl Driver for KeepAlives {
     /// Sends due refreshes, reports leases whose TTL ran out locally, and
     /// resets a stream that stopped answering. Returns the next due time.
     fn tick(&mut self, now: Instant, stream: &mut KeepAliveStream) -> (Option<Instant>, Next) {
-        while let Some(&Reverse((at, due, id))) = self.timers.peek() {
+        while let Some(&Reverse((at, id))) = self.expiries.peek() {
             if at > now {
                 break;
             }
-            self.timers.pop();
+            self.expiries.pop();
+            if self.leases.get(&id).is_some_and(|k| k.expires_at == at) {
+                let k = self.leases.remove(&id).expect("lease entry");
+                k.lose(EXPIRED.into(), LeaseLoss::ExpiredLocally);
+            }
+            // Otherwise removed, or refreshed since.
+        }
+        // Refreshes due now, and those due soon enough to go with them.
+        let mut not_yet = Vec::new();
+        while let Some(&Reverse((at, id))) = self.refreshes.peek() {
+            if at > now + REFRESH_SLACK {
+                break;
+            }
+            self.refreshes.pop();
             let Some(k) = self.leases.get_mut(&id) else {
                 continue; // removed
             };
-            match due {
-                Due::Expiry if k.expires_at == at => {
-                    let k = self.leases.remove(&id).expect("lease entry");
-                    k.lose(EXPIRED.into(), LeaseLoss::ExpiredLocally);
-                }
-                Due::Refresh if k.next_send == at => {
-                    if stream.is_open() {
-                        stream.send(refresh(id));
-                        if k.outstanding_since.is_none() {
-                            k.outstanding_since = Some(now);
-                            self.unanswered.push_back((now, id));
-                        }
-                    }
-                    k.next_send = now + k.interval();
-                    self.timers.push(Reverse((k.next_send, Due::Refresh, id)));
-                }
-                _ => {} // superseded by a later entry
+            if k.next_send != at {
+                continue; // superseded by a later entry
             }
+            if at > now + k.slack() {
+                not_yet.push(Reverse((at, id)));
+                continue;
+            }
+            if stream.is_open() {
+                stream.send(refresh(id));
+                if k.outstanding_since.is_none() {
+                    k.outstanding_since = Some(now);
+                    self.unanswered.push_back((now, id));
+                }
+            }
+            k.next_send = now + k.interval();
+            self.refreshes.push(Reverse((k.next_send, id)));
         }
+        self.refreshes.extend(not_yet);
         // A refresh unanswered for a whole interval means the member is
         // frozen or cut off while TCP still looks fine: move elsewhere
         // before the lease runs out.
@@ -364,11 +389,14 @@ impl Driver for KeepAlives {
                 }
             }
         }
-        let next_timer = self.timers.peek().map(|Reverse((at, _, _))| *at);
-        let again = match (next_timer, stall_check) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let again = [
+            self.refreshes.peek().map(|Reverse((at, _))| *at),
+            self.expiries.peek().map(|Reverse((at, _))| *at),
+            stall_check,
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         (again, next)
     }
 

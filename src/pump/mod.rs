@@ -4,10 +4,8 @@
 //! to users through crossbeam channels.
 //!
 //! Users talk to it with [`Command`]s; sending one also unparks the thread.
-//! The thread polls grpcio's sink futures itself with its own thread
-//! waker; there is no executor of ours. Nothing here blocks on a user:
-//! deliveries use `try_send`, and what to do with a full channel is each
-//! driver's policy.
+//! Nothing here blocks on a user: deliveries use `try_send`, and what to do
+//! with a full channel is each driver's policy.
 //!
 //! Each stream is a [`Duplex`] (`duplex.rs`), which knows nothing of
 //! watches or leases, paired with a [`Driver`] (`watch.rs`, `lease.rs`)
@@ -16,18 +14,18 @@
 //! next ([`Next`]) — carry on, give up on a stalled stream, or renew the
 //! token and reopen.
 //!
-//! Responses take a shorter way. Each fresh stream's receiving half goes
-//! to a [`Reader`], a future spawned on the completion queue of the
-//! stream's channel: the completion-queue thread that read a response
-//! hands it to the driver itself, so a watch event or a keepalive answer
-//! reaches the user's channel without waking the pump (measured: one
-//! context switch less per event). That thread must never block, so the
-//! reader only *tries* the driver's lock: when the pump holds it (a
-//! command, a timer, a token renewal), or earlier responses still wait,
-//! the response is queued in the stream's inbox for the pump, which takes
-//! the inbox in order before anything else. Whatever the driver then needs
-//! done (requests to send, a stream to give up or reopen) is left to the
-//! pump too, and so are the stream's end and errors.
+//! The pump does not touch gRPC's stream halves itself. Requests go to a
+//! writer on the completion-queue thread of the stream's channel
+//! (`duplex.rs`), and responses come from a [`Reader`] on the same thread:
+//! the completion-queue thread that read a response hands it to the driver
+//! itself, so a watch event or a keepalive answer reaches the user's
+//! channel without waking the pump (measured: one context switch less per
+//! event). That thread must never block, so the reader only *tries* the
+//! driver's lock: when the pump holds it (a command, a timer, a token
+//! renewal), or earlier responses still wait, the response is queued in
+//! the stream's inbox for the pump, which takes the inbox in order before
+//! anything else. A stream the driver wants given up or reopened is left
+//! to the pump too, and so are the stream's end and errors.
 
 mod duplex;
 pub(crate) mod lease;
@@ -271,7 +269,6 @@ impl<D: Driver> Shared<D> {
         }
         d.stream.on_message();
         let next = d.driver.on_response(resp, Instant::now(), &mut d.stream);
-        let queued = d.stream.has_queued();
         let go_on = matches!(next, Next::Continue);
         if !go_on {
             // Lock order as on the pump: driver, then inbox.
@@ -280,7 +277,7 @@ impl<D: Driver> Shared<D> {
                 .push_back(Inbound::Follow(generation, next));
         }
         drop(driven);
-        if queued || !go_on {
+        if !go_on {
             self.pump.unpark();
         }
         go_on
@@ -291,7 +288,6 @@ impl<D: Driver> Shared<D> {
     /// anything happened, and when to look again.
     fn turn(
         self: &Arc<Self>,
-        cx: &mut Context<'_>,
         transport: &Transport,
         members: &Members,
         now: Instant,
@@ -327,7 +323,6 @@ impl<D: Driver> Shared<D> {
         }
         let want = d.driver.wants_stream();
         progressed |= d.stream.drive(
-            cx,
             members,
             || transport.stream_headers(),
             want,
@@ -474,7 +469,7 @@ struct PumpThread {
 
 impl PumpThread {
     fn run(&mut self) {
-        crate::wait::with_thread_waker(|cx| loop {
+        loop {
             if self.stopped.try_recv().is_ok() {
                 break;
             }
@@ -484,8 +479,8 @@ impl PumpThread {
                 self.sync_endpoints();
             }
             let members = self.transport.members();
-            let (watch_progressed, watch_at) = self.watch.turn(cx, &self.transport, &members, now);
-            let (lease_progressed, lease_at) = self.lease.turn(cx, &self.transport, &members, now);
+            let (watch_progressed, watch_at) = self.watch.turn(&self.transport, &members, now);
+            let (lease_progressed, lease_at) = self.lease.turn(&self.transport, &members, now);
             let next = [watch_at, lease_at, self.next_sync]
                 .into_iter()
                 .flatten()
@@ -493,7 +488,7 @@ impl PumpThread {
             if !(watch_progressed || lease_progressed) {
                 thread::park_timeout(next.saturating_duration_since(Instant::now()));
             }
-        });
+        }
         // Commands sent before the stop are taken too, so that what they
         // registered (a keepalive added just before close) ends with
         // `ClientClosed` like the rest instead of never hearing of it.
