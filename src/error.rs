@@ -626,6 +626,11 @@ pub(crate) fn from_status(code: i32, message: &str, timeout: Duration) -> Error 
     }
     match code {
         Code::DeadlineExceeded => Error::DeadlineExceeded(timeout),
+        // A server-side handler that returns its context's error as is
+        // (etcd's Lock and Election services) sends it as `Unknown`. That
+        // context ends with the deadline we sent, so it is ours that ran
+        // out, whichever side noticed first.
+        Code::Unknown if message == "context deadline exceeded" => Error::DeadlineExceeded(timeout),
         _ => Error::Grpc {
             code,
             message: message.to_string(),
@@ -784,6 +789,9 @@ mod tests {
             other => panic!("{other:?}"),
         }
         let e = from_status(4, "Deadline Exceeded", Duration::from_millis(5));
+        assert!(matches!(e, Error::DeadlineExceeded(d) if d == Duration::from_millis(5)));
+        // etcd's lock service hands back its context's error as Unknown.
+        let e = from_status(2, "context deadline exceeded", Duration::from_millis(5));
         assert!(matches!(e, Error::DeadlineExceeded(d) if d == Duration::from_millis(5)));
         assert_eq!(Code::from_i32(99), Code::Unknown);
     }
