@@ -186,7 +186,10 @@ fn learner_add_start_promote_remove() {
     direct.put("cluster/after-promote", "v").unwrap();
     assert_eq!(direct.get("cluster/after-promote").unwrap().count(), 1);
     // Promoting it again: it is no learner any more.
-    assert_etcd(c.member_promote(id), EtcdError::MemberNotLearner);
+    assert_etcd(
+        refused(|| c.member_promote(id)),
+        EtcdError::MemberNotLearner,
+    );
 
     // Remove it again: back to the three voters.
     let removed = settled(|| c.member_remove(id)).unwrap();
@@ -199,7 +202,7 @@ fn learner_add_start_promote_remove() {
         ids(c.member_list().unwrap().members()),
         ids(removed.members())
     );
-    assert_etcd(c.member_remove(id), EtcdError::MemberNotFound);
+    assert_etcd(refused(|| c.member_remove(id)), EtcdError::MemberNotFound);
     // The cluster still writes.
     c.put("cluster/after-remove", "v").unwrap();
     // A removed member stops itself.
