@@ -38,7 +38,7 @@ use crate::transport::Members;
 const REOPEN_BACKOFF_MIN: Duration = Duration::from_millis(50);
 const REOPEN_BACKOFF_MAX: Duration = Duration::from_secs(2);
 
-/// What happened on a stream during one [`Duplex::drive`].
+/// What happened to a stream ([`Duplex::drive`], [`Duplex::ended`]).
 pub(crate) enum StreamEvent {
     /// A fresh stream is open: the driver queues its state again.
     Opened,
@@ -205,9 +205,12 @@ impl<Req: Send + 'static, Resp: 'static> Duplex<Req, Resp> {
         }
     }
 
-    /// Queues a request; it is sent on the next drive if the stream is open.
+    /// Queues a request for the writer if the stream is open (otherwise
+    /// it is dropped: a fresh stream gets the driver's whole state again).
     pub fn send(&mut self, req: Req) {
         if let Some(live) = &self.live {
+            // Counted when handed over, as Go's interceptor counts a
+            // stream's `SendMsg`; the writer runs on another thread.
             live.rpc.sent();
             live.outbox.push(req);
         }

@@ -141,6 +141,17 @@ impl<D: Driver> Driven<D> {
         self.driver.command(cmd, &mut self.stream);
     }
 
+    /// Hands the driver a response of stream `generation`; `None` if that
+    /// stream is no longer the open one (its requests are being made
+    /// again on a new one, so the response is stale).
+    fn respond(&mut self, generation: u64, resp: D::Resp, now: Instant) -> Option<Next> {
+        if self.stream.generation() != Some(generation) {
+            return None;
+        }
+        self.stream.on_message();
+        Some(self.driver.on_response(resp, now, &mut self.stream))
+    }
+
     /// Hands the driver what happened on the stream.
     fn handle(
         &mut self,
@@ -215,8 +226,7 @@ struct Shared<D: Driver> {
     /// Filled by the reader, in order, whenever it cannot hand a response
     /// to the driver itself; emptied by the pump.
     inbox: Mutex<VecDeque<Inbound<D::Resp>>>,
-    /// The pump thread, woken when the inbox gets something or the driver
-    /// queued requests.
+    /// The pump thread, woken when the inbox gets something.
     pump: Thread,
     mark: Arc<RevisionMark>,
 }
@@ -263,24 +273,20 @@ impl<D: Driver> Shared<D> {
             return true;
         };
         drop(inbox);
-        let d = &mut *driven;
-        if d.stream.generation() != Some(generation) {
-            return false; // the stream was replaced; this one is cancelled
+        match driven.respond(generation, resp, Instant::now()) {
+            // The stream was replaced; this one is being cancelled.
+            None => false,
+            Some(Next::Continue) => true,
+            Some(next) => {
+                // Lock order as on the pump: driver, then inbox.
+                self.inbox
+                    .lock()
+                    .push_back(Inbound::Follow(generation, next));
+                drop(driven);
+                self.pump.unpark();
+                false
+            }
         }
-        d.stream.on_message();
-        let next = d.driver.on_response(resp, Instant::now(), &mut d.stream);
-        let go_on = matches!(next, Next::Continue);
-        if !go_on {
-            // Lock order as on the pump: driver, then inbox.
-            self.inbox
-                .lock()
-                .push_back(Inbound::Follow(generation, next));
-        }
-        drop(driven);
-        if !go_on {
-            self.pump.unpark();
-        }
-        go_on
     }
 
     /// One turn on the pump: timers, what the reader left, then the stream
@@ -306,10 +312,10 @@ impl<D: Driver> Shared<D> {
             // Anything from a stream that is no longer the open one is
             // stale: its requests are being made again on a new one.
             match item {
-                Inbound::Message(g, resp) if d.stream.generation() == Some(g) => {
-                    d.stream.on_message();
-                    let next = d.driver.on_response(resp, now, &mut d.stream);
-                    d.follow(next, transport, members);
+                Inbound::Message(g, resp) => {
+                    if let Some(next) = d.respond(g, resp, now) {
+                        d.follow(next, transport, members);
+                    }
                 }
                 Inbound::Ended(g, why) if d.stream.generation() == Some(g) => {
                     d.stream.ended(members, why, &mut events);
