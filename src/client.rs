@@ -305,6 +305,16 @@ impl Client {
     /// gets a response ([`WatchResponse::is_progress_notify`](crate::WatchResponse::is_progress_notify))
     /// whose header revision says how far the watches have caught up.
     /// Without watches there is nothing to ask, and nothing is sent.
+    ///
+    /// When etcd answers depends on its version, for this client as for
+    /// Go's: up to 3.4.24 and 3.5.7 at once; from 3.4.25 and in 3.5.8 to
+    /// 3.5.12 only once every watch of the client has caught up (requests
+    /// made meanwhile get one answer together); from 3.5.13 on (and in 3.6
+    /// and 3.7) a request made while a watch is still catching up, or
+    /// waits for a start revision in the future, is not answered at all:
+    /// ask again later. Every answer the client gets is delivered; the
+    /// client's own stall probe never uses progress requests, so it can
+    /// neither take a user's answer nor be misled by one that never comes.
     pub fn request_progress(&self) -> Result<()> {
         let pump = self.shared.pump.lock().as_ref().map(|p| p.handle.clone());
         if self.is_closed() {

@@ -25,6 +25,29 @@ pub struct StatusResponse {
     raft_applied_index: u64,
     is_learner: bool,
     errors: Vec<String>,
+    storage_version: String,
+    db_size_quota: i64,
+    downgrade: Option<DowngradeInfo>,
+}
+
+/// A downgrade under way in the cluster, as a member's
+/// [`StatusResponse::downgrade_info`] reports it (etcd 3.6 on).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DowngradeInfo {
+    enabled: bool,
+    target_version: String,
+}
+
+impl DowngradeInfo {
+    /// Whether a downgrade is enabled (the cluster is moving to
+    /// [`target_version`](Self::target_version)).
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+    /// The version the cluster is downgrading to (empty when none).
+    pub fn target_version(&self) -> &str {
+        &self.target_version
+    }
 }
 
 impl StatusResponse {
@@ -74,6 +97,22 @@ impl StatusResponse {
     pub fn errors(&self) -> &[String] {
         &self.errors
     }
+    /// The storage format version of the member's backend (e.g. `3.6.0`).
+    /// etcd 3.6 and later only: empty from 3.4 and 3.5, which do not send it.
+    pub fn storage_version(&self) -> &str {
+        &self.storage_version
+    }
+    /// The member's backend quota in bytes (`--quota-backend-bytes`, or
+    /// etcd's default when unset). etcd 3.6 and later only: 0 from 3.4 and
+    /// 3.5, which do not send it.
+    pub fn db_size_quota(&self) -> i64 {
+        self.db_size_quota
+    }
+    /// The cluster's downgrade state as this member knows it. etcd 3.6 and
+    /// later only: `None` from 3.4 and 3.5, which do not send it.
+    pub fn downgrade_info(&self) -> Option<&DowngradeInfo> {
+        self.downgrade.as_ref()
+    }
 }
 
 /// Result of a defragmentation.
@@ -113,6 +152,7 @@ pub struct HashKvResponse {
     header: ResponseHeader,
     hash: u32,
     compact_revision: i64,
+    hash_revision: i64,
 }
 
 impl HashKvResponse {
@@ -128,6 +168,12 @@ impl HashKvResponse {
     /// The member's compaction revision when the hash was taken.
     pub fn compact_revision(&self) -> i64 {
         self.compact_revision
+    }
+    /// The revision the hash covers up to. etcd 3.6 and later only: 0 from
+    /// 3.4 and 3.5, which do not send it (there it is the requested
+    /// revision, or the latest for 0).
+    pub fn hash_revision(&self) -> i64 {
+        self.hash_revision
     }
 }
 
@@ -285,6 +331,12 @@ impl Client {
             raft_applied_index: r.raftAppliedIndex,
             is_learner: r.isLearner,
             errors: r.errors,
+            storage_version: r.storageVersion,
+            db_size_quota: r.dbSizeQuota,
+            downgrade: r.downgradeInfo.into_option().map(|d| DowngradeInfo {
+                enabled: d.enabled,
+                target_version: d.targetVersion,
+            }),
         })
     }
 
@@ -364,6 +416,7 @@ impl Client {
             header: r.header.into(),
             hash: r.hash,
             compact_revision: r.compact_revision,
+            hash_revision: r.hash_revision,
         })
     }
 

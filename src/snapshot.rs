@@ -18,10 +18,11 @@ use crate::proto::{methods, rpc as pb};
 const CHECKSUM_LEN: usize = 32;
 
 /// A snapshot that was received whole and verified.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SnapshotInfo {
     size: u64,
     sha256: [u8; CHECKSUM_LEN],
+    version: String,
 }
 
 impl SnapshotInfo {
@@ -39,6 +40,12 @@ impl SnapshotInfo {
     pub fn sha256(&self) -> [u8; CHECKSUM_LEN] {
         self.sha256
     }
+    /// The storage version of the snapshot's backend, as the member sent
+    /// it (e.g. `3.6.0`). etcd 3.6 and later only: empty from 3.4 and 3.5,
+    /// which do not send it.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
 }
 
 /// Checks a snapshot stream as it goes by: etcd sends the backend in
@@ -55,10 +62,20 @@ pub(crate) struct SnapshotVerifier {
     /// said remained).
     announced: Option<u64>,
     last_remaining: Option<u64>,
+    /// The storage version etcd 3.6+ sends with the stream.
+    version: String,
 }
 
 impl SnapshotVerifier {
     /// Takes one chunk and the remaining byte count etcd sent with it.
+    /// Keeps the storage version a chunk carries (etcd 3.6 sends it in the
+    /// first one; older servers never do).
+    pub(crate) fn note_version(&mut self, version: String) {
+        if self.version.is_empty() {
+            self.version = version;
+        }
+    }
+
     pub(crate) fn update(&mut self, blob: &[u8], remaining: u64) {
         if self.announced.is_none() {
             self.announced = Some(remaining.saturating_add(blob.len() as u64));
@@ -120,6 +137,7 @@ impl SnapshotVerifier {
         Ok(SnapshotInfo {
             size: self.bytes,
             sha256: digest,
+            version: self.version,
         })
     }
 }
@@ -173,6 +191,7 @@ impl Client {
                 w.write_all(&r.blob)
                     .map_err(|e| io_error(e, "writing the snapshot"))?;
                 verifier.update(&r.blob, r.remaining_bytes);
+                verifier.note_version(r.version);
                 progress(verifier.bytes(), r.remaining_bytes);
                 Ok(())
             },

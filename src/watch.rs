@@ -59,6 +59,12 @@ impl WatchOptions {
     crate::types::range_setters!();
     /// Start at this revision (replaying history from it) instead of the
     /// next one.
+    ///
+    /// A negative revision is refused by [`Client::watch_with`] with
+    /// [`Error::InvalidRequest`](crate::Error::InvalidRequest) before
+    /// anything is sent: etcd 3.4.38, 3.5.24, 3.6.6 and later reject it
+    /// (as a compacted revision), and older servers give it no documented
+    /// meaning. 0 (the default) means the next revision.
     pub fn start_revision(mut self, rev: i64) -> Self {
         self.start_revision = rev;
         self
@@ -307,6 +313,12 @@ impl Client {
     /// ```
     pub fn watch_with(&self, key: impl Into<Vec<u8>>, opts: WatchOptions) -> Result<Watcher> {
         use pb::watch_create_request::FilterType;
+        if opts.start_revision < 0 {
+            return Err(Error::InvalidRequest(format!(
+                "watch start revision {} is negative (0 means the next revision)",
+                opts.start_revision
+            )));
+        }
         let (key, range_end) = opts.range.resolve(key.into())?;
         let mut filters = Vec::new();
         if opts.no_put {

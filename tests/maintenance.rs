@@ -65,6 +65,16 @@ fn status_of_each_member() {
         assert!(s.raft_index() > 0 && s.raft_applied_index() > 0);
         assert!(!s.is_learner());
         assert!(s.errors().is_empty(), "{:?}", s.errors());
+        // etcd 3.6's fields: absent from older servers, and said so.
+        if common::etcd_at_least(3, 6) {
+            assert!(!s.storage_version().is_empty());
+            assert!(s.db_size_quota() > 0);
+            assert!(s.downgrade_info().is_some_and(|d| !d.enabled()));
+        } else {
+            assert_eq!(s.storage_version(), "");
+            assert_eq!(s.db_size_quota(), 0);
+            assert_eq!(s.downgrade_info(), None);
+        }
         if s.is_leader() {
             leaders += 1;
             assert_eq!(Some(s.header().member_id()), leader);
@@ -141,6 +151,9 @@ fn hashes_agree_across_members() {
         assert_eq!(h.hash(), hashes[0].hash(), "member {i}");
         assert_eq!(h.compact_revision(), hashes[0].compact_revision());
         assert!(h.header().revision() >= rev);
+        // etcd 3.6 says which revision it hashed; older servers send 0.
+        let want = if common::etcd_at_least(3, 6) { rev } else { 0 };
+        assert_eq!(h.hash_revision(), want);
     }
     assert_ne!(hashes[0].hash(), 0);
     // Another revision, another hash.
@@ -431,6 +444,8 @@ fn snapshot_save_is_what_etcdctl_restores() {
         .unwrap();
     assert_eq!(info.size(), buf.len() as u64);
     assert_eq!(info.db_size() + 32, info.size());
+    // The storage version comes with the stream from etcd 3.6 on.
+    assert_eq!(info.version().is_empty(), !common::etcd_at_least(3, 6));
     let (db, sum) = buf.split_at(buf.len() - 32);
     assert_eq!(sum, &Sha256::digest(db)[..]);
     assert_eq!(info.sha256(), sum);

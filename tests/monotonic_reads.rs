@@ -16,8 +16,12 @@ fn serializable() -> GetOptions {
     GetOptions::new().serializable()
 }
 
+/// The value read, or "" when the key is not there (yet: a member that
+/// has not applied the first put answers with no key).
 fn value(r: &GetResponse) -> String {
-    r.kvs()[0].value_str().unwrap().to_string()
+    r.kvs()
+        .first()
+        .map_or_else(String::new, |kv| kv.value_str().unwrap().to_string())
 }
 
 #[test]

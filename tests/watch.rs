@@ -503,3 +503,23 @@ fn a_member_that_loses_its_leader_ends_the_watch_stream() {
         }
     }
 }
+
+#[test]
+fn a_negative_start_revision_is_refused_before_anything_is_sent() {
+    // etcd 3.4.38, 3.5.24 and 3.6.6 on reject it; older servers give it no
+    // meaning. The client refuses it itself, the same on every server.
+    let c = client();
+    let key = common::unique_prefix("negative-start");
+    for rev in [-1, i64::MIN] {
+        match c.watch_with(&*key, WatchOptions::new().start_revision(rev)) {
+            Err(Error::InvalidRequest(m)) => assert!(m.contains("negative"), "{m}"),
+            other => panic!("start revision {rev}: {other:?}"),
+        }
+    }
+    // 0 is "the next revision", as always.
+    let w = c
+        .watch_with(&*key, WatchOptions::new().start_revision(0))
+        .unwrap();
+    let put = c.put(&*key, "v").unwrap().header().revision();
+    assert_eq!(next_events(&w).events()[0].revision(), put);
+}

@@ -93,3 +93,81 @@ fn a_frozen_members_watch_moves_on_with_default_settings() {
     assert!(stall < Duration::from_secs(10), "took {stall:?}");
     assert_is_history(&writer_client, start, &live, n);
 }
+
+/// A watch stream's Watch streams as the member counts them: one per open,
+/// so every reset of the client's stream adds one.
+fn watch_streams(cluster: &common::Cluster) -> u64 {
+    common::streams_started(&cluster.endpoint(0), "Watch")
+}
+
+/// Waits for the next progress notice on `w`, skipping event responses.
+fn next_progress(w: &etcd_blocking::Watcher, within: Duration) -> Option<i64> {
+    let until = Instant::now() + within;
+    while let Some(left) = until.checked_duration_since(Instant::now()) {
+        match w.recv_timeout(left).unwrap() {
+            Some(r) if r.is_progress_notify() => return Some(r.header().revision()),
+            Some(_) => continue,
+            None => break,
+        }
+    }
+    None
+}
+
+#[test]
+fn a_users_progress_answer_is_never_taken_for_the_probes() {
+    // etcd 3.5.13+ drops a progress request while a watch of the stream
+    // waits for a future start revision. The stall probe fires after 3 s
+    // of silence; had it asked for progress, that request would be dropped
+    // and the user's later answer counted as the probe's, never delivered.
+    let cluster = common::Cluster::start(1);
+    let c = Client::connect(cluster.endpoints()).unwrap();
+    let rev = c.put("progress/x", "0").unwrap().header().revision();
+    let near = c.watch("progress/a").unwrap();
+    let future = c
+        .watch_with("progress/b", WatchOptions::new().start_revision(rev + 3))
+        .unwrap();
+    // Silence past the probe's 3 s, so it fires while `future` waits.
+    thread::sleep(Duration::from_millis(4_500));
+    c.put("progress/a", "1").unwrap();
+    c.put("progress/c", "2").unwrap();
+    let now = c.put("progress/d", "3").unwrap().header().revision();
+    assert_eq!(now, rev + 3);
+    assert_eq!(next_events(&near).events().len(), 1);
+    c.request_progress().unwrap();
+    // Within 2 s: less than the probe's 3 s of silence, so a later probe's
+    // answer cannot stand in for the user's.
+    for w in [&near, &future] {
+        let at = next_progress(w, Duration::from_secs(2))
+            .expect("the user's progress request was answered but not delivered");
+        assert!(at >= now, "progress at {at}, before {now}");
+    }
+    assert_eq!(watch_streams(&cluster), 1, "the watch stream was reset");
+}
+
+#[test]
+fn a_healthy_stream_is_never_reset_by_the_probe() {
+    // A watch waiting for a future revision keeps etcd 3.5.13+ from
+    // answering any progress request on its stream, and 3.4.25+/3.5.8-12
+    // from answering until it is synced. User requests, all unanswered
+    // there, are interleaved with the probes over 14 s: the stream is
+    // quiet but healthy, and must not be reset once.
+    let cluster = common::Cluster::start(1);
+    let c = Client::connect(cluster.endpoints()).unwrap();
+    let rev = c.put("healthy/x", "0").unwrap().header().revision();
+    let near = c.watch("healthy/a").unwrap();
+    let _far = c
+        .watch_with("healthy/b", WatchOptions::new().start_revision(rev + 1_000))
+        .unwrap();
+    assert_eq!(watch_streams(&cluster), 1);
+    let started = Instant::now();
+    for at in [1_000, 5_500, 9_000, 12_500] {
+        thread::sleep(Duration::from_millis(at).saturating_sub(started.elapsed()));
+        c.request_progress().unwrap();
+    }
+    thread::sleep(Duration::from_secs(14).saturating_sub(started.elapsed()));
+    assert_eq!(watch_streams(&cluster), 1, "the healthy stream was reset");
+    // And the stream still carries events.
+    let put = c.put("healthy/a", "1").unwrap().header().revision();
+    assert_eq!(next_events(&near).events()[0].revision(), put);
+    assert_eq!(watch_streams(&cluster), 1);
+}

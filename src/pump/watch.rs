@@ -38,7 +38,14 @@ use crate::types::{KeyValue, ResponseHeader};
 /// besides being nudged by the consumer itself.
 const SUSPENDED_POLL: Duration = Duration::from_millis(50);
 /// A stream that carries watches and has said nothing for this long is
-/// asked for progress, which any live member answers at once...
+/// probed: the driver creates a watch on [`PROBE_KEY`] and cancels it
+/// when etcd confirms it. Any live member confirms a create at once, on
+/// every etcd version. A progress request would not do: etcd 3.4.24+ and
+/// 3.5.8+ answer one only while every watch of the stream is synced (3.4
+/// defers and merges the answers, 3.5 and later drop the request), so a
+/// healthy stream with a watch catching up or waiting for a future start
+/// revision would look stalled, and answers without an id could not be
+/// told from the user's own [`Client::request_progress`](crate::Client::request_progress).
 const PROBE_AFTER: Duration = Duration::from_secs(3);
 /// ...within this long, or the stream is given up as stalled (a frozen
 /// member that TCP and HTTP/2 keepalive, at its 30 s default, would not
@@ -47,6 +54,11 @@ const PROBE_AFTER: Duration = Duration::from_secs(3);
 /// not reset over and over.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 const PROBE_TIMEOUT_MAX: Duration = Duration::from_secs(30);
+/// The key the probe watches for the moment between its create and its
+/// cancel: one no application writes, so the probe sees no events. A
+/// member that refuses it (no read permission) still answers, which is
+/// all the probe needs.
+const PROBE_KEY: &[u8] = b"\0etcd-blocking/stall-probe";
 
 /// Kind of a [`WatchEvent`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -260,10 +272,10 @@ impl Drop for WatchEntry {
 pub(crate) struct Watches {
     entries: HashMap<u64, WatchEntry>,
     by_server_id: HashMap<i64, u64>,
-    /// Watches whose create request is on the stream, in sending order:
-    /// etcd answers creates in order, and a failed create may not carry
-    /// the watch id, so answers are matched by position.
-    creating: VecDeque<u64>,
+    /// Create requests on the stream, in sending order: etcd answers
+    /// creates in order, and a failed create may not carry the watch id,
+    /// so answers are matched by position.
+    creating: VecDeque<Creating>,
     /// Whether the client logs in (so refusals may be stale tokens).
     authenticated: bool,
     /// Watches suspended for a full buffer, so the periodic check does not
@@ -274,17 +286,28 @@ pub(crate) struct Watches {
     /// When the unanswered probe of the current stream was sent.
     probe_sent: Option<Instant>,
     probe_timeout: Duration,
-    /// Who asked for each progress answer still due on the current
-    /// stream, in order: the user's answers are delivered, the probes'
-    /// are not.
-    progress_asked: VecDeque<Asker>,
 }
 
-/// Who sent a progress request.
+/// Whose create request an answer is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Asker {
-    User,
+enum Creating {
+    /// A user's watch (its client-side id).
+    Watch(u64),
+    /// The stall probe's throwaway watch.
     Probe,
+}
+
+/// The stall probe's create request (see [`PROBE_AFTER`]).
+fn probe_request() -> pb::WatchRequest {
+    pb::WatchRequest {
+        request_union: Some(pb::watch_request::Request_union::CreateRequest(
+            pb::WatchCreateRequest {
+                key: PROBE_KEY.to_vec(),
+                ..Default::default()
+            },
+        )),
+        ..Default::default()
+    }
 }
 
 fn progress_request() -> pb::WatchRequest {
@@ -309,7 +332,6 @@ impl Watches {
             last_heard: Instant::now(),
             probe_sent: None,
             probe_timeout: PROBE_TIMEOUT,
-            progress_asked: VecDeque::new(),
         }
     }
 
@@ -317,7 +339,6 @@ impl Watches {
     fn new_stream(&mut self, now: Instant) {
         self.last_heard = now;
         self.probe_sent = None;
-        self.progress_asked.clear();
     }
 
     /// Whether the stream carries watches that are not suspended, so it
@@ -346,8 +367,8 @@ impl Watches {
         if now < due {
             return (Some(due), Next::Continue);
         }
-        stream.send(progress_request());
-        self.progress_asked.push_back(Asker::Probe);
+        stream.send(probe_request());
+        self.creating.push_back(Creating::Probe);
         self.probe_sent = Some(now);
         (Some(now + self.probe_timeout), Next::Continue)
     }
@@ -358,13 +379,24 @@ impl Watches {
         e.server_id = None;
         e.partial = None;
         stream.send(e.create_request());
-        self.creating.push_back(id);
+        self.creating.push_back(Creating::Watch(id));
     }
 
     fn on_created(&mut self, r: pb::WatchResponse, stream: &mut WatchStream) -> Next {
-        let Some(id) = self.creating.pop_front() else {
-            log::warn!("watch created that was never asked for (id {})", r.watch_id);
-            return Next::Continue;
+        let id = match self.creating.pop_front() {
+            Some(Creating::Watch(id)) => id,
+            Some(Creating::Probe) => {
+                // The answer itself was the point (it already reset the
+                // probe); the throwaway watch goes at once.
+                if !r.canceled {
+                    stream.send(cancel_request(r.watch_id));
+                }
+                return Next::Continue;
+            }
+            None => {
+                log::warn!("watch created that was never asked for (id {})", r.watch_id);
+                return Next::Continue;
+            }
         };
         let Some(e) = self.entries.get_mut(&id) else {
             // Canceled while its create was in flight.
@@ -458,7 +490,6 @@ impl Driver for Watches {
             WatchCommand::Progress => {
                 if stream.is_open() {
                     stream.send(progress_request());
-                    self.progress_asked.push_back(Asker::User);
                 }
             }
         }
@@ -513,13 +544,10 @@ impl Driver for Watches {
             return self.on_created(r, stream);
         }
         if r.watch_id == -1 {
-            // A progress answer for the whole stream: the user's go to
+            // A progress answer for the whole stream. Only users ask for
+            // them (the probe creates a watch instead), so each goes to
             // every active watcher that has room (a progress notice is
-            // not an event, and a later one says more), the probes' to
-            // nobody.
-            if self.progress_asked.pop_front() == Some(Asker::Probe) {
-                return Next::Continue;
-            }
+            // not an event, and a later one says more).
             let header = ResponseHeader::from(r.header);
             for (id, e) in &mut self.entries {
                 if e.state == State::Active {
