@@ -5,6 +5,12 @@
 //! they go to whichever member the handle picks, so aim them with
 //! [`Client::with_endpoint`] (`client.with_endpoint(ep)?.status()`) to ask a
 //! given member.
+//!
+//! With auth on, hash, hash_kv, defragment and snapshot need a user with
+//! the root role on every etcd version, and so does status on etcd 3.5.28
+//! to 3.5.31 and 3.6.0 to 3.6.11 (any logged-in user before and after).
+//! A refusal is [`EtcdError::PermissionDenied`] however the server words
+//! it (3.4 and 3.5 pass some on as the auth store's own message).
 
 use crate::client::Client;
 use crate::error::{Error, EtcdError, Result};

@@ -354,7 +354,7 @@ fn a_static_token_is_used_as_given_and_never_shown() {
 }
 
 #[test]
-fn maintenance_calls_refused_for_want_of_the_root_role_are_typed() {
+fn admin_calls_refused_for_want_of_the_root_role_are_typed() {
     // Which maintenance calls need the root role when auth is on depends
     // on the version (README "Servers"); a refusal is always
     // EtcdError::PermissionDenied, whether etcd sends it as such (3.6,
@@ -389,6 +389,18 @@ fn maintenance_calls_refused_for_want_of_the_root_role_are_typed() {
         Err(e) => {
             assert!(status_needs_root, "status refused on {v:?}: {e}");
             denied("status", Err(e));
+        }
+    }
+    // AuthStatus: none on 3.4; root only in 3.5 and 3.6; anyone from 3.7.
+    match op.auth_status() {
+        Err(Error::Unsupported(_)) => assert!(!common::etcd_at_least(3, 5)),
+        Ok(s) => {
+            assert!(common::etcd_at_least(3, 7), "auth_status allowed on {v:?}");
+            assert!(s.enabled());
+        }
+        Err(e) => {
+            assert!(common::etcd_at_least(3, 5) && !common::etcd_at_least(3, 7));
+            denied("auth_status", Err(e));
         }
     }
     // The root role may do all of it.

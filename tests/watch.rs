@@ -437,6 +437,34 @@ fn progress_notices_respect_the_buffer() {
 }
 
 #[test]
+fn periodic_notices_that_do_not_fit_are_dropped_without_suspending_the_watch() {
+    let cluster = common::ClusterBuilder::new(1)
+        .arg("--experimental-watch-progress-notify-interval=200ms")
+        .start();
+    let ep = cluster.endpoint(0);
+    let c = Client::connect(cluster.endpoints()).unwrap();
+    let w = c
+        .watch_with("periodic", WatchOptions::new().progress_notify().buffer(2))
+        .unwrap();
+    assert_eq!(metric(&ep, "etcd_debugging_mvcc_watcher_total"), 1);
+    // Two notices fill the buffer; more keep coming while nobody reads.
+    let t = Instant::now();
+    while w.receiver().len() < 2 {
+        assert!(t.elapsed() < WAIT, "no periodic notices");
+        thread::sleep(Duration::from_millis(20));
+    }
+    thread::sleep(Duration::from_millis(1_500));
+    assert_eq!(w.receiver().len(), 2, "the buffer of 2 was overrun");
+    // Dropped, not a reason to suspend: etcd still holds the watch.
+    assert_eq!(metric(&ep, "etcd_debugging_mvcc_watcher_total"), 1);
+    for _ in 0..2 {
+        assert!(w.try_recv().unwrap().unwrap().is_progress_notify());
+    }
+    let put = c.put("periodic", "v").unwrap().header().revision();
+    assert_eq!(next_events(&w).events()[0].revision(), put);
+}
+
+#[test]
 fn closing_the_client_ends_watches() {
     let cluster = common::Cluster::single();
     let c = Client::connect(cluster.endpoints()).unwrap();

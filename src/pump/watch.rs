@@ -249,6 +249,58 @@ impl WatchEntry {
         }
     }
 
+    /// Puts fragmented responses back together: `None` while a revision's
+    /// events are still coming, then the whole response.
+    fn reassemble(&mut self, r: pb::WatchResponse) -> Option<pb::WatchResponse> {
+        if r.fragment {
+            match &mut self.partial {
+                Some(p) => p.events.extend(r.events),
+                None => self.partial = Some(r),
+            }
+            return None;
+        }
+        Some(match self.partial.take() {
+            Some(mut p) => {
+                p.events.extend(r.events);
+                p.header = r.header;
+                p
+            }
+            None => r,
+        })
+    }
+
+    /// Delivers a response with events if the consumer's buffer has room,
+    /// and counts its events as delivered; `false` when it is full (the
+    /// events are not counted, so the watch can resume from them).
+    fn deliver(&mut self, id: u64, r: pb::WatchResponse) -> bool {
+        // Only the driver sends (on the pump or on the reader, always
+        // under its lock), so the length cannot grow between the check
+        // and the send.
+        if self.w.tx.len() >= self.w.capacity {
+            return false;
+        }
+        let last_rev = r
+            .events
+            .last()
+            .and_then(|ev| ev.kv.as_ref())
+            .map(|kv| kv.mod_revision);
+        let resp = WatchResponse {
+            header: r.header.into(),
+            watch_id: id,
+            progress_notify: false,
+            events: r.events.into_iter().map(WatchEvent::from).collect(),
+            created: false,
+        };
+        // A send fails only when the watcher is gone; its cancel command
+        // is on the way.
+        if self.w.tx.send(Ok(resp)).is_ok() {
+            if let Some(rev) = last_rev {
+                self.next_rev = rev + 1;
+            }
+        }
+        true
+    }
+
     /// Ends the watch with `err` (best effort: a full buffer keeps its
     /// data, and the disconnect still tells the consumer it ended).
     fn finish(self, err: Error) {
@@ -446,6 +498,83 @@ impl Watches {
     }
 }
 
+impl Watches {
+    /// A progress answer for the whole stream. Only users ask for them
+    /// (the probe creates a watch instead), so each goes to every active
+    /// watcher that has room.
+    fn on_stream_progress(&mut self, r: pb::WatchResponse) {
+        let header = ResponseHeader::from(r.header);
+        for (id, e) in &self.entries {
+            if e.state == State::Active {
+                e.offer(notice(header, *id));
+            }
+        }
+    }
+
+    /// Everything addressed to one watch: its end, a fragment, a
+    /// progress notice or events.
+    fn on_watch_response(&mut self, r: pb::WatchResponse, stream: &mut WatchStream) {
+        // Answers for watches that were canceled or suspended are stale.
+        let Some(&id) = self.by_server_id.get(&r.watch_id) else {
+            return;
+        };
+        if r.canceled {
+            self.by_server_id.remove(&r.watch_id);
+            let e = self.entries.remove(&id).expect("mapped watch");
+            e.finish(end_error(r));
+            return;
+        }
+        let e = self.entries.get_mut(&id).expect("mapped watch");
+        let Some(mut r) = e.reassemble(r) else {
+            return;
+        };
+        if r.events.is_empty() {
+            // The watch's own periodic notice (`progress_notify`): not an
+            // event, so offered like the stream's progress answers and
+            // dropped when the buffer is full (a later one says more),
+            // never a reason to suspend the watch.
+            e.offer(notice(r.header.into(), id));
+            return;
+        }
+        if let Some(ns) = &e.w.namespace {
+            ns.events(&mut r.events);
+        }
+        if !e.deliver(id, r) {
+            self.suspend(id, stream);
+        }
+    }
+
+    /// Cancels a watch whose consumer is behind on the server; it is
+    /// created again from the same `next_rev` once the consumer catches up
+    /// ([`tick`](Driver::tick)).
+    fn suspend(&mut self, id: u64, stream: &mut WatchStream) {
+        let e = self.entries.get_mut(&id).expect("watch entry");
+        log::debug!(
+            "watch {id}: consumer is behind; suspending at revision {}",
+            e.next_rev
+        );
+        e.state = State::Suspended;
+        metrics::watchers_suspended(1);
+        self.suspended.insert(id);
+        e.w.shared.suspended.store(true, Ordering::Relaxed);
+        if let Some(sid) = e.server_id.take() {
+            self.by_server_id.remove(&sid);
+            stream.send(cancel_request(sid));
+        }
+    }
+}
+
+/// A progress notice (no events) for watcher `id`.
+fn notice(header: ResponseHeader, id: u64) -> WatchResponse {
+    WatchResponse {
+        header,
+        watch_id: id,
+        events: Vec::new(),
+        created: false,
+        progress_notify: true,
+    }
+}
+
 impl Driver for Watches {
     type Req = pb::WatchRequest;
     type Resp = pb::WatchResponse;
@@ -541,95 +670,14 @@ impl Driver for Watches {
             self.probe_timeout = PROBE_TIMEOUT;
         }
         if r.created {
-            return self.on_created(r, stream);
-        }
-        if r.watch_id == -1 {
-            // A progress answer for the whole stream. Only users ask for
-            // them (the probe creates a watch instead), so each goes to
-            // every active watcher that has room (a progress notice is
-            // not an event, and a later one says more).
-            let header = ResponseHeader::from(r.header);
-            for (id, e) in &mut self.entries {
-                if e.state == State::Active {
-                    e.offer(WatchResponse {
-                        header,
-                        watch_id: *id,
-                        events: Vec::new(),
-                        created: false,
-                        progress_notify: true,
-                    });
-                }
-            }
-            return Next::Continue;
-        }
-        // Answers for watches that were canceled or suspended are stale.
-        let Some(&id) = self.by_server_id.get(&r.watch_id) else {
-            return Next::Continue;
-        };
-        let e = self.entries.get_mut(&id).expect("mapped watch");
-        if r.canceled {
-            self.by_server_id.remove(&r.watch_id);
-            let e = self.entries.remove(&id).expect("mapped watch");
-            e.finish(end_error(r));
-            return Next::Continue;
-        }
-        if r.fragment {
-            match &mut e.partial {
-                Some(p) => p.events.extend(r.events),
-                None => e.partial = Some(r),
-            }
-            return Next::Continue;
-        }
-        let mut r = match e.partial.take() {
-            Some(mut p) => {
-                p.events.extend(r.events);
-                p.header = r.header;
-                p
-            }
-            None => r,
-        };
-        if let Some(ns) = &e.w.namespace {
-            ns.events(&mut r.events);
-        }
-        let last_rev = r
-            .events
-            .last()
-            .and_then(|ev| ev.kv.as_ref())
-            .map(|kv| kv.mod_revision);
-        let resp = WatchResponse {
-            header: r.header.into(),
-            watch_id: id,
-            progress_notify: r.events.is_empty(),
-            events: r.events.into_iter().map(WatchEvent::from).collect(),
-            created: false,
-        };
-        // Only the driver sends (on the pump or on the reader, always
-        // under its lock), so the length cannot grow between the
-        // check and the send.
-        if e.w.tx.len() < e.w.capacity {
-            // A send fails only when the watcher is gone; its cancel
-            // command is on the way.
-            if e.w.tx.send(Ok(resp)).is_ok() {
-                if let Some(rev) = last_rev {
-                    e.next_rev = rev + 1;
-                }
-            }
+            self.on_created(r, stream)
+        } else if r.watch_id == -1 {
+            self.on_stream_progress(r);
+            Next::Continue
         } else {
-            // Not delivered, so not counted: the watch resumes from
-            // the same `next_rev` once the consumer catches up.
-            log::debug!(
-                "watch {id}: consumer is behind; suspending at revision {}",
-                e.next_rev
-            );
-            e.state = State::Suspended;
-            metrics::watchers_suspended(1);
-            self.suspended.insert(id);
-            e.w.shared.suspended.store(true, Ordering::Relaxed);
-            self.by_server_id.remove(&r.watch_id);
-            e.server_id = None;
-            stream.send(cancel_request(r.watch_id));
+            self.on_watch_response(r, stream);
+            Next::Continue
         }
-        Next::Continue
     }
 
     /// Resumes suspended watches whose consumers caught up, and probes a
