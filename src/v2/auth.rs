@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::error::{Error, Result};
 
-use super::client::{decode, Client};
+use super::handle::{decode, Handle};
 use super::transport::{encode_path, Method, Request, Retry};
 use super::types::{PermissionType, Role, User};
 
@@ -26,12 +26,12 @@ use super::types::{PermissionType, Role, User};
 /// ```
 #[derive(Clone, Debug)]
 pub struct Auth {
-    client: Client,
+    handle: Handle,
 }
 
 impl Auth {
-    pub(crate) fn new(client: Client) -> Auth {
-        Auth { client }
+    pub(crate) fn new(handle: Handle) -> Auth {
+        Auth { handle }
     }
 
     /// Whether auth is on.
@@ -40,7 +40,7 @@ impl Auth {
         struct Enabled {
             enabled: bool,
         }
-        let a = self.client.request(Request::new(
+        let a = self.handle.request(Request::new(
             Method::Get,
             "/v2/auth/enable".into(),
             Retry::Safe,
@@ -51,13 +51,13 @@ impl Auth {
     /// Turns auth on.
     pub fn enable(&self) -> Result<()> {
         let req = Request::new(Method::Put, "/v2/auth/enable".into(), Retry::Never);
-        self.client.request(req).map(drop)
+        self.handle.request(req).map(drop)
     }
 
     /// Turns auth off (as `root`).
     pub fn disable(&self) -> Result<()> {
         let req = Request::new(Method::Delete, "/v2/auth/enable".into(), Retry::Never);
-        self.client.request(req).map(drop)
+        self.handle.request(req).map(drop)
     }
 }
 
@@ -81,12 +81,12 @@ impl Auth {
 /// ```
 #[derive(Clone, Debug)]
 pub struct Users {
-    client: Client,
+    handle: Handle,
 }
 
 impl Users {
-    pub(crate) fn new(client: Client) -> Users {
-        Users { client }
+    pub(crate) fn new(handle: Handle) -> Users {
+        Users { handle }
     }
 
     /// Every user's name.
@@ -96,7 +96,7 @@ impl Users {
             #[serde(default)]
             users: Option<Vec<User>>,
         }
-        let a = self.client.request(Request::new(
+        let a = self.handle.request(Request::new(
             Method::Get,
             "/v2/auth/users".into(),
             Retry::Safe,
@@ -119,13 +119,13 @@ impl Users {
     /// Removes a user.
     pub fn remove(&self, name: &str) -> Result<()> {
         let req = Request::new(Method::Delete, path("users", name)?, Retry::Never);
-        self.client.request(req).map(drop)
+        self.handle.request(req).map(drop)
     }
 
     /// A user and the names of its roles.
     pub fn get(&self, name: &str) -> Result<User> {
         let a =
-            self.client
+            self.handle
                 .request(Request::new(Method::Get, path("users", name)?, Retry::Safe))?;
         decode(&a.body)
     }
@@ -148,7 +148,7 @@ impl Users {
     fn put(&self, name: &str, body: serde_json::Value) -> Result<()> {
         let mut req = Request::new(Method::Put, path("users", name)?, Retry::Never);
         req.json = Some(body.to_string().into_bytes());
-        self.client.request(req).map(drop)
+        self.handle.request(req).map(drop)
     }
 }
 
@@ -156,12 +156,12 @@ impl Users {
 /// write. See [`Users`] for an example.
 #[derive(Clone, Debug)]
 pub struct Roles {
-    client: Client,
+    handle: Handle,
 }
 
 impl Roles {
-    pub(crate) fn new(client: Client) -> Roles {
-        Roles { client }
+    pub(crate) fn new(handle: Handle) -> Roles {
+        Roles { handle }
     }
 
     /// Every role's name.
@@ -171,7 +171,7 @@ impl Roles {
             #[serde(default)]
             roles: Option<Vec<Role>>,
         }
-        let a = self.client.request(Request::new(
+        let a = self.handle.request(Request::new(
             Method::Get,
             "/v2/auth/roles".into(),
             Retry::Safe,
@@ -193,13 +193,13 @@ impl Roles {
     /// Removes a role.
     pub fn remove(&self, name: &str) -> Result<()> {
         let req = Request::new(Method::Delete, path("roles", name)?, Retry::Never);
-        self.client.request(req).map(drop)
+        self.handle.request(req).map(drop)
     }
 
     /// A role and its permissions.
     pub fn get(&self, name: &str) -> Result<Role> {
         let a =
-            self.client
+            self.handle
                 .request(Request::new(Method::Get, path("roles", name)?, Retry::Safe))?;
         decode(&a.body)
     }
@@ -218,7 +218,7 @@ impl Roles {
     fn put(&self, name: &str, body: serde_json::Value) -> Result<()> {
         let mut req = Request::new(Method::Put, path("roles", name)?, Retry::Never);
         req.json = Some(body.to_string().into_bytes());
-        self.client.request(req).map(drop)
+        self.handle.request(req).map(drop)
     }
 }
 

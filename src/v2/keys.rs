@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 
-use super::client::{decode, Client};
-use super::transport::{encode_path, query, Answer, Method, Request, Retry};
-use super::types::{Response, ResponseBody};
+use super::handle::{key_response, Handle};
+use super::transport::{encode_path, query, Method, Request, Retry};
+use super::types::Response;
 use super::watcher::{Watcher, WatcherOptions};
 
 /// Options of [`Keys::get_with`].
@@ -165,7 +165,8 @@ impl DeleteOptions {
     }
 }
 
-/// The v2 keys API of a [`Client`], optionally under a key prefix.
+/// The v2 keys API of a [`Client`](super::Client), optionally under a key
+/// prefix.
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -182,14 +183,14 @@ impl DeleteOptions {
 /// ```
 #[derive(Clone, Debug)]
 pub struct Keys {
-    client: Client,
+    handle: Handle,
     prefix: String,
 }
 
 impl Keys {
-    pub(crate) fn new(client: Client, prefix: &str) -> Keys {
+    pub(crate) fn new(handle: Handle, prefix: &str) -> Keys {
         Keys {
-            client,
+            handle,
             prefix: prefix.to_string(),
         }
     }
@@ -197,7 +198,7 @@ impl Keys {
     /// The same keys API with another deadline for its calls.
     pub fn with_timeout(&self, timeout: Duration) -> Keys {
         Keys {
-            client: self.client.with_timeout(timeout),
+            handle: self.handle.with_timeout(timeout),
             prefix: self.prefix.clone(),
         }
     }
@@ -224,10 +225,6 @@ impl Keys {
             }
         }
         encode_path(&clean)
-    }
-
-    pub(crate) fn client(&self) -> &Client {
-        &self.client
     }
 
     /// Reads a key or directory.
@@ -396,25 +393,12 @@ impl Keys {
     /// [`WatcherOptions::recursive`]). Nothing is sent until its first
     /// [`next_event`](Watcher::next_event).
     pub fn watcher(&self, key: &str, opts: WatcherOptions) -> Watcher {
-        Watcher::new(self.clone(), key, opts)
+        Watcher::new(self.handle.clone(), self.path(key), opts)
     }
 
     fn send(&self, req: Request<'_>) -> Result<Response> {
-        let a = self.client.request(req)?;
-        response(a)
+        key_response(self.handle.request(req)?)
     }
-}
-
-/// A key answer as a [`Response`].
-pub(crate) fn response(a: Answer) -> Result<Response> {
-    let body: ResponseBody = decode(&a.body)?;
-    Ok(Response {
-        action: body.action,
-        node: body.node,
-        prev_node: body.prev_node,
-        index: a.index,
-        cluster_id: a.cluster_id,
-    })
 }
 
 fn require_key(key: &str) -> Result<()> {
@@ -436,6 +420,7 @@ fn ttl_secs(ttl: Duration) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::v2::Client;
 
     #[test]
     fn paths_join_prefix_and_key_as_go_does() {

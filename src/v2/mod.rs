@@ -53,6 +53,7 @@
 mod auth;
 mod client;
 mod error;
+mod handle;
 mod keys;
 mod members;
 mod transport;
