@@ -9,18 +9,18 @@ use crate::error::{Error, Result};
 
 use super::handle::{decode, Handle};
 use super::transport::{encode_path, Method, Request, Retry};
-use super::types::{PermissionType, Role, User};
+use super::types::{V2PermissionType, Role, User};
 
 /// Turns v2 auth on and off (needs a `root` user to turn on).
 ///
 /// ```no_run
 /// use etcd_blocking::v2;
-/// let client = v2::Client::new(["http://127.0.0.1:2379"])?;
+/// let client = v2::Client::connect(["http://127.0.0.1:2379"])?;
 /// client.users().add("root", "rootpw")?;
 /// client.auth().enable()?;
 /// let root = v2::Client::builder(["http://127.0.0.1:2379"])
 ///     .basic_auth("root", "rootpw")
-///     .build()?;
+///     .connect()?;
 /// root.auth().disable()?;
 /// # Ok::<(), etcd_blocking::Error>(())
 /// ```
@@ -64,13 +64,13 @@ impl Auth {
 /// The users of v2 auth.
 ///
 /// ```no_run
-/// use etcd_blocking::v2::{self, PermissionType};
+/// use etcd_blocking::v2::{self, V2PermissionType};
 /// let root = v2::Client::builder(["http://127.0.0.1:2379"])
 ///     .basic_auth("root", "rootpw")
-///     .build()?;
+///     .connect()?;
 /// // A role that may read and write under /app, and a user with it.
 /// root.roles().add("app")?;
-/// root.roles().grant("app", &["/app/*"], PermissionType::ReadWrite)?;
+/// root.roles().grant("app", &["/app/*"], V2PermissionType::ReadWrite)?;
 /// root.users().add("web", "webpw")?;
 /// root.users().grant("web", &["app"])?;
 /// let web = root.users().get("web")?;
@@ -206,12 +206,12 @@ impl Roles {
 
     /// Lets the role's users read, write or both the keys matching these
     /// patterns (`/app/*` matches a prefix).
-    pub fn grant(&self, name: &str, keys: &[&str], perm: PermissionType) -> Result<()> {
+    pub fn grant(&self, name: &str, keys: &[&str], perm: V2PermissionType) -> Result<()> {
         self.put(name, json!({ "role": name, "grant": kv(keys, perm) }))
     }
 
     /// Takes those permissions away.
-    pub fn revoke(&self, name: &str, keys: &[&str], perm: PermissionType) -> Result<()> {
+    pub fn revoke(&self, name: &str, keys: &[&str], perm: V2PermissionType) -> Result<()> {
         self.put(name, json!({ "role": name, "revoke": kv(keys, perm) }))
     }
 
@@ -222,11 +222,11 @@ impl Roles {
     }
 }
 
-fn kv(keys: &[&str], perm: PermissionType) -> serde_json::Value {
+fn kv(keys: &[&str], perm: V2PermissionType) -> serde_json::Value {
     let (read, write): (&[&str], &[&str]) = match perm {
-        PermissionType::Read => (keys, &[]),
-        PermissionType::Write => (&[], keys),
-        PermissionType::ReadWrite => (keys, keys),
+        V2PermissionType::Read => (keys, &[]),
+        V2PermissionType::Write => (&[], keys),
+        V2PermissionType::ReadWrite => (keys, keys),
     };
     json!({ "kv": { "read": read, "write": write } })
 }

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use crossbeam_channel::{RecvTimeoutError, Sender};
 
+use crate::config::DEFAULT_REQUEST_TIMEOUT;
 use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
 use crate::tls::TlsOptions;
@@ -27,8 +28,6 @@ use super::members::Members;
 use super::transport::{basic_auth, Method, Request, Retry, Settings, Transport};
 use super::types::Version;
 
-/// Default for [`ClientBuilder::request_timeout`].
-pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default for [`ClientBuilder::per_request_timeout`].
 pub const DEFAULT_PER_REQUEST_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -36,7 +35,7 @@ pub const DEFAULT_PER_REQUEST_TIMEOUT: Duration = Duration::from_secs(1);
 /// `EndpointSelectionMode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Selection {
-    /// Shuffle the endpoints (at build, `set_endpoints` and every sync), so
+    /// Shuffle the endpoints (at connect, `set_endpoints` and every sync), so
     /// clients spread over the members. The default.
     #[default]
     Random,
@@ -45,7 +44,7 @@ pub enum Selection {
     PrioritizeLeader,
 }
 
-/// Settings for a v2 [`Client`]; [`build`](Self::build) makes it.
+/// Settings for a v2 [`Client`]; [`connect`](Self::connect) makes it.
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -55,7 +54,7 @@ pub enum Selection {
 ///     .per_request_timeout(Some(Duration::from_millis(500)))
 ///     .selection(Selection::PrioritizeLeader)
 ///     .basic_auth("root", "secret")
-///     .build()?;
+///     .connect()?;
 /// # Ok::<(), etcd_blocking::Error>(())
 /// ```
 #[derive(Clone, Debug)]
@@ -122,7 +121,7 @@ impl ClientBuilder {
 
     /// TLS settings for `https://` endpoints: the CA to trust and a client
     /// identity. [`TlsOptions::server_name`] is not supported by the v2
-    /// client (an [`Error::InvalidConfig`] at build). Without this, `https`
+    /// client (an [`Error::InvalidConfig`] at connect). Without this, `https`
     /// endpoints are checked against the system's roots.
     ///
     /// ```no_run
@@ -130,7 +129,7 @@ impl ClientBuilder {
     /// let tls = TlsOptions::new()
     ///     .ca_file("ca.pem")?
     ///     .identity_files("client.pem", "client-key.pem")?;
-    /// let client = v2::Client::builder(["https://10.0.0.1:2379"]).tls(tls).build()?;
+    /// let client = v2::Client::builder(["https://10.0.0.1:2379"]).tls(tls).connect()?;
     /// println!("{:?}", client.version()?);
     /// # Ok::<(), etcd_blocking::Error>(())
     /// ```
@@ -163,10 +162,12 @@ impl ClientBuilder {
         self
     }
 
-    /// Builds the client. Nothing is sent: a bad endpoint or setting is an
-    /// [`Error::InvalidConfig`] here, an unreachable cluster shows at the
-    /// first call.
-    pub fn build(self) -> Result<Client> {
+    /// Makes the client (the name is the v3
+    /// [`ClientBuilder::connect`](crate::ClientBuilder::connect)'s). Unlike
+    /// the v3 one it sends nothing: a bad endpoint or setting is an
+    /// [`Error::InvalidConfig`] here, and an unreachable cluster shows at
+    /// the first call, which opens the connections it needs.
+    pub fn connect(self) -> Result<Client> {
         let endpoints = parse_endpoints(&self.endpoints)?;
         for (name, d) in [
             ("request timeout", Some(self.request_timeout)),
@@ -306,7 +307,7 @@ fn agent(tls: Option<&TlsOptions>) -> Result<ureq::Agent> {
 ///
 /// ```no_run
 /// use etcd_blocking::v2;
-/// let client = v2::Client::new(["http://127.0.0.1:2379"])?;
+/// let client = v2::Client::connect(["http://127.0.0.1:2379"])?;
 /// let keys = client.keys();
 /// keys.set("/config/mode", "fast")?;
 /// let resp = keys.get("/config/mode")?;
@@ -321,16 +322,28 @@ pub struct Client {
 }
 
 impl Client {
-    /// A client for these endpoints with the default settings.
+    /// A client for these endpoints with the default settings (see
+    /// [`ClientBuilder::connect`]: nothing is sent yet).
+    pub fn connect<I, S>(endpoints: I) -> Result<Client>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        ClientBuilder::new(endpoints).connect()
+    }
+
+    /// The old name of [`connect`](Self::connect).
+    #[deprecated(note = "renamed to `v2::Client::connect`, as the v3 `Client::connect`")]
+    #[doc(hidden)]
     pub fn new<I, S>(endpoints: I) -> Result<Client>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        ClientBuilder::new(endpoints).build()
+        Client::connect(endpoints)
     }
 
-    /// Settings for a client, to adjust before [`ClientBuilder::build`].
+    /// Settings for a client, to adjust before [`ClientBuilder::connect`].
     pub fn builder<I, S>(endpoints: I) -> ClientBuilder
     where
         I: IntoIterator<Item = S>,

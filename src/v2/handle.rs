@@ -1,4 +1,4 @@
-//! What every v2 API handle ([`Keys`](super::Keys), [`Watcher`](super::Watcher),
+//! What every v2 API handle ([`Keys`](super::Keys), [`V2Watcher`](super::V2Watcher),
 //! [`Members`](super::Members), [`Auth`](super::Auth), ...) calls through:
 //! the client's shared state, the handle's deadline and cancel token, and
 //! the decoding of answers.

@@ -6,13 +6,13 @@ use crate::error::{Error, Result};
 
 use super::handle::{decode, Handle};
 use super::transport::{encode_path, Method, Request, Retry};
-use super::types::{Member, MemberList};
+use super::types::{V2Member, MemberList};
 
 /// The members API of a [`Client`](super::Client).
 ///
 /// ```no_run
 /// use etcd_blocking::v2;
-/// let client = v2::Client::new(["http://127.0.0.1:2379"])?;
+/// let client = v2::Client::connect(["http://127.0.0.1:2379"])?;
 /// for m in client.members().list()? {
 ///     println!("{} {} {:?}", m.id, m.name, m.client_urls);
 /// }
@@ -30,7 +30,7 @@ impl Members {
     }
 
     /// Every member of the cluster.
-    pub fn list(&self) -> Result<Vec<Member>> {
+    pub fn list(&self) -> Result<Vec<V2Member>> {
         let a =
             self.handle
                 .request(Request::new(Method::Get, "/v2/members".into(), Retry::Safe))?;
@@ -39,7 +39,7 @@ impl Members {
 
     /// Adds a member that will join at `peer_url`; returns it (with its
     /// new id, and no name or client URLs until it starts).
-    pub fn add(&self, peer_url: &str) -> Result<Member> {
+    pub fn add(&self, peer_url: &str) -> Result<V2Member> {
         check_url(peer_url)?;
         let mut req = Request::new(Method::Post, "/v2/members".into(), Retry::Never);
         req.json = Some(peer_urls_json(peer_url));
@@ -47,7 +47,7 @@ impl Members {
         decode(&a.body)
     }
 
-    /// Removes the member with this id (hex, as [`Member::id`]).
+    /// Removes the member with this id (hex, as [`V2Member::id`]).
     pub fn remove(&self, id: &str) -> Result<()> {
         let req = Request::new(Method::Delete, member_path(id)?, Retry::Never);
         self.handle.request(req).map(drop)
@@ -62,7 +62,7 @@ impl Members {
     }
 
     /// The current leader.
-    pub fn leader(&self) -> Result<Member> {
+    pub fn leader(&self) -> Result<V2Member> {
         let a = self.handle.request(Request::new(
             Method::Get,
             "/v2/members/leader".into(),
@@ -98,7 +98,7 @@ mod tests {
 
     #[test]
     fn bad_member_input_is_refused_before_sending() {
-        let c = Client::new(["http://127.0.0.1:1"]).unwrap();
+        let c = Client::connect(["http://127.0.0.1:1"]).unwrap();
         let m = c.members();
         assert!(matches!(m.remove(""), Err(Error::InvalidRequest(_))));
         assert!(matches!(m.remove("../x"), Err(Error::InvalidRequest(_))));

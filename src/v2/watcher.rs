@@ -54,7 +54,7 @@ impl WatcherOptions {
 /// ```no_run
 /// use std::time::Duration;
 /// use etcd_blocking::v2::{self, WatcherOptions};
-/// let client = v2::Client::new(["http://127.0.0.1:2379"])?;
+/// let client = v2::Client::connect(["http://127.0.0.1:2379"])?;
 /// let mut watcher = client.keys().watcher("/config", WatcherOptions::new().recursive());
 /// while let Some(event) = watcher.next_event_timeout(Duration::from_secs(10))? {
 ///     println!("{:?} {} = {}", event.action, event.node.key, event.node.value_str());
@@ -62,7 +62,7 @@ impl WatcherOptions {
 /// # Ok::<(), etcd_blocking::Error>(())
 /// ```
 #[derive(Debug, Clone)]
-pub struct Watcher {
+pub struct V2Watcher {
     handle: Handle,
     /// The key's URL path, the handle's prefix included.
     path: String,
@@ -71,9 +71,9 @@ pub struct Watcher {
     next_index: u64,
 }
 
-impl Watcher {
-    pub(crate) fn new(handle: Handle, path: String, opts: WatcherOptions) -> Watcher {
-        Watcher {
+impl V2Watcher {
+    pub(crate) fn new(handle: Handle, path: String, opts: WatcherOptions) -> V2Watcher {
+        V2Watcher {
             handle,
             path,
             recursive: opts.recursive,
