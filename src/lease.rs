@@ -422,7 +422,7 @@ impl Client {
             ID: id,
             ..Default::default()
         };
-        KeepAliveResponse::from_answer(self.unary(&KEEP_ALIVE_ONCE, &req, Retry::Safe)?)
+        KeepAliveResponse::from_answer(self.unary(KEEP_ALIVE_ONCE, &req, Retry::Safe)?)
     }
 }
 
@@ -431,8 +431,10 @@ impl Client {
 /// sending side and waits for one answer and the status, all in one batch
 /// with one completion. A stream opened, written and closed step by step
 /// costs several completions (and thread wake-ups) instead.
-const KEEP_ALIVE_ONCE: grpcio::Method<pb::LeaseKeepAliveRequest, pb::LeaseKeepAliveResponse> =
-    grpcio::Method {
-        ty: grpcio::MethodType::Unary,
-        ..methods::LEASE_LEASE_KEEP_ALIVE
-    };
+///
+/// The method keeps its type, bidirectional streaming, because the metrics
+/// label each call with it: Go's client labels `KeepAliveOnce`'s stream
+/// `grpc_type="bidi_stream"`, and a dashboard over both clients must count
+/// it the same way.
+const KEEP_ALIVE_ONCE: &grpcio::Method<pb::LeaseKeepAliveRequest, pb::LeaseKeepAliveResponse> =
+    &methods::LEASE_LEASE_KEEP_ALIVE;
