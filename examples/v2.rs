@@ -13,7 +13,7 @@ use std::thread;
 use std::time::Duration;
 
 use etcd_blocking::v2::{
-    self, V2DeleteOptions, ErrorKind, V2GetOptions, SetOptions, V2Error, WatcherOptions,
+    self, ErrorKind, SetOptions, V2DeleteOptions, V2Error, V2GetOptions, WatcherOptions,
 };
 use etcd_blocking::Error;
 

@@ -364,11 +364,10 @@ impl KeepAlive {
 
 impl Drop for KeepAlive {
     fn drop(&mut self) {
-        self.pump
-            .send(Command::KeepAlive(KeepAliveCommand::Remove {
-                id: self.id,
-                shared: self.shared.clone(),
-            }));
+        self.pump.send(Command::KeepAlive(KeepAliveCommand::Remove {
+            id: self.id,
+            shared: self.shared.clone(),
+        }));
     }
 }
 

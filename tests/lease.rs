@@ -186,7 +186,10 @@ fn several_keepalive_handles_of_one_lease() {
                 Err(e) => panic!("no loss reported: {e}"),
             }
         };
-        assert!(matches!(e, Error::LeaseLost { id, .. } if id == g.id()), "{e}");
+        assert!(
+            matches!(e, Error::LeaseLost { id, .. } if id == g.id()),
+            "{e}"
+        );
         assert!(!ka.is_alive());
     }
 }

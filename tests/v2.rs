@@ -14,8 +14,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use etcd_blocking::v2::{
-    self, Action, V2DeleteOptions, ErrorKind, V2GetOptions, V2PermissionType, PrevExist, Selection,
-    SetOptions, V2Error, WatcherOptions,
+    self, Action, ErrorKind, PrevExist, Selection, SetOptions, V2DeleteOptions, V2Error,
+    V2GetOptions, V2PermissionType, WatcherOptions,
 };
 use etcd_blocking::Error;
 
@@ -1320,7 +1320,10 @@ fn tls_with_a_client_certificate() {
         .identity_files(p("client.pem"), p("client.key"))
         .unwrap();
     for (what, tls) in [("no client cert", no_identity), ("wrong CA", wrong_ca)] {
-        let c = v2::Client::builder([url.clone()]).tls(tls).connect().unwrap();
+        let c = v2::Client::builder([url.clone()])
+            .tls(tls)
+            .connect()
+            .unwrap();
         match c.keys().get("/tls/k") {
             Err(Error::Unavailable(causes)) => {
                 assert_eq!(causes.len(), 1, "{what}");
@@ -1348,9 +1351,26 @@ mod both_globs {
     /// Names every public item of `v2` (compiling is the test) and the
     /// root's namesakes beside them.
     fn every_name(
-        _: (V2GetOptions, V2DeleteOptions, SetOptions, PrevExist, WatcherOptions),
-        _: (Option<V2Watcher>, Option<Keys>, Option<Members>, Option<Auth>),
-        _: (Option<Users>, Option<Roles>, Selection, ErrorKind, Option<V2Error>),
+        _: (
+            V2GetOptions,
+            V2DeleteOptions,
+            SetOptions,
+            PrevExist,
+            WatcherOptions,
+        ),
+        _: (
+            Option<V2Watcher>,
+            Option<Keys>,
+            Option<Members>,
+            Option<Auth>,
+        ),
+        _: (
+            Option<Users>,
+            Option<Roles>,
+            Selection,
+            ErrorKind,
+            Option<V2Error>,
+        ),
         _: (Action, Node, V2Member, V2PermissionType, Permissions),
         _: (Response, Role, RwPermission, User, Version),
         _: (GetOptions, DeleteOptions, Option<Watcher>, Option<Member>),

@@ -14,8 +14,7 @@ use std::time::{Duration, Instant};
 
 use ::metrics::{Counter, Histogram, Key, KeyName, Label, Level, Metadata, Recorder, Unit};
 
-static META: Metadata<'static> =
-    Metadata::new("etcd_blocking", Level::INFO, Some(module_path!()));
+static META: Metadata<'static> = Metadata::new("etcd_blocking", Level::INFO, Some(module_path!()));
 
 /// Runs `f` with the current recorder, unless it is the no-op one.
 #[inline]
@@ -217,8 +216,7 @@ pub fn rpc(name: &'static str, labels: impl Fn() -> RpcLabels) -> Option<RpcRef>
             return RpcRef::Owned(Box::new(RpcHandles::new(r, owner, labels())));
         };
         for cell in &slot.handles {
-            let h =
-                cell.get_or_init(|| Box::leak(Box::new(RpcHandles::new(r, owner, labels()))));
+            let h = cell.get_or_init(|| Box::leak(Box::new(RpcHandles::new(r, owner, labels()))));
             if h.owner == owner {
                 return RpcRef::Cached(h);
             }

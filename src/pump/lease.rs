@@ -216,7 +216,7 @@ impl Kept {
     fn alive(&self, resp: KeepAliveResponse) {
         for h in &self.handles {
             h.shared.set_alive(resp.ttl, self.expires_at);
-            h.deliver(Ok(resp.clone()));
+            h.deliver(Ok(resp));
         }
     }
 

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 
 use super::handle::{decode, Handle};
 use super::transport::{encode_path, Method, Request, Retry};
-use super::types::{V2PermissionType, Role, User};
+use super::types::{Role, User, V2PermissionType};
 
 /// Turns v2 auth on and off (needs a `root` user to turn on).
 ///

@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 
 use super::handle::{decode, Handle};
 use super::transport::{encode_path, Method, Request, Retry};
-use super::types::{V2Member, MemberList};
+use super::types::{MemberList, V2Member};
 
 /// The members API of a [`Client`](super::Client).
 ///

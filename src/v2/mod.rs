@@ -72,15 +72,16 @@ mod transport;
 mod types;
 mod watcher;
 
-pub use auth::{Auth, Roles, Users};
-pub use client::{Client, ClientBuilder, Selection, DEFAULT_PER_REQUEST_TIMEOUT};
 /// The default of [`ClientBuilder::request_timeout`]: the v3 client's, the
 /// same constant.
 pub use crate::config::DEFAULT_REQUEST_TIMEOUT;
+pub use auth::{Auth, Roles, Users};
+pub use client::{Client, ClientBuilder, Selection, DEFAULT_PER_REQUEST_TIMEOUT};
 pub use error::{ErrorKind, V2Error};
-pub use keys::{V2DeleteOptions, V2GetOptions, Keys, PrevExist, SetOptions};
+pub use keys::{Keys, PrevExist, SetOptions, V2DeleteOptions, V2GetOptions};
 pub use members::Members;
 pub use types::{
-    Action, V2Member, Node, V2PermissionType, Permissions, Response, Role, RwPermission, User, Version,
+    Action, Node, Permissions, Response, Role, RwPermission, User, V2Member, V2PermissionType,
+    Version,
 };
 pub use watcher::{V2Watcher, WatcherOptions};
