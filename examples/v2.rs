@@ -13,7 +13,7 @@ use std::thread;
 use std::time::Duration;
 
 use etcd_blocking::v2::{
-    self, DeleteOptions, ErrorKind, GetOptions, SetOptions, V2Error, WatcherOptions,
+    self, ErrorKind, SetOptions, V2DeleteOptions, V2Error, V2GetOptions, WatcherOptions,
 };
 use etcd_blocking::Error;
 
@@ -21,10 +21,10 @@ fn main() -> Result<(), Error> {
     let etcd = support::etcd_v2();
     let client = v2::Client::builder(&etcd.endpoints)
         .request_timeout(Duration::from_secs(5))
-        .build()?;
+        .connect()?;
     println!("server {:?}", client.version()?);
     let keys = client.keys_with_prefix("/example");
-    match keys.delete_with("/", DeleteOptions::new().recursive().dir()) {
+    match keys.delete_with("/", V2DeleteOptions::new().recursive().dir()) {
         Ok(_)
         | Err(Error::V2(V2Error {
             kind: ErrorKind::KeyNotFound,
@@ -88,7 +88,7 @@ fn main() -> Result<(), Error> {
     }
     writer.join().expect("writer panicked")?;
 
-    let queue = keys.get_with("/jobs", GetOptions::new().sorted())?;
+    let queue = keys.get_with("/jobs", V2GetOptions::new().sorted())?;
     let jobs: Vec<&str> = queue.node.nodes.iter().map(|n| n.value_str()).collect();
     println!("queue in order: {jobs:?}");
     client.close();

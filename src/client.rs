@@ -7,7 +7,6 @@
 //! handle shares one set of connections. The shared state is torn down by
 //! `close()` or when its last handle is dropped.
 
-use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -59,8 +58,6 @@ struct Shared {
     pump: Mutex<Option<Pump>>,
     /// Client-side watch ids (stable across reconnects).
     watch_ids: AtomicU64,
-    /// Leases with a live keepalive handle (one handle per lease).
-    kept_leases: Arc<Mutex<HashSet<i64>>>,
     config: Config,
 }
 
@@ -113,7 +110,6 @@ impl Client {
                 closed: AtomicBool::new(false),
                 pump: Mutex::new(None),
                 watch_ids: AtomicU64::new(1),
-                kept_leases: Arc::default(),
                 config,
             }),
         };
@@ -524,10 +520,6 @@ impl Client {
         let handle = p.handle.clone();
         *pump = Some(p);
         Ok(handle)
-    }
-
-    pub(crate) fn kept_leases(&self) -> Arc<Mutex<HashSet<i64>>> {
-        self.shared.kept_leases.clone()
     }
 
     pub(crate) fn next_watch_id(&self) -> u64 {

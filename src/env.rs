@@ -37,138 +37,18 @@ pub(crate) const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(6);
 pub(crate) const KEEPALIVE_TIME_FLOOR: Duration = Duration::from_secs(10);
 
 /// Reads the variables through `var` (`None`: unset) into a config.
+///
+/// The steps run in a fixed order, so when several variables are wrong the
+/// same one is reported every time: endpoints, timeouts, transport
+/// security, certificate files, SRV discovery, credentials.
 pub(crate) fn config_from(var: &dyn Fn(&str) -> Result<Option<String>>) -> Result<Config> {
-    // An empty value counts as unset, as in etcdctl.
-    let get = |name: &str| -> Result<Option<String>> { Ok(var(name)?.filter(|v| !v.is_empty())) };
-    let invalid = |name: &str, value: &str, why: &str| {
-        Error::InvalidConfig(format!("invalid value {value:?} for {name}: {why}"))
-    };
-    let duration = |name: &str, default: Duration| -> Result<Duration> {
-        let Some(v) = get(name)? else {
-            return Ok(default);
-        };
-        let d = parse_go_duration(&v).map_err(|why| invalid(name, &v, &why))?;
-        if d.is_zero() {
-            return Err(invalid(name, &v, "must be positive"));
-        }
-        Ok(d)
-    };
-    let boolean = |name: &str, default: bool| -> Result<bool> {
-        match get(name)? {
-            None => Ok(default),
-            Some(v) => parse_go_bool(&v)
-                .ok_or_else(|| invalid(name, &v, "not a boolean (true, false, 1, 0, t, f)")),
-        }
-    };
-
-    let endpoints = match get("ETCDCTL_ENDPOINTS")? {
-        None => vec![DEFAULT_ENDPOINT.to_string()],
-        Some(v) => {
-            let list = split_csv(&v).map_err(|why| invalid("ETCDCTL_ENDPOINTS", &v, &why))?;
-            let list: Vec<String> = list
-                .into_iter()
-                .map(|e| e.trim().to_string())
-                .filter(|e| !e.is_empty())
-                .collect();
-            if list.is_empty() {
-                return Err(invalid("ETCDCTL_ENDPOINTS", &v, "no endpoint in the list"));
-            }
-            for e in &list {
-                crate::endpoint::Endpoint::parse(e)
-                    .map_err(|err| invalid("ETCDCTL_ENDPOINTS", &v, &err.to_string()))?;
-            }
-            list
-        }
-    };
-
+    let vars = Vars { var };
     let mut cfg = Config::new(Vec::new());
-    cfg.connect_timeout = duration("ETCDCTL_DIAL_TIMEOUT", DIAL_TIMEOUT)?;
-    cfg.request_timeout = duration("ETCDCTL_COMMAND_TIMEOUT", COMMAND_TIMEOUT)?;
-    cfg.keepalive_time =
-        duration("ETCDCTL_KEEPALIVE_TIME", KEEPALIVE_TIME)?.max(KEEPALIVE_TIME_FLOOR);
-    cfg.keepalive_timeout = duration("ETCDCTL_KEEPALIVE_TIMEOUT", KEEPALIVE_TIMEOUT)?;
-
-    // TLS: any certificate setting turns it on, as does
-    // ETCDCTL_INSECURE_TRANSPORT=false (then with the system's roots).
-    let insecure_transport = boolean("ETCDCTL_INSECURE_TRANSPORT", true)?;
-    if boolean("ETCDCTL_INSECURE_SKIP_TLS_VERIFY", false)? {
-        return Err(Error::InvalidConfig(
-            "ETCDCTL_INSECURE_SKIP_TLS_VERIFY=true is not supported: gRPC's TLS here always \
-             verifies the server; trust its CA with ETCDCTL_CACERT instead"
-                .into(),
-        ));
-    }
-    let file_err = |name: &str, path: &str, e: Error| match e {
-        Error::InvalidConfig(why) => invalid(name, path, &why),
-        other => other,
-    };
-    let mut tls: Option<TlsOptions> = None;
-    if let Some(ca) = get("ETCDCTL_CACERT")? {
-        tls = Some(
-            TlsOptions::new()
-                .ca_file(&ca)
-                .map_err(|e| file_err("ETCDCTL_CACERT", &ca, e))?,
-        );
-    }
-    match (get("ETCDCTL_CERT")?, get("ETCDCTL_KEY")?) {
-        (Some(cert), Some(key)) => {
-            let t = tls.take().unwrap_or_default();
-            // Report the variable whose file is at fault.
-            std::fs::metadata(&cert).map_err(|e| invalid("ETCDCTL_CERT", &cert, &e.to_string()))?;
-            std::fs::metadata(&key).map_err(|e| invalid("ETCDCTL_KEY", &key, &e.to_string()))?;
-            tls = Some(t.identity_files(&cert, &key).map_err(|e| {
-                let what = if e.to_string().contains("client key") {
-                    ("ETCDCTL_KEY", &key)
-                } else {
-                    ("ETCDCTL_CERT", &cert)
-                };
-                file_err(what.0, what.1, e)
-            })?);
-        }
-        (Some(cert), None) => {
-            return Err(invalid(
-                "ETCDCTL_CERT",
-                &cert,
-                "ETCDCTL_KEY must be set too (etcdctl: KeyFile and CertFile must both be present)",
-            ))
-        }
-        (None, Some(key)) => {
-            return Err(invalid(
-                "ETCDCTL_KEY",
-                &key,
-                "ETCDCTL_CERT must be set too (etcdctl: KeyFile and CertFile must both be present)",
-            ))
-        }
-        (None, None) => {}
-    }
-
-    if let Some(domain) = get("ETCDCTL_DISCOVERY_SRV")? {
-        let mut d = SrvDiscovery::new(domain.trim().to_string());
-        if d.domain.is_empty() || d.domain.contains(|c: char| c.is_whitespace() || c == '/') {
-            return Err(invalid(
-                "ETCDCTL_DISCOVERY_SRV",
-                &domain,
-                "not a domain name",
-            ));
-        }
-        d.service_name = get("ETCDCTL_DISCOVERY_SRV_NAME")?;
-        d.insecure = boolean("ETCDCTL_INSECURE_DISCOVERY", true)?;
-        if !d.insecure {
-            // etcdctl checks the servers' certificates against the domain.
-            tls = Some(tls.take().unwrap_or_default().server_name(d.domain.clone()));
-        }
-        cfg.discovery = Some(d);
-    } else if let Some(name) = get("ETCDCTL_DISCOVERY_SRV_NAME")? {
-        return Err(invalid(
-            "ETCDCTL_DISCOVERY_SRV_NAME",
-            &name,
-            "needs ETCDCTL_DISCOVERY_SRV (the domain)",
-        ));
-    } else {
-        // Parsed for the error, even without discovery.
-        boolean("ETCDCTL_INSECURE_DISCOVERY", true)?;
-    }
-
+    let endpoints = endpoints(&vars)?;
+    timeouts(&vars, &mut cfg)?;
+    let insecure_transport = transport_security(&vars)?;
+    let mut tls = tls_files(&vars)?;
+    cfg.discovery = srv_discovery(&vars, &mut tls)?;
     if tls.is_none() && !insecure_transport {
         tls = Some(TlsOptions::new());
     }
@@ -176,9 +56,177 @@ pub(crate) fn config_from(var: &dyn Fn(&str) -> Result<Option<String>>) -> Resul
     // there are any, as etcdctl does: the configuration's rule.
     cfg.endpoints = endpoints;
     cfg.tls = tls;
-
-    cfg.credentials = credentials(&get)?;
+    cfg.credentials = credentials(&|name| vars.get(name))?;
     Ok(cfg)
+}
+
+/// The variables, read the way etcdctl reads them.
+struct Vars<'a> {
+    var: &'a dyn Fn(&str) -> Result<Option<String>>,
+}
+
+impl Vars<'_> {
+    /// The value of `name`; an empty value counts as unset, as in etcdctl.
+    fn get(&self, name: &str) -> Result<Option<String>> {
+        Ok((self.var)(name)?.filter(|v| !v.is_empty()))
+    }
+
+    /// A positive Go duration, or `default` when unset.
+    fn duration(&self, name: &str, default: Duration) -> Result<Duration> {
+        let Some(v) = self.get(name)? else {
+            return Ok(default);
+        };
+        let d = parse_go_duration(&v).map_err(|why| invalid(name, &v, &why))?;
+        if d.is_zero() {
+            return Err(invalid(name, &v, "must be positive"));
+        }
+        Ok(d)
+    }
+
+    /// A Go boolean, or `default` when unset.
+    fn boolean(&self, name: &str, default: bool) -> Result<bool> {
+        match self.get(name)? {
+            None => Ok(default),
+            Some(v) => parse_go_bool(&v)
+                .ok_or_else(|| invalid(name, &v, "not a boolean (true, false, 1, 0, t, f)")),
+        }
+    }
+}
+
+/// The error for a value that cannot be used (never for a password).
+fn invalid(name: &str, value: &str, why: &str) -> Error {
+    Error::InvalidConfig(format!("invalid value {value:?} for {name}: {why}"))
+}
+
+/// `ETCDCTL_ENDPOINTS`: a CSV list, each one checked, or etcdctl's default.
+fn endpoints(vars: &Vars<'_>) -> Result<Vec<String>> {
+    const NAME: &str = "ETCDCTL_ENDPOINTS";
+    let Some(v) = vars.get(NAME)? else {
+        return Ok(vec![DEFAULT_ENDPOINT.to_string()]);
+    };
+    let list: Vec<String> = split_csv(&v)
+        .map_err(|why| invalid(NAME, &v, &why))?
+        .into_iter()
+        .map(|e| e.trim().to_string())
+        .filter(|e| !e.is_empty())
+        .collect();
+    if list.is_empty() {
+        return Err(invalid(NAME, &v, "no endpoint in the list"));
+    }
+    for e in &list {
+        crate::endpoint::Endpoint::parse(e).map_err(|err| invalid(NAME, &v, &err.to_string()))?;
+    }
+    Ok(list)
+}
+
+/// The dial, command and keepalive timeouts, with etcdctl's defaults and
+/// Go gRPC's keepalive floor.
+fn timeouts(vars: &Vars<'_>, cfg: &mut Config) -> Result<()> {
+    cfg.connect_timeout = vars.duration("ETCDCTL_DIAL_TIMEOUT", DIAL_TIMEOUT)?;
+    cfg.request_timeout = vars.duration("ETCDCTL_COMMAND_TIMEOUT", COMMAND_TIMEOUT)?;
+    cfg.keepalive_time = vars
+        .duration("ETCDCTL_KEEPALIVE_TIME", KEEPALIVE_TIME)?
+        .max(KEEPALIVE_TIME_FLOOR);
+    cfg.keepalive_timeout = vars.duration("ETCDCTL_KEEPALIVE_TIMEOUT", KEEPALIVE_TIMEOUT)?;
+    Ok(())
+}
+
+/// `ETCDCTL_INSECURE_TRANSPORT` (whether plain text is allowed; `false`
+/// turns TLS on with the system's roots), and the refusal of
+/// `ETCDCTL_INSECURE_SKIP_TLS_VERIFY`.
+fn transport_security(vars: &Vars<'_>) -> Result<bool> {
+    let insecure_transport = vars.boolean("ETCDCTL_INSECURE_TRANSPORT", true)?;
+    if vars.boolean("ETCDCTL_INSECURE_SKIP_TLS_VERIFY", false)? {
+        return Err(Error::InvalidConfig(
+            "ETCDCTL_INSECURE_SKIP_TLS_VERIFY=true is not supported: gRPC's TLS here always \
+             verifies the server; trust its CA with ETCDCTL_CACERT instead"
+                .into(),
+        ));
+    }
+    Ok(insecure_transport)
+}
+
+/// `ETCDCTL_CACERT` and the client identity `ETCDCTL_CERT` +
+/// `ETCDCTL_KEY` (both or neither): any of them turns TLS on.
+fn tls_files(vars: &Vars<'_>) -> Result<Option<TlsOptions>> {
+    let mut tls: Option<TlsOptions> = None;
+    if let Some(ca) = vars.get("ETCDCTL_CACERT")? {
+        tls = Some(
+            TlsOptions::new()
+                .ca_file(&ca)
+                .map_err(|e| file_err("ETCDCTL_CACERT", &ca, e))?,
+        );
+    }
+    const BOTH: &str = "(etcdctl: KeyFile and CertFile must both be present)";
+    match (vars.get("ETCDCTL_CERT")?, vars.get("ETCDCTL_KEY")?) {
+        (Some(cert), Some(key)) => Ok(Some(identity(tls.unwrap_or_default(), &cert, &key)?)),
+        (Some(cert), None) => Err(invalid(
+            "ETCDCTL_CERT",
+            &cert,
+            &format!("ETCDCTL_KEY must be set too {BOTH}"),
+        )),
+        (None, Some(key)) => Err(invalid(
+            "ETCDCTL_KEY",
+            &key,
+            &format!("ETCDCTL_CERT must be set too {BOTH}"),
+        )),
+        (None, None) => Ok(tls),
+    }
+}
+
+/// Adds the client identity from these files, reporting the variable
+/// whose file is at fault.
+fn identity(tls: TlsOptions, cert: &str, key: &str) -> Result<TlsOptions> {
+    std::fs::metadata(cert).map_err(|e| invalid("ETCDCTL_CERT", cert, &e.to_string()))?;
+    std::fs::metadata(key).map_err(|e| invalid("ETCDCTL_KEY", key, &e.to_string()))?;
+    tls.identity_files(cert, key).map_err(|e| {
+        if e.to_string().contains("client key") {
+            file_err("ETCDCTL_KEY", key, e)
+        } else {
+            file_err("ETCDCTL_CERT", cert, e)
+        }
+    })
+}
+
+/// A file's configuration error, reported under the variable naming it.
+fn file_err(name: &str, path: &str, e: Error) -> Error {
+    match e {
+        Error::InvalidConfig(why) => invalid(name, path, &why),
+        other => other,
+    }
+}
+
+/// `ETCDCTL_DISCOVERY_SRV` (the domain), `_SRV_NAME` and
+/// `ETCDCTL_INSECURE_DISCOVERY`; secure discovery checks the servers'
+/// certificates against the domain, as etcdctl does, so it sets `tls`'s
+/// server name.
+fn srv_discovery(vars: &Vars<'_>, tls: &mut Option<TlsOptions>) -> Result<Option<SrvDiscovery>> {
+    let Some(domain) = vars.get("ETCDCTL_DISCOVERY_SRV")? else {
+        if let Some(name) = vars.get("ETCDCTL_DISCOVERY_SRV_NAME")? {
+            return Err(invalid(
+                "ETCDCTL_DISCOVERY_SRV_NAME",
+                &name,
+                "needs ETCDCTL_DISCOVERY_SRV (the domain)",
+            ));
+        }
+        // Parsed for the error, even without discovery.
+        vars.boolean("ETCDCTL_INSECURE_DISCOVERY", true)?;
+        return Ok(None);
+    };
+    let mut d = SrvDiscovery::new(domain.trim().to_string());
+    if d.domain.is_empty() || d.domain.contains(|c: char| c.is_whitespace() || c == '/') {
+        return Err(invalid(
+            "ETCDCTL_DISCOVERY_SRV",
+            &domain,
+            "not a domain name",
+        ));
+    }
+    d.service_name = vars.get("ETCDCTL_DISCOVERY_SRV_NAME")?;
+    d.insecure = vars.boolean("ETCDCTL_INSECURE_DISCOVERY", true)?;
+    if !d.insecure {
+        *tls = Some(tls.take().unwrap_or_default().server_name(d.domain.clone()));
+    }
+    Ok(Some(d))
 }
 
 /// `ETCDCTL_USER` is `name` or `name:password`; `ETCDCTL_PASSWORD`, when

@@ -6,19 +6,17 @@
 //! Leases are ids with a TTL; keys attached to a lease are deleted when it
 //! expires or is revoked.
 
-use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
-use parking_lot::Mutex;
 
 use crate::client::Client;
 use crate::error::{self, Error, EtcdError, Result};
 use crate::proto::{methods, rpc as pb};
 use crate::pump::lease::{
-    KeepAliveCommand, KeepAliveResponse, KeepAliveShared, LeaseState, NewKeepAlive,
+    HandleEnd, KeepAliveCommand, KeepAliveResponse, KeepAliveShared, LeaseState, NewKeepAlive,
 };
 use crate::pump::{Command, PumpHandle};
 use crate::transport::Retry;
@@ -167,6 +165,17 @@ impl Client {
     /// Grants a lease with a TTL in seconds; the server picks the id. A
     /// TTL of zero or less is [`Error::InvalidRequest`], not sent.
     ///
+    /// Sent at most once, like a write (Go's client retries it): a grant
+    /// repeated after its first try was applied would make a second lease.
+    /// So a grant whose connection broke after it left fails with
+    /// [`Error::Ambiguous`], and any error with
+    /// [`is_outcome_unknown`](Error::is_outcome_unknown) may have left a
+    /// lease behind whose id the caller never learns. Such a lease holds no
+    /// key and ends when its TTL runs out; [`leases`](Self::leases) lists
+    /// it, [`revoke`](Self::revoke) ends it sooner. To be able to find it,
+    /// choose the id with [`grant_with`](Self::grant_with): that grant is
+    /// retried on another member like a read.
+    ///
     /// ```no_run
     /// use etcd_blocking::{LeaseGrantOptions, PutOptions, TimeToLiveOptions};
     /// # let client = etcd_blocking::Client::connect(["127.0.0.1:2379"])?;
@@ -185,6 +194,16 @@ impl Client {
     }
 
     /// Grants a lease with options (an id of the caller's choosing).
+    ///
+    /// With an id chosen ([`LeaseGrantOptions::id`]) the grant is retried
+    /// on another member after a transport failure, as a read is: a
+    /// repeat cannot make a second lease. If the first try was applied and
+    /// only its answer was lost, the repeat answers
+    /// [`EtcdError::LeaseExists`](crate::EtcdError::LeaseExists); as
+    /// another client may have chosen the same id, check with
+    /// [`time_to_live`](Self::time_to_live) (its granted TTL) before
+    /// taking the lease for yours. Without an id it is sent at most once
+    /// (see [`grant`](Self::grant)).
     pub fn grant_with(&self, ttl: i64, opts: LeaseGrantOptions) -> Result<LeaseGrantResponse> {
         let id = opts.id;
         if ttl <= 0 {
@@ -213,6 +232,14 @@ impl Client {
     }
 
     /// Revokes a lease: it ends now and its keys are deleted.
+    ///
+    /// Retried on another member after a transport failure, as a read is
+    /// (revoking twice does no more than once). So if a first try was
+    /// applied and only its answer was lost (the connection cut, the member
+    /// killed), the retry finds no lease and this fails with
+    /// [`EtcdError::LeaseNotFound`] though the revoke took effect: the
+    /// client cannot tell that from a lease that was already gone. For a
+    /// caller who wants the lease gone, `LeaseNotFound` means it is.
     pub fn revoke(&self, id: i64) -> Result<LeaseRevokeResponse> {
         let req = pb::LeaseRevokeRequest {
             ID: id,
@@ -268,12 +295,12 @@ impl Client {
 }
 
 /// A lease kept alive by the client's background pump, for as long as this
-/// handle lives: refreshed at about a third of its TTL, over one
-/// LeaseKeepAlive stream shared by every lease of the client, and refreshed
-/// at once on a new stream after a reconnect.
+/// handle (or another handle of the same lease) lives: refreshed at about a
+/// third of its TTL, over one LeaseKeepAlive stream shared by every lease
+/// of the client, and refreshed at once on a new stream after a reconnect.
 ///
-/// Dropping the handle (or [`close`](Self::close)) stops the refreshing; it
-/// does not revoke the lease ([`Client::revoke`] does).
+/// Dropping the lease's last handle (or [`close`](Self::close)) stops the
+/// refreshing; it does not revoke the lease ([`Client::revoke`] does).
 ///
 /// The [`receiver`](Self::receiver) holds only the latest result: a user
 /// who never reads it costs no memory, and [`skipped`](Self::skipped)
@@ -301,8 +328,6 @@ pub struct KeepAlive {
     shared: Arc<KeepAliveShared>,
     rx: Receiver<Result<KeepAliveResponse>>,
     pump: Arc<PumpHandle>,
-    /// The client's set of leases with a live handle.
-    kept: Arc<Mutex<HashSet<i64>>>,
 }
 
 impl KeepAlive {
@@ -339,9 +364,10 @@ impl KeepAlive {
 
 impl Drop for KeepAlive {
     fn drop(&mut self) {
-        self.kept.lock().remove(&self.id);
-        self.pump
-            .send(Command::KeepAlive(KeepAliveCommand::Remove { id: self.id }));
+        self.pump.send(Command::KeepAlive(KeepAliveCommand::Remove {
+            id: self.id,
+            shared: self.shared.clone(),
+        }));
     }
 }
 
@@ -360,8 +386,11 @@ impl Client {
     /// dropped. Fails with [`EtcdError::LeaseNotFound`](EtcdError::LeaseNotFound)
     /// if the lease does not exist.
     ///
-    /// One handle per lease and client: a second `keep_alive` of a lease
-    /// whose handle is still alive fails with [`Error::InvalidRequest`].
+    /// A lease may have several handles at once, from one client or
+    /// several, as Go's client allows several `KeepAlive` calls: each
+    /// handle has its own receiver and state and gets every answer, the
+    /// client sends one refresh for all of them, and the lease is kept
+    /// alive until the last handle of this client is dropped.
     pub fn keep_alive(&self, id: i64) -> Result<KeepAlive> {
         let asked = Instant::now();
         let ttl = self.time_to_live(id)?;
@@ -373,28 +402,23 @@ impl Client {
         // is sure not to outlive the lease.
         let expires_at = asked + Duration::from_secs(ttl.ttl() as u64);
         let pump = self.pump()?;
-        let kept = self.kept_leases();
-        if !kept.lock().insert(id) {
-            return Err(Error::InvalidRequest(format!(
-                "lease {id:x} is already kept alive by a handle of this client"
-            )));
-        }
         let (tx, rx) = crossbeam_channel::bounded(1);
         let shared = Arc::new(KeepAliveShared::new(id, ttl.ttl(), expires_at));
         let cmd = KeepAliveCommand::Add(Box::new(NewKeepAlive {
             id,
             granted_ttl: ttl.granted_ttl().max(1),
             expires_at,
-            shared: shared.clone(),
-            tx,
-            rx: rx.clone(),
+            handle: HandleEnd {
+                shared: shared.clone(),
+                tx,
+                rx: rx.clone(),
+            },
         }));
         let handle = KeepAlive {
             id,
             shared,
             rx,
             pump,
-            kept,
         };
         // On failure the handle's drop clears the registration. A command
         // sent after the pump's last look at its mailbox (the client closed
@@ -422,7 +446,7 @@ impl Client {
             ID: id,
             ..Default::default()
         };
-        KeepAliveResponse::from_answer(self.unary(&KEEP_ALIVE_ONCE, &req, Retry::Safe)?)
+        KeepAliveResponse::from_answer(self.unary(KEEP_ALIVE_ONCE, &req, Retry::Safe)?)
     }
 }
 
@@ -431,8 +455,10 @@ impl Client {
 /// sending side and waits for one answer and the status, all in one batch
 /// with one completion. A stream opened, written and closed step by step
 /// costs several completions (and thread wake-ups) instead.
-const KEEP_ALIVE_ONCE: grpcio::Method<pb::LeaseKeepAliveRequest, pb::LeaseKeepAliveResponse> =
-    grpcio::Method {
-        ty: grpcio::MethodType::Unary,
-        ..methods::LEASE_LEASE_KEEP_ALIVE
-    };
+///
+/// The method keeps its type, bidirectional streaming, because the metrics
+/// label each call with it: Go's client labels `KeepAliveOnce`'s stream
+/// `grpc_type="bidi_stream"`, and a dashboard over both clients must count
+/// it the same way.
+const KEEP_ALIVE_ONCE: &grpcio::Method<pb::LeaseKeepAliveRequest, pb::LeaseKeepAliveResponse> =
+    &methods::LEASE_LEASE_KEEP_ALIVE;

@@ -126,11 +126,6 @@ fn keepalive_holds_a_short_lease_until_dropped() {
     c.put_with(format!("{p}k"), "v", PutOptions::new().lease(g.id()))
         .unwrap();
     let ka = c.keep_alive(g.id()).unwrap();
-    // One handle per lease: a second would silently compete with the first.
-    assert!(matches!(
-        c.keep_alive(g.id()),
-        Err(Error::InvalidRequest(_))
-    ));
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(10) {
         thread::sleep(Duration::from_millis(500));
@@ -145,6 +140,58 @@ fn keepalive_holds_a_short_lease_until_dropped() {
     thread::sleep(Duration::from_secs(4));
     assert_eq!(c.time_to_live(g.id()).unwrap().ttl(), -1, "expired");
     assert_eq!(c.get(format!("{p}k")).unwrap().count(), 0);
+}
+
+/// Several handles of one lease, as Go's client allows several
+/// `KeepAlive` calls: each gets the answers, and the lease lives until the
+/// last one is dropped.
+#[test]
+fn several_keepalive_handles_of_one_lease() {
+    let c = client();
+    let p = common::unique_prefix("shared-ka");
+    let g = c.grant(2).unwrap();
+    c.put_with(format!("{p}k"), "v", PutOptions::new().lease(g.id()))
+        .unwrap();
+    let first = c.keep_alive(g.id()).unwrap();
+    let second = c.keep_alive(g.id()).expect("a second handle of the lease");
+    for ka in [&first, &second] {
+        let r = ka.receiver().recv_timeout(Duration::from_secs(5));
+        assert_eq!(r.unwrap().unwrap().id(), g.id());
+    }
+    // The first handle goes; the second keeps the lease alive well past
+    // its TTL of 2 s, and still gets every answer.
+    drop(first);
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(5) {
+        let r = second.receiver().recv_timeout(Duration::from_secs(2));
+        assert_eq!(r.unwrap().unwrap().ttl(), 2);
+        assert!(second.is_alive(), "{:?}", second.state());
+    }
+    assert_eq!(c.get(format!("{p}k")).unwrap().count(), 1);
+    // With the last handle gone, nothing keeps it alive.
+    drop(second);
+    thread::sleep(Duration::from_secs(4));
+    assert_eq!(c.time_to_live(g.id()).unwrap().ttl(), -1, "expired");
+    assert_eq!(c.get(format!("{p}k")).unwrap().count(), 0);
+
+    // A lease lost under several handles is reported by each.
+    let g = c.grant(5).unwrap();
+    let handles: Vec<_> = (0..3).map(|_| c.keep_alive(g.id()).unwrap()).collect();
+    c.revoke(g.id()).unwrap();
+    for ka in &handles {
+        let e = loop {
+            match ka.receiver().recv_timeout(Duration::from_secs(5)) {
+                Ok(Ok(_)) => continue,
+                Ok(Err(e)) => break e,
+                Err(e) => panic!("no loss reported: {e}"),
+            }
+        };
+        assert!(
+            matches!(e, Error::LeaseLost { id, .. } if id == g.id()),
+            "{e}"
+        );
+        assert!(!ka.is_alive());
+    }
 }
 
 #[test]

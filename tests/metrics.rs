@@ -587,6 +587,34 @@ fn token_renewals_are_counted() {
     promtool_check(&handle().render());
 }
 
+/// `keep_alive_once` is one unary-shaped call on the wire, but Go's client
+/// makes it a LeaseKeepAlive stream and go-grpc-prometheus labels it
+/// `bidi_stream`: so do we, or a dashboard over both would split it.
+#[test]
+fn keep_alive_once_is_labelled_as_go_labels_it() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    handle();
+    let c = Client::connect(common::shared().endpoints()).unwrap();
+    let id = c.grant(30).unwrap().id();
+    let lease = ("grpc_service", "etcdserverpb.Lease");
+    let keep_alive = ("grpc_method", "LeaseKeepAlive");
+    let bidi = [("grpc_type", "bidi_stream"), lease, keep_alive];
+    let s0 = scrape();
+    assert_eq!(c.keep_alive_once(id).unwrap().id(), id);
+    let s1 = scrape();
+    eprintln!("keep_alive_once: {:?}", delta(&s0, &s1));
+    assert_eq!(d(&s0, &s1, "grpc_client_started_total", &bidi), 1.0);
+    let ok = [bidi[0], lease, keep_alive, ("grpc_code", "OK")];
+    assert_eq!(d(&s0, &s1, "grpc_client_handled_total", &ok), 1.0);
+    assert_eq!(d(&s0, &s1, "grpc_client_msg_sent_total", &bidi), 1.0);
+    assert_eq!(d(&s0, &s1, "grpc_client_msg_received_total", &bidi), 1.0);
+    assert_eq!(d(&s0, &s1, "grpc_client_handling_seconds", &bidi), 1.0);
+    let unary = [UNARY, lease, keep_alive];
+    assert_eq!(d(&s0, &s1, "grpc_client_started_total", &unary), 0.0);
+    c.revoke(id).unwrap();
+    c.close().unwrap();
+}
+
 #[test]
 fn ambiguous_writes_and_etcd_refusals_are_counted() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());

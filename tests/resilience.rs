@@ -8,7 +8,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::proxy::Proxy;
-use etcd_blocking::{Client, Error, EtcdError, GetOptions};
+use etcd_blocking::{Client, Error, EtcdError, GetOptions, LeaseGrantOptions};
 
 /// Index of the member that answered `c`'s last read.
 fn member_in_use(cluster: &common::Cluster, c: &Client) -> usize {
@@ -448,4 +448,52 @@ fn a_write_cut_off_after_sending_is_unknown_and_applied_once() {
         0,
         "the read was not moved to another member"
     );
+}
+
+/// What `Client::grant`, `grant_with` and `revoke` document for a call
+/// whose answer is lost after etcd applied it.
+#[test]
+fn lease_calls_cut_off_after_sending_answer_as_documented() {
+    let cluster = common::Cluster::start(3);
+    let proxy = Proxy::start(&cluster.endpoint(0));
+    let mut endpoints = vec![proxy.addr().to_string()];
+    endpoints.extend([cluster.endpoint(1), cluster.endpoint(2)]);
+    let direct = Client::connect(cluster.endpoints()).unwrap();
+    let listed = || -> Vec<i64> { direct.leases().unwrap().ids().to_vec() };
+
+    // A grant with an id of the server's choosing is sent once: it is
+    // unknown whether it made a lease, and it did make one, which the
+    // listing shows and a revoke removes.
+    let before = listed();
+    let c = pinned_to_proxy(&cluster, &endpoints);
+    proxy.cut_after_request();
+    let e = c.grant(60).unwrap_err();
+    assert!(proxy.cut_done(), "the proxy never cut");
+    assert!(matches!(e, Error::Ambiguous { .. }), "{e:?}");
+    let made: Vec<i64> = listed()
+        .into_iter()
+        .filter(|id| !before.contains(id))
+        .collect();
+    assert_eq!(made.len(), 1, "the grant was applied once: {made:?}");
+    direct.revoke(made[0]).unwrap();
+
+    // With a chosen id it is asked again elsewhere, which finds the lease
+    // the first try made.
+    let id = 0x5eed_c0de;
+    let c = pinned_to_proxy(&cluster, &endpoints);
+    proxy.cut_after_request();
+    let e = c
+        .grant_with(60, LeaseGrantOptions::new().id(id))
+        .unwrap_err();
+    assert!(proxy.cut_done(), "the proxy never cut");
+    assert!(matches!(e, Error::Etcd(EtcdError::LeaseExists)), "{e:?}");
+    assert_eq!(direct.time_to_live(id).unwrap().granted_ttl(), 60);
+
+    // A revoke is asked again elsewhere, which finds the lease gone.
+    let c = pinned_to_proxy(&cluster, &endpoints);
+    proxy.cut_after_request();
+    let e = c.revoke(id).unwrap_err();
+    assert!(proxy.cut_done(), "the proxy never cut");
+    assert!(matches!(e, Error::Etcd(EtcdError::LeaseNotFound)), "{e:?}");
+    assert_eq!(direct.time_to_live(id).unwrap().ttl(), -1, "revoked");
 }

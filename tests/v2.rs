@@ -14,8 +14,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use etcd_blocking::v2::{
-    self, Action, DeleteOptions, ErrorKind, GetOptions, PermissionType, PrevExist, Selection,
-    SetOptions, V2Error, WatcherOptions,
+    self, Action, ErrorKind, PrevExist, Selection, SetOptions, V2DeleteOptions, V2Error,
+    V2GetOptions, V2PermissionType, WatcherOptions,
 };
 use etcd_blocking::Error;
 
@@ -37,7 +37,7 @@ fn v2_cluster(n: usize) -> Cluster {
 }
 
 fn client(c: &Cluster) -> v2::Client {
-    v2::Client::new(c.client_urls()).unwrap()
+    v2::Client::connect(c.client_urls()).unwrap()
 }
 
 /// A unique directory for one test on the shared cluster.
@@ -84,7 +84,7 @@ fn set_get_and_the_response_headers() {
     // A v2 set replaces the node: it is created anew.
     assert_eq!(r2.node.created_index, r2.node.modified_index);
 
-    let q = k.get_with(&key, GetOptions::new().quorum()).unwrap();
+    let q = k.get_with(&key, V2GetOptions::new().quorum()).unwrap();
     assert_eq!(q.node.value.as_deref(), Some("v2"));
 }
 
@@ -177,11 +177,11 @@ fn directories_and_their_errors() {
     // `recursive`: 108.
     let e = kind(k.delete(&sub));
     assert_eq!(e.kind, ErrorKind::NotFile);
-    let e = kind(k.delete_with(&sub, DeleteOptions::new().dir()));
+    let e = kind(k.delete_with(&sub, V2DeleteOptions::new().dir()));
     assert_eq!((e.kind, e.code), (ErrorKind::DirNotEmpty, 108));
 
     // Children: direct ones only, or the whole tree; sorted on request.
-    let g = k.get_with(&sub, GetOptions::new().sorted()).unwrap();
+    let g = k.get_with(&sub, V2GetOptions::new().sorted()).unwrap();
     let names: Vec<_> = g.node.nodes.iter().map(|n| n.key.as_str()).collect();
     assert_eq!(
         names,
@@ -193,16 +193,16 @@ fn directories_and_their_errors() {
     );
     assert!(g.node.nodes[2].dir && g.node.nodes[2].nodes.is_empty());
     let g = k
-        .get_with(&sub, GetOptions::new().sorted().recursive())
+        .get_with(&sub, V2GetOptions::new().sorted().recursive())
         .unwrap();
     assert_eq!(g.node.nodes[2].nodes[0].value_str(), "3");
 
     // An empty dir deletes with `dir`; a full one with `recursive`.
     let empty = format!("{d}/empty");
     k.set_with(&empty, "", SetOptions::new().dir()).unwrap();
-    let r = k.delete_with(&empty, DeleteOptions::new().dir()).unwrap();
+    let r = k.delete_with(&empty, V2DeleteOptions::new().dir()).unwrap();
     assert_eq!(r.action, Action::Delete);
-    k.delete_with(&sub, DeleteOptions::new().recursive())
+    k.delete_with(&sub, V2DeleteOptions::new().recursive())
         .unwrap();
     assert_eq!(kind(k.get(&sub)).kind, ErrorKind::KeyNotFound);
 }
@@ -213,14 +213,14 @@ fn deletes_with_conditions() {
     let d = dir("del");
     let key = format!("{d}/k");
     let r = k.set(&key, "v").unwrap();
-    let e = kind(k.delete_with(&key, DeleteOptions::new().prev_value("w")));
+    let e = kind(k.delete_with(&key, V2DeleteOptions::new().prev_value("w")));
     assert_eq!(e.kind, ErrorKind::TestFailed);
-    let e = kind(k.delete_with(&key, DeleteOptions::new().prev_index(1)));
+    let e = kind(k.delete_with(&key, V2DeleteOptions::new().prev_index(1)));
     assert_eq!(e.kind, ErrorKind::TestFailed);
     let del = k
         .delete_with(
             &key,
-            DeleteOptions::new()
+            V2DeleteOptions::new()
                 .prev_value("v")
                 .prev_index(r.node.modified_index),
         )
@@ -297,7 +297,7 @@ fn create_in_order_makes_a_queue() {
         .create_in_order_with_ttl(&d, "temp", Duration::from_secs(60))
         .unwrap();
     assert!(t.node.ttl > 0);
-    let g = k.get_with(&d, GetOptions::new().sorted()).unwrap();
+    let g = k.get_with(&d, V2GetOptions::new().sorted()).unwrap();
     let keys: Vec<_> = g.node.nodes.iter().map(|n| n.key.clone()).collect();
     assert_eq!(keys[..5], made[..]);
     let values: Vec<_> = g.node.nodes.iter().map(|n| n.value_str()).collect();
@@ -330,17 +330,17 @@ fn a_prefix_handle_lives_under_its_prefix() {
 #[test]
 fn bad_input_fails_before_sending() {
     assert!(matches!(
-        v2::Client::new(["ftp://127.0.0.1:2379"]),
+        v2::Client::connect(["ftp://127.0.0.1:2379"]),
         Err(Error::InvalidConfig(_))
     ));
     assert!(matches!(
-        v2::Client::new(Vec::<String>::new()),
+        v2::Client::connect(Vec::<String>::new()),
         Err(Error::InvalidConfig(_))
     ));
     assert!(matches!(
         v2::Client::builder([shared().client_url(0)])
             .request_timeout(Duration::ZERO)
-            .build(),
+            .connect(),
         Err(Error::InvalidConfig(_))
     ));
     let c = client(shared());
@@ -365,7 +365,7 @@ fn version_names_the_server() {
 #[test]
 fn a_server_without_v2_is_unsupported() {
     // The crate's shared cluster runs without --enable-v2.
-    let c = v2::Client::new([common::shared().client_url(0)]).unwrap();
+    let c = v2::Client::connect([common::shared().client_url(0)]).unwrap();
     match c.keys().get("/x") {
         Err(Error::Unsupported(msg)) => assert!(msg.contains("v2"), "{msg}"),
         other => panic!("expected Unsupported, got {other:?}"),
@@ -468,7 +468,7 @@ fn watch_polls_are_renewed_without_loss() {
     // A short poll interval: each call spans several polls.
     let c = v2::Client::builder(shared().client_urls())
         .watch_poll_interval(Duration::from_millis(100))
-        .build()
+        .connect()
         .unwrap();
     let k = c.keys();
     let d = dir("repoll");
@@ -510,7 +510,7 @@ fn thread_names() -> Vec<String> {
 fn close_unblocks_a_watcher_at_once() {
     let c = v2::Client::builder(shared().client_urls())
         .request_timeout(Duration::from_secs(60))
-        .build()
+        .connect()
         .unwrap();
     let d = dir("close");
     let mut w = c.keys().watcher(&d, WatcherOptions::new().recursive());
@@ -538,7 +538,7 @@ fn close_unblocks_a_watcher_at_once() {
 fn a_cancel_token_unblocks_a_watcher_and_its_thread_ends() {
     let c = v2::Client::builder(shared().client_urls())
         .request_timeout(Duration::from_secs(60))
-        .build()
+        .connect()
         .unwrap();
     let token = etcd_blocking::CancelToken::new();
     let d = dir("cancel");
@@ -592,7 +592,7 @@ fn auto_sync_fills_the_endpoints_and_its_thread_ends_with_close() {
     let cluster = v2_cluster(3);
     let c = v2::Client::builder([cluster.client_url(1)])
         .auto_sync_interval(Duration::from_millis(200))
-        .build()
+        .connect()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(1);
     while !thread_names().iter().any(|n| n == "etcd-v2-sync") {
@@ -615,7 +615,7 @@ fn auto_sync_fills_the_endpoints_and_its_thread_ends_with_close() {
     // Dropping the last handle does the same.
     let c = v2::Client::builder([cluster.client_url(1)])
         .auto_sync_interval(Duration::from_millis(200))
-        .build()
+        .connect()
         .unwrap();
     drop(c);
     assert!(!thread_names().iter().any(|n| n == "etcd-v2-sync"));
@@ -674,7 +674,7 @@ fn sync_set_endpoints_and_leader_first() {
     let cluster = v2_cluster(3);
     let c = v2::Client::builder([cluster.client_url(2)])
         .selection(Selection::PrioritizeLeader)
-        .build()
+        .connect()
         .unwrap();
     let li = cluster.wait_leader(Duration::from_secs(10));
     let eps = c.sync().unwrap();
@@ -687,7 +687,7 @@ fn sync_set_endpoints_and_leader_first() {
     c.keys().set("/after-set-endpoints", "v").unwrap();
 
     // Random selection keeps the set.
-    let r = v2::Client::new([cluster.client_url(0)]).unwrap();
+    let r = v2::Client::connect([cluster.client_url(0)]).unwrap();
     let eps: HashSet<_> = r.sync().unwrap().into_iter().collect();
     assert_eq!(eps, cluster.client_urls().into_iter().collect());
 }
@@ -723,7 +723,7 @@ fn a_killed_member_is_passed_over_and_all_down_lists_every_cause() {
     let c = v2::Client::builder(cluster.client_urls())
         .per_request_timeout(Some(Duration::from_secs(5)))
         .request_timeout(Duration::from_secs(15))
-        .build()
+        .connect()
         .unwrap();
     let k = c.keys();
     k.set("/k", "v").unwrap();
@@ -732,7 +732,7 @@ fn a_killed_member_is_passed_over_and_all_down_lists_every_cause() {
     // A read moves on (a refused connection costs nothing); the client
     // sticks to the member that worked.
     let t = Instant::now();
-    let g = k.get_with("/k", GetOptions::new().quorum()).unwrap();
+    let g = k.get_with("/k", V2GetOptions::new().quorum()).unwrap();
     eprintln!(
         "quorum read after kill -9 of the member in use: {:?}",
         t.elapsed()
@@ -744,13 +744,13 @@ fn a_killed_member_is_passed_over_and_all_down_lists_every_cause() {
     let ordered = v2::Client::builder([cluster.client_url(victim), cluster.client_url(now)])
         .request_timeout(Duration::from_secs(15))
         .selection(Selection::PrioritizeLeader) // keeps the given order
-        .build()
+        .connect()
         .unwrap();
     assert_eq!(ordered.endpoints()[0], cluster.client_url(victim));
     let r = ordered.keys().set("/k", "w").unwrap();
     assert_eq!(r.node.value_str(), "w");
     assert_eq!(
-        k.get_with("/k", GetOptions::new().quorum())
+        k.get_with("/k", V2GetOptions::new().quorum())
             .unwrap()
             .node
             .value_str(),
@@ -782,14 +782,14 @@ fn a_stopped_member_is_passed_over_within_one_per_request_timeout() {
         .selection(Selection::PrioritizeLeader) // keeps the given order
         .per_request_timeout(Some(per_request))
         .request_timeout(Duration::from_secs(10))
-        .build()
+        .connect()
         .unwrap();
     let k = c.keys();
     k.set("/s", "v").unwrap();
     // Plain reads are served from the member's own store: wait until every
     // member has applied the write.
     for i in 0..3 {
-        let one = v2::Client::new([cluster.client_url(i)]).unwrap();
+        let one = v2::Client::connect([cluster.client_url(i)]).unwrap();
         let deadline = Instant::now() + Duration::from_secs(5);
         while one.keys().get("/s").is_err() {
             assert!(Instant::now() < deadline, "member {i} did not apply");
@@ -816,7 +816,7 @@ fn a_stopped_member_is_passed_over_within_one_per_request_timeout() {
     let c2 = v2::Client::builder(order.map(|i| cluster.client_url(i)))
         .per_request_timeout(Some(per_request))
         .selection(Selection::PrioritizeLeader) // keeps the given order
-        .build()
+        .connect()
         .unwrap();
     assert_eq!(c2.endpoints()[0], cluster.client_url(victim));
     let t = Instant::now();
@@ -834,12 +834,12 @@ fn a_stopped_member_is_passed_over_within_one_per_request_timeout() {
         "{took:?}"
     );
     // Nothing was created elsewhere meanwhile.
-    let g = k.get_with("/stopped-create", GetOptions::new().quorum());
+    let g = k.get_with("/stopped-create", V2GetOptions::new().quorum());
     assert_eq!(kind(g).kind, ErrorKind::KeyNotFound);
     // With only the frozen member, a read ends at the handle's deadline.
     let alone = v2::Client::builder([cluster.client_url(victim)])
         .per_request_timeout(None)
-        .build()
+        .connect()
         .unwrap();
     let t = Instant::now();
     match alone
@@ -865,7 +865,7 @@ fn a_watcher_passes_over_a_member_that_froze_under_it() {
         .selection(Selection::PrioritizeLeader) // keeps the given order
         .per_request_timeout(Some(Duration::from_millis(300)))
         .watch_poll_interval(Duration::from_millis(500))
-        .build()
+        .connect()
         .unwrap();
     let writer = client(&cluster);
     let mut w = c
@@ -911,7 +911,7 @@ fn a_create_cut_after_sending_is_never_sent_twice() {
     let via_proxy = format!("http://{}", proxy.addr());
     let c = v2::Client::builder([via_proxy.clone(), cluster.client_url(1)])
         .selection(Selection::PrioritizeLeader) // keep this order
-        .build()
+        .connect()
         .unwrap();
     assert_eq!(c.endpoints()[0], via_proxy);
     let k = c.keys();
@@ -924,7 +924,7 @@ fn a_create_cut_after_sending_is_never_sent_twice() {
     let check = client(&cluster);
     let g = check
         .keys()
-        .get_with(d, GetOptions::new().quorum())
+        .get_with(d, V2GetOptions::new().quorum())
         .unwrap();
     assert_eq!(g.node.nodes.len(), 1, "{g:?}");
     assert_eq!(g.node.nodes[0].value_str(), "once");
@@ -957,7 +957,7 @@ fn a_watcher_survives_a_member_restart_without_loss_or_repeats() {
     let cluster = v2_cluster(3);
     let c = v2::Client::builder(cluster.client_urls())
         .request_timeout(Duration::from_secs(20))
-        .build()
+        .connect()
         .unwrap();
     let writer = client(&cluster);
     let mut w = c.keys().watcher("/w", WatcherOptions::new().recursive());
@@ -1017,10 +1017,10 @@ fn a_watcher_survives_a_member_restart_without_loss_or_repeats() {
 fn auth_users_roles_and_permissions() {
     let cluster = v2_cluster(1);
     let url = cluster.client_url(0);
-    let anon = v2::Client::new([url.clone()]).unwrap();
+    let anon = v2::Client::connect([url.clone()]).unwrap();
     let root = v2::Client::builder([url.clone()])
         .basic_auth("root", "rootpw")
-        .build()
+        .connect()
         .unwrap();
     assert!(!anon.auth().is_enabled().unwrap());
     // Enabling without a root user fails.
@@ -1033,10 +1033,10 @@ fn auth_users_roles_and_permissions() {
     let e = kind(anon.roles().add("reader"));
     assert_eq!((e.kind, e.status), (ErrorKind::Conflict, 409), "{e}");
     anon.roles()
-        .grant("reader", &["/pub/*"], PermissionType::Read)
+        .grant("reader", &["/pub/*"], V2PermissionType::Read)
         .unwrap();
     anon.roles()
-        .grant("reader", &["/own/*"], PermissionType::ReadWrite)
+        .grant("reader", &["/own/*"], V2PermissionType::ReadWrite)
         .unwrap();
     anon.users().grant("alice", &["reader"]).unwrap();
     anon.keys().set("/pub/x", "public").unwrap();
@@ -1045,7 +1045,7 @@ fn auth_users_roles_and_permissions() {
 
     // The guest role loses its rights so a missing permission shows.
     root.roles()
-        .revoke("guest", &["/*"], PermissionType::ReadWrite)
+        .revoke("guest", &["/*"], V2PermissionType::ReadWrite)
         .unwrap();
 
     let users: HashSet<_> = root.users().list().unwrap().into_iter().collect();
@@ -1069,7 +1069,7 @@ fn auth_users_roles_and_permissions() {
 
     let alice = v2::Client::builder([url.clone()])
         .basic_auth("alice", "alicepw")
-        .build()
+        .connect()
         .unwrap();
     assert_eq!(
         alice.keys().get("/pub/x").unwrap().node.value_str(),
@@ -1089,7 +1089,7 @@ fn auth_users_roles_and_permissions() {
     );
     let wrong = v2::Client::builder([url.clone()])
         .basic_auth("alice", "wrong")
-        .build()
+        .connect()
         .unwrap();
     assert_eq!(
         kind(wrong.keys().get("/pub/x")).kind,
@@ -1103,7 +1103,7 @@ fn auth_users_roles_and_permissions() {
 
     // Revoke, change password, remove.
     root.roles()
-        .revoke("reader", &["/own/*"], PermissionType::Write)
+        .revoke("reader", &["/own/*"], V2PermissionType::Write)
         .unwrap();
     assert_eq!(
         kind(alice.keys().set("/own/y", "again")).kind,
@@ -1116,7 +1116,7 @@ fn auth_users_roles_and_permissions() {
     );
     let alice2 = v2::Client::builder([url.clone()])
         .basic_auth("alice", "newpw")
-        .build()
+        .connect()
         .unwrap();
     alice2.keys().get("/pub/x").unwrap();
     root.users().revoke("alice", &["reader"]).unwrap();
@@ -1299,7 +1299,7 @@ fn tls_with_a_client_certificate() {
         .unwrap();
     let c = v2::Client::builder([url.clone()])
         .tls(trusted)
-        .build()
+        .connect()
         .unwrap();
     c.keys().set("/tls/k", "secret").unwrap();
     assert_eq!(c.keys().get("/tls/k").unwrap().node.value_str(), "secret");
@@ -1320,7 +1320,10 @@ fn tls_with_a_client_certificate() {
         .identity_files(p("client.pem"), p("client.key"))
         .unwrap();
     for (what, tls) in [("no client cert", no_identity), ("wrong CA", wrong_ca)] {
-        let c = v2::Client::builder([url.clone()]).tls(tls).build().unwrap();
+        let c = v2::Client::builder([url.clone()])
+            .tls(tls)
+            .connect()
+            .unwrap();
         match c.keys().get("/tls/k") {
             Err(Error::Unavailable(causes)) => {
                 assert_eq!(causes.len(), 1, "{what}");
@@ -1333,7 +1336,58 @@ fn tls_with_a_client_certificate() {
     // A server name override is not supported: refused at build.
     let named = etcd_blocking::TlsOptions::new().server_name("etcd.test");
     assert!(matches!(
-        v2::Client::builder([url]).tls(named).build(),
+        v2::Client::builder([url]).tls(named).connect(),
         Err(Error::InvalidConfig(_))
     ));
+}
+
+/// The two APIs glob-imported together: every v2 name but the entry point
+/// is its own, so each is usable unqualified beside the root's.
+mod both_globs {
+    #![allow(dead_code)]
+    use etcd_blocking::v2::*;
+    use etcd_blocking::*;
+
+    /// Names every public item of `v2` (compiling is the test) and the
+    /// root's namesakes beside them.
+    fn every_name(
+        _: (
+            V2GetOptions,
+            V2DeleteOptions,
+            SetOptions,
+            PrevExist,
+            WatcherOptions,
+        ),
+        _: (
+            Option<V2Watcher>,
+            Option<Keys>,
+            Option<Members>,
+            Option<Auth>,
+        ),
+        _: (
+            Option<Users>,
+            Option<Roles>,
+            Selection,
+            ErrorKind,
+            Option<V2Error>,
+        ),
+        _: (Action, Node, V2Member, V2PermissionType, Permissions),
+        _: (Response, Role, RwPermission, User, Version),
+        _: (GetOptions, DeleteOptions, Option<Watcher>, Option<Member>),
+        _: (PermissionType, Option<Error>),
+    ) -> [std::time::Duration; 2] {
+        [DEFAULT_REQUEST_TIMEOUT, DEFAULT_PER_REQUEST_TIMEOUT]
+    }
+
+    #[test]
+    fn v2_and_v3_glob_imports_do_not_collide() {
+        // The entry points, with their module.
+        let c = v2::Client::connect(["http://127.0.0.1:1"]).unwrap();
+        let _: v2::ClientBuilder = v2::Client::builder(["http://127.0.0.1:1"]);
+        let _: V2GetOptions = V2GetOptions::new().quorum();
+        let _: GetOptions = GetOptions::new().prefix();
+        let _ = every_name;
+        // The v2 default is the root's constant, not a namesake.
+        assert_eq!(c.timeout(), DEFAULT_REQUEST_TIMEOUT);
+    }
 }

@@ -122,6 +122,13 @@ impl KeepAliveShared {
         };
     }
 
+    /// The lease is known to live until `expires_at` at least (another
+    /// handle's TTL query said so).
+    fn extend(&self, expires_at: Instant) {
+        let mut s = self.standing.lock();
+        s.expires_at = s.expires_at.max(expires_at);
+    }
+
     fn set_lost(&self, err: Error) {
         self.standing.lock().state = LeaseState::Lost(err);
     }
@@ -130,16 +137,27 @@ impl KeepAliveShared {
 /// Commands from users to the keepalive driver.
 pub(crate) enum KeepAliveCommand {
     Add(Box<NewKeepAlive>),
-    Remove { id: i64 },
+    /// A handle was dropped: the one whose state is `shared`.
+    Remove {
+        id: i64,
+        shared: Arc<KeepAliveShared>,
+    },
 }
 
-/// A lease to keep alive, as the user's handle registered it.
+/// A lease to keep alive, as a user's handle registered it.
 pub(crate) struct NewKeepAlive {
     pub id: i64,
     pub granted_ttl: i64,
     /// When the lease runs out unless refreshed (from the user's TTL
     /// query).
     pub expires_at: Instant,
+    pub handle: HandleEnd,
+}
+
+/// The pump's end of one user handle: its state and its one-slot channel.
+/// A lease may have several handles (Go's client allows several
+/// `KeepAlive` calls for one lease too); each gets every answer.
+pub(crate) struct HandleEnd {
     pub shared: Arc<KeepAliveShared>,
     pub tx: Sender<Result<KeepAliveResponse>>,
     /// The pump's copy of the receiver, to drop an unread result before
@@ -147,8 +165,23 @@ pub(crate) struct NewKeepAlive {
     pub rx: Receiver<Result<KeepAliveResponse>>,
 }
 
+impl HandleEnd {
+    fn deliver(&self, item: Result<KeepAliveResponse>) {
+        if let Err(TrySendError::Full(item)) = self.tx.try_send(item) {
+            if self.rx.try_recv().is_ok() {
+                self.shared.skipped.fetch_add(1, Ordering::Relaxed);
+            }
+            let _ = self.tx.try_send(item);
+        }
+    }
+}
+
+/// A lease kept alive, for as long as it has a handle.
 struct Kept {
-    k: NewKeepAlive,
+    id: i64,
+    granted_ttl: i64,
+    /// Never empty: the entry goes with its last handle.
+    handles: Vec<HandleEnd>,
     /// When the next refresh is due.
     next_send: Instant,
     /// When the oldest unanswered refresh was sent.
@@ -169,7 +202,7 @@ impl Kept {
     fn interval(&self) -> Duration {
         // A third of the TTL, as the Go client; never busier than 2/s
         // (a little more with the early sends below).
-        Duration::from_millis((self.k.granted_ttl.max(1) as u64) * 1000 / 3)
+        Duration::from_millis((self.granted_ttl.max(1) as u64) * 1000 / 3)
             .max(Duration::from_millis(500))
     }
 
@@ -179,24 +212,30 @@ impl Kept {
         (self.interval() / 10).min(REFRESH_SLACK)
     }
 
-    fn deliver(&self, item: Result<KeepAliveResponse>) {
-        if let Err(TrySendError::Full(item)) = self.k.tx.try_send(item) {
-            if self.k.rx.try_recv().is_ok() {
-                self.k.shared.skipped.fetch_add(1, Ordering::Relaxed);
-            }
-            let _ = self.k.tx.try_send(item);
+    /// Every handle learns the lease is alive with this TTL.
+    fn alive(&self, resp: KeepAliveResponse) {
+        for h in &self.handles {
+            h.shared.set_alive(resp.ttl, self.expires_at);
+            h.deliver(Ok(resp));
+        }
+    }
+
+    /// Every handle learns the lease is gone, and why.
+    fn end(self, err: Error) {
+        for h in &self.handles {
+            h.shared.set_lost(err.clone());
+            h.deliver(Err(err.clone()));
         }
     }
 
     fn lose(self, why: String, cause: LeaseLoss) {
         metrics::lease_lost(cause);
         let err = Error::LeaseLost {
-            id: self.k.id,
+            id: self.id,
             reason: why,
         };
         log::debug!("{err}");
-        self.k.shared.set_lost(err.clone());
-        self.deliver(Err(err));
+        self.end(err);
     }
 }
 
@@ -236,6 +275,46 @@ fn refresh(id: i64) -> pb::LeaseKeepAliveRequest {
     }
 }
 
+impl KeepAlives {
+    /// A new handle: the lease's first starts keeping it alive, a later
+    /// one joins it. Either way a refresh goes out now, so a new handle
+    /// has its first answer at once.
+    fn add(&mut self, new: NewKeepAlive, now: Instant) {
+        let id = new.id;
+        match self.leases.get_mut(&id) {
+            Some(k) => {
+                k.handles.push(new.handle);
+                // The new handle's TTL query may know of a later expiry:
+                // every handle of the lease goes by the same one.
+                if new.expires_at > k.expires_at {
+                    k.expires_at = new.expires_at;
+                    self.expiries.push(Reverse((new.expires_at, id)));
+                }
+                for h in &k.handles {
+                    h.shared.extend(k.expires_at);
+                }
+                k.next_send = now;
+            }
+            None => {
+                metrics::leases_kept(1);
+                self.leases.insert(
+                    id,
+                    Kept {
+                        id,
+                        granted_ttl: new.granted_ttl,
+                        handles: vec![new.handle],
+                        next_send: now,
+                        outstanding_since: None,
+                        expires_at: new.expires_at,
+                    },
+                );
+                self.expiries.push(Reverse((new.expires_at, id)));
+            }
+        }
+        self.refreshes.push(Reverse((now, id)));
+    }
+}
+
 impl Driver for KeepAlives {
     type Req = pb::LeaseKeepAliveRequest;
     type Resp = pb::LeaseKeepAliveResponse;
@@ -254,24 +333,15 @@ impl Driver for KeepAlives {
     fn command(&mut self, cmd: KeepAliveCommand, _stream: &mut KeepAliveStream) {
         let now = Instant::now();
         match cmd {
-            KeepAliveCommand::Add(k) => {
-                let expires_at = k.expires_at;
-                let id = k.id;
-                metrics::leases_kept(1);
-                self.leases.insert(
-                    id,
-                    Kept {
-                        k: *k,
-                        next_send: now,
-                        outstanding_since: None,
-                        expires_at,
-                    },
-                );
-                self.refreshes.push(Reverse((now, id)));
-                self.expiries.push(Reverse((expires_at, id)));
-            }
-            KeepAliveCommand::Remove { id } => {
-                self.leases.remove(&id);
+            KeepAliveCommand::Add(k) => self.add(*k, now),
+            KeepAliveCommand::Remove { id, shared } => {
+                let Some(k) = self.leases.get_mut(&id) else {
+                    return; // lost meanwhile
+                };
+                k.handles.retain(|h| !Arc::ptr_eq(&h.shared, &shared));
+                if k.handles.is_empty() {
+                    self.leases.remove(&id);
+                }
             }
         }
     }
@@ -320,9 +390,8 @@ impl Driver for KeepAlives {
         let sent = sent.unwrap_or(now);
         k.expires_at = sent + Duration::from_secs(resp.ttl as u64);
         self.expiries.push(Reverse((k.expires_at, id)));
-        k.k.granted_ttl = resp.ttl;
-        k.k.shared.set_alive(resp.ttl, k.expires_at);
-        k.deliver(Ok(resp));
+        k.granted_ttl = resp.ttl;
+        k.alive(resp);
         Next::Continue
     }
 
@@ -404,8 +473,7 @@ impl Driver for KeepAlives {
     fn shutdown(&mut self) {
         for (_, k) in self.leases.drain() {
             metrics::lease_lost(LeaseLoss::Closed);
-            k.k.shared.set_lost(Error::ClientClosed);
-            k.deliver(Err(Error::ClientClosed));
+            k.end(Error::ClientClosed);
         }
     }
 }

@@ -7,31 +7,31 @@ use serde_json::json;
 
 use crate::error::{Error, Result};
 
-use super::client::{decode, Client};
+use super::handle::{decode, Handle};
 use super::transport::{encode_path, Method, Request, Retry};
-use super::types::{PermissionType, Role, User};
+use super::types::{Role, User, V2PermissionType};
 
 /// Turns v2 auth on and off (needs a `root` user to turn on).
 ///
 /// ```no_run
 /// use etcd_blocking::v2;
-/// let client = v2::Client::new(["http://127.0.0.1:2379"])?;
+/// let client = v2::Client::connect(["http://127.0.0.1:2379"])?;
 /// client.users().add("root", "rootpw")?;
 /// client.auth().enable()?;
 /// let root = v2::Client::builder(["http://127.0.0.1:2379"])
 ///     .basic_auth("root", "rootpw")
-///     .build()?;
+///     .connect()?;
 /// root.auth().disable()?;
 /// # Ok::<(), etcd_blocking::Error>(())
 /// ```
 #[derive(Clone, Debug)]
 pub struct Auth {
-    client: Client,
+    handle: Handle,
 }
 
 impl Auth {
-    pub(crate) fn new(client: Client) -> Auth {
-        Auth { client }
+    pub(crate) fn new(handle: Handle) -> Auth {
+        Auth { handle }
     }
 
     /// Whether auth is on.
@@ -40,7 +40,7 @@ impl Auth {
         struct Enabled {
             enabled: bool,
         }
-        let a = self.client.request(Request::new(
+        let a = self.handle.request(Request::new(
             Method::Get,
             "/v2/auth/enable".into(),
             Retry::Safe,
@@ -51,26 +51,26 @@ impl Auth {
     /// Turns auth on.
     pub fn enable(&self) -> Result<()> {
         let req = Request::new(Method::Put, "/v2/auth/enable".into(), Retry::Never);
-        self.client.request(req).map(drop)
+        self.handle.request(req).map(drop)
     }
 
     /// Turns auth off (as `root`).
     pub fn disable(&self) -> Result<()> {
         let req = Request::new(Method::Delete, "/v2/auth/enable".into(), Retry::Never);
-        self.client.request(req).map(drop)
+        self.handle.request(req).map(drop)
     }
 }
 
 /// The users of v2 auth.
 ///
 /// ```no_run
-/// use etcd_blocking::v2::{self, PermissionType};
+/// use etcd_blocking::v2::{self, V2PermissionType};
 /// let root = v2::Client::builder(["http://127.0.0.1:2379"])
 ///     .basic_auth("root", "rootpw")
-///     .build()?;
+///     .connect()?;
 /// // A role that may read and write under /app, and a user with it.
 /// root.roles().add("app")?;
-/// root.roles().grant("app", &["/app/*"], PermissionType::ReadWrite)?;
+/// root.roles().grant("app", &["/app/*"], V2PermissionType::ReadWrite)?;
 /// root.users().add("web", "webpw")?;
 /// root.users().grant("web", &["app"])?;
 /// let web = root.users().get("web")?;
@@ -81,12 +81,12 @@ impl Auth {
 /// ```
 #[derive(Clone, Debug)]
 pub struct Users {
-    client: Client,
+    handle: Handle,
 }
 
 impl Users {
-    pub(crate) fn new(client: Client) -> Users {
-        Users { client }
+    pub(crate) fn new(handle: Handle) -> Users {
+        Users { handle }
     }
 
     /// Every user's name.
@@ -96,7 +96,7 @@ impl Users {
             #[serde(default)]
             users: Option<Vec<User>>,
         }
-        let a = self.client.request(Request::new(
+        let a = self.handle.request(Request::new(
             Method::Get,
             "/v2/auth/users".into(),
             Retry::Safe,
@@ -119,13 +119,13 @@ impl Users {
     /// Removes a user.
     pub fn remove(&self, name: &str) -> Result<()> {
         let req = Request::new(Method::Delete, path("users", name)?, Retry::Never);
-        self.client.request(req).map(drop)
+        self.handle.request(req).map(drop)
     }
 
     /// A user and the names of its roles.
     pub fn get(&self, name: &str) -> Result<User> {
         let a =
-            self.client
+            self.handle
                 .request(Request::new(Method::Get, path("users", name)?, Retry::Safe))?;
         decode(&a.body)
     }
@@ -148,7 +148,7 @@ impl Users {
     fn put(&self, name: &str, body: serde_json::Value) -> Result<()> {
         let mut req = Request::new(Method::Put, path("users", name)?, Retry::Never);
         req.json = Some(body.to_string().into_bytes());
-        self.client.request(req).map(drop)
+        self.handle.request(req).map(drop)
     }
 }
 
@@ -156,12 +156,12 @@ impl Users {
 /// write. See [`Users`] for an example.
 #[derive(Clone, Debug)]
 pub struct Roles {
-    client: Client,
+    handle: Handle,
 }
 
 impl Roles {
-    pub(crate) fn new(client: Client) -> Roles {
-        Roles { client }
+    pub(crate) fn new(handle: Handle) -> Roles {
+        Roles { handle }
     }
 
     /// Every role's name.
@@ -171,7 +171,7 @@ impl Roles {
             #[serde(default)]
             roles: Option<Vec<Role>>,
         }
-        let a = self.client.request(Request::new(
+        let a = self.handle.request(Request::new(
             Method::Get,
             "/v2/auth/roles".into(),
             Retry::Safe,
@@ -193,40 +193,40 @@ impl Roles {
     /// Removes a role.
     pub fn remove(&self, name: &str) -> Result<()> {
         let req = Request::new(Method::Delete, path("roles", name)?, Retry::Never);
-        self.client.request(req).map(drop)
+        self.handle.request(req).map(drop)
     }
 
     /// A role and its permissions.
     pub fn get(&self, name: &str) -> Result<Role> {
         let a =
-            self.client
+            self.handle
                 .request(Request::new(Method::Get, path("roles", name)?, Retry::Safe))?;
         decode(&a.body)
     }
 
     /// Lets the role's users read, write or both the keys matching these
     /// patterns (`/app/*` matches a prefix).
-    pub fn grant(&self, name: &str, keys: &[&str], perm: PermissionType) -> Result<()> {
+    pub fn grant(&self, name: &str, keys: &[&str], perm: V2PermissionType) -> Result<()> {
         self.put(name, json!({ "role": name, "grant": kv(keys, perm) }))
     }
 
     /// Takes those permissions away.
-    pub fn revoke(&self, name: &str, keys: &[&str], perm: PermissionType) -> Result<()> {
+    pub fn revoke(&self, name: &str, keys: &[&str], perm: V2PermissionType) -> Result<()> {
         self.put(name, json!({ "role": name, "revoke": kv(keys, perm) }))
     }
 
     fn put(&self, name: &str, body: serde_json::Value) -> Result<()> {
         let mut req = Request::new(Method::Put, path("roles", name)?, Retry::Never);
         req.json = Some(body.to_string().into_bytes());
-        self.client.request(req).map(drop)
+        self.handle.request(req).map(drop)
     }
 }
 
-fn kv(keys: &[&str], perm: PermissionType) -> serde_json::Value {
+fn kv(keys: &[&str], perm: V2PermissionType) -> serde_json::Value {
     let (read, write): (&[&str], &[&str]) = match perm {
-        PermissionType::Read => (keys, &[]),
-        PermissionType::Write => (&[], keys),
-        PermissionType::ReadWrite => (keys, keys),
+        V2PermissionType::Read => (keys, &[]),
+        V2PermissionType::Write => (&[], keys),
+        V2PermissionType::ReadWrite => (keys, keys),
     };
     json!({ "kv": { "read": read, "write": write } })
 }

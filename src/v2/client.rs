@@ -1,31 +1,33 @@
 //! The v2 [`Client`] handle and its builder: endpoints, deadlines, basic
 //! auth, TLS, endpoint selection and the endpoint list's sync.
 //!
-//! A `Client` is an `Arc` to the shared transport plus two per-handle
-//! fields (deadline, cancel token), so clones and `with_timeout` are cheap.
-//! The only thread it may start is the auto-sync thread (`etcd-v2-sync`),
-//! which `close()` and the last handle's `Drop` stop and join.
+//! A `Client` is a [`Handle`] (an `Arc` to the shared state plus two
+//! per-handle fields, deadline and cancel token, so clones and
+//! `with_timeout` are cheap) and its endpoint [`Selection`]. The only
+//! thread it may start is the auto-sync thread (`etcd-v2-sync`), which
+//! `close()` and the last handle's `Drop` stop and join. The API handles
+//! it makes ([`Keys`], [`Members`], [`Auth`], ...) get the [`Handle`], not
+//! the `Client`, so they sit below this file.
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crossbeam_channel::{RecvTimeoutError, Sender};
-use parking_lot::Mutex;
 
+use crate::config::DEFAULT_REQUEST_TIMEOUT;
 use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
 use crate::tls::TlsOptions;
 use crate::wait::CancelToken;
 
 use super::auth::{Auth, Roles, Users};
+use super::handle::{decode, Handle, Shared};
 use super::keys::Keys;
 use super::members::Members;
-use super::transport::{basic_auth, Answer, CallCtx, Method, Request, Retry, Settings, Transport};
+use super::transport::{basic_auth, Method, Request, Retry, Settings, Transport};
 use super::types::Version;
 
-/// Default for [`ClientBuilder::request_timeout`].
-pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default for [`ClientBuilder::per_request_timeout`].
 pub const DEFAULT_PER_REQUEST_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -33,7 +35,7 @@ pub const DEFAULT_PER_REQUEST_TIMEOUT: Duration = Duration::from_secs(1);
 /// `EndpointSelectionMode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Selection {
-    /// Shuffle the endpoints (at build, `set_endpoints` and every sync), so
+    /// Shuffle the endpoints (at connect, `set_endpoints` and every sync), so
     /// clients spread over the members. The default.
     #[default]
     Random,
@@ -42,7 +44,7 @@ pub enum Selection {
     PrioritizeLeader,
 }
 
-/// Settings for a v2 [`Client`]; [`build`](Self::build) makes it.
+/// Settings for a v2 [`Client`]; [`connect`](Self::connect) makes it.
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -52,7 +54,7 @@ pub enum Selection {
 ///     .per_request_timeout(Some(Duration::from_millis(500)))
 ///     .selection(Selection::PrioritizeLeader)
 ///     .basic_auth("root", "secret")
-///     .build()?;
+///     .connect()?;
 /// # Ok::<(), etcd_blocking::Error>(())
 /// ```
 #[derive(Clone, Debug)]
@@ -119,7 +121,7 @@ impl ClientBuilder {
 
     /// TLS settings for `https://` endpoints: the CA to trust and a client
     /// identity. [`TlsOptions::server_name`] is not supported by the v2
-    /// client (an [`Error::InvalidConfig`] at build). Without this, `https`
+    /// client (an [`Error::InvalidConfig`] at connect). Without this, `https`
     /// endpoints are checked against the system's roots.
     ///
     /// ```no_run
@@ -127,7 +129,7 @@ impl ClientBuilder {
     /// let tls = TlsOptions::new()
     ///     .ca_file("ca.pem")?
     ///     .identity_files("client.pem", "client-key.pem")?;
-    /// let client = v2::Client::builder(["https://10.0.0.1:2379"]).tls(tls).build()?;
+    /// let client = v2::Client::builder(["https://10.0.0.1:2379"]).tls(tls).connect()?;
     /// println!("{:?}", client.version()?);
     /// # Ok::<(), etcd_blocking::Error>(())
     /// ```
@@ -160,10 +162,12 @@ impl ClientBuilder {
         self
     }
 
-    /// Builds the client. Nothing is sent: a bad endpoint or setting is an
-    /// [`Error::InvalidConfig`] here, an unreachable cluster shows at the
-    /// first call.
-    pub fn build(self) -> Result<Client> {
+    /// Makes the client (the name is the v3
+    /// [`ClientBuilder::connect`](crate::ClientBuilder::connect)'s). Unlike
+    /// the v3 one it sends nothing: a bad endpoint or setting is an
+    /// [`Error::InvalidConfig`] here, and an unreachable cluster shows at
+    /// the first call, which opens the connections it needs.
+    pub fn connect(self) -> Result<Client> {
         let endpoints = parse_endpoints(&self.endpoints)?;
         for (name, d) in [
             ("request timeout", Some(self.request_timeout)),
@@ -185,48 +189,48 @@ impl ClientBuilder {
             order(endpoints, self.selection),
             settings,
         ));
-        let shared = Arc::new(Shared {
-            transport: transport.clone(),
-            sync: Mutex::new(None),
-            selection: self.selection,
-            watch_poll: self.watch_poll,
-            owner: true,
-        });
         let client = Client {
-            shared,
-            timeout: self.request_timeout,
-            token: None,
-        };
-        if let Some(every) = self.auto_sync {
-            let (stop, stopped) = crossbeam_channel::bounded::<()>(0);
-            let syncer = Client {
-                shared: Arc::new(Shared {
-                    transport,
-                    sync: Mutex::new(None),
-                    selection: self.selection,
-                    watch_poll: self.watch_poll,
-                    owner: false,
-                }),
+            handle: Handle {
+                shared: Arc::new(Shared::new(transport.clone(), self.watch_poll, true)),
                 timeout: self.request_timeout,
                 token: None,
+            },
+            selection: self.selection,
+        };
+        if let Some(every) = self.auto_sync {
+            let syncer = Client {
+                handle: Handle {
+                    shared: Arc::new(Shared::new(transport, self.watch_poll, false)),
+                    timeout: self.request_timeout,
+                    token: None,
+                },
+                selection: self.selection,
             };
-            let thread = std::thread::Builder::new()
-                .name("etcd-v2-sync".into())
-                .spawn(move || loop {
-                    match stopped.recv_timeout(every) {
-                        Err(RecvTimeoutError::Timeout) => {
-                            if let Err(e) = syncer.sync() {
-                                log::warn!("v2 auto-sync: {e}");
-                            }
-                        }
-                        _ => return,
-                    }
-                })
-                .map_err(|e| Error::InvalidConfig(format!("cannot start etcd-v2-sync: {e}")))?;
-            *client.shared.sync.lock() = Some((stop, thread));
+            let (stop, thread) = auto_sync(syncer, every)?;
+            client.handle.shared.set_sync_thread(stop, thread);
         }
         Ok(client)
     }
+}
+
+/// Starts the auto-sync thread (`etcd-v2-sync`), which syncs `syncer`'s
+/// endpoints every `every` until the returned sender is dropped.
+fn auto_sync(syncer: Client, every: Duration) -> Result<(Sender<()>, JoinHandle<()>)> {
+    let (stop, stopped) = crossbeam_channel::bounded::<()>(0);
+    let thread = std::thread::Builder::new()
+        .name("etcd-v2-sync".into())
+        .spawn(move || loop {
+            match stopped.recv_timeout(every) {
+                Err(RecvTimeoutError::Timeout) => {
+                    if let Err(e) = syncer.sync() {
+                        log::warn!("v2 auto-sync: {e}");
+                    }
+                }
+                _ => return,
+            }
+        })
+        .map_err(|e| Error::InvalidConfig(format!("cannot start etcd-v2-sync: {e}")))?;
+    Ok((stop, thread))
 }
 
 fn parse_endpoints(eps: &[String]) -> Result<Vec<String>> {
@@ -303,7 +307,7 @@ fn agent(tls: Option<&TlsOptions>) -> Result<ureq::Agent> {
 ///
 /// ```no_run
 /// use etcd_blocking::v2;
-/// let client = v2::Client::new(["http://127.0.0.1:2379"])?;
+/// let client = v2::Client::connect(["http://127.0.0.1:2379"])?;
 /// let keys = client.keys();
 /// keys.set("/config/mode", "fast")?;
 /// let resp = keys.get("/config/mode")?;
@@ -313,53 +317,33 @@ fn agent(tls: Option<&TlsOptions>) -> Result<ureq::Agent> {
 /// ```
 #[derive(Clone)]
 pub struct Client {
-    shared: Arc<Shared>,
-    timeout: Duration,
-    token: Option<CancelToken>,
-}
-
-struct Shared {
-    transport: Arc<Transport>,
-    /// The auto-sync thread and the sender whose drop stops it.
-    sync: Mutex<Option<(Sender<()>, JoinHandle<()>)>>,
+    handle: Handle,
     selection: Selection,
-    watch_poll: Duration,
-    /// Whether dropping this closes the client (not for the auto-sync
-    /// thread's own handle, which shares only the transport).
-    owner: bool,
-}
-
-impl Shared {
-    fn shutdown(&self) {
-        self.transport.close();
-        if let Some((stop, thread)) = self.sync.lock().take() {
-            drop(stop);
-            if thread.thread().id() != std::thread::current().id() {
-                let _ = thread.join();
-            }
-        }
-    }
-}
-
-impl Drop for Shared {
-    fn drop(&mut self) {
-        if self.owner {
-            self.shutdown();
-        }
-    }
 }
 
 impl Client {
-    /// A client for these endpoints with the default settings.
+    /// A client for these endpoints with the default settings (see
+    /// [`ClientBuilder::connect`]: nothing is sent yet).
+    pub fn connect<I, S>(endpoints: I) -> Result<Client>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        ClientBuilder::new(endpoints).connect()
+    }
+
+    /// The old name of [`connect`](Self::connect).
+    #[deprecated(note = "renamed to `v2::Client::connect`, as the v3 `Client::connect`")]
+    #[doc(hidden)]
     pub fn new<I, S>(endpoints: I) -> Result<Client>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        ClientBuilder::new(endpoints).build()
+        Client::connect(endpoints)
     }
 
-    /// Settings for a client, to adjust before [`ClientBuilder::build`].
+    /// Settings for a client, to adjust before [`ClientBuilder::connect`].
     pub fn builder<I, S>(endpoints: I) -> ClientBuilder
     where
         I: IntoIterator<Item = S>,
@@ -371,8 +355,8 @@ impl Client {
     /// A handle on the same connections whose calls have this deadline.
     pub fn with_timeout(&self, timeout: Duration) -> Client {
         Client {
-            timeout,
-            ..self.clone()
+            handle: self.handle.with_timeout(timeout),
+            selection: self.selection,
         }
     }
 
@@ -385,51 +369,51 @@ impl Client {
     /// thread.
     pub fn with_cancel(&self, token: &CancelToken) -> Client {
         Client {
-            token: Some(token.clone()),
-            ..self.clone()
+            handle: self.handle.with_cancel(token),
+            selection: self.selection,
         }
     }
 
     /// The deadline of this handle's calls.
     pub fn timeout(&self) -> Duration {
-        self.timeout
+        self.handle.timeout
     }
 
     /// The keys API.
     pub fn keys(&self) -> Keys {
-        Keys::new(self.clone(), "")
+        Keys::new(self.handle.clone(), "")
     }
 
     /// The keys API under `prefix`: every key is sent with the prefix in
     /// front and returned without it (Go's `NewKeysAPIWithPrefix`).
     pub fn keys_with_prefix(&self, prefix: &str) -> Keys {
-        Keys::new(self.clone(), prefix)
+        Keys::new(self.handle.clone(), prefix)
     }
 
     /// The members API.
     pub fn members(&self) -> Members {
-        Members::new(self.clone())
+        Members::new(self.handle.clone())
     }
 
     /// Enabling and disabling v2 auth.
     pub fn auth(&self) -> Auth {
-        Auth::new(self.clone())
+        Auth::new(self.handle.clone())
     }
 
     /// The v2 auth users API.
     pub fn users(&self) -> Users {
-        Users::new(self.clone())
+        Users::new(self.handle.clone())
     }
 
     /// The v2 auth roles API.
     pub fn roles(&self) -> Roles {
-        Roles::new(self.clone())
+        Roles::new(self.handle.clone())
     }
 
     /// The endpoints, in the order calls try them (from the pinned one).
     pub fn endpoints(&self) -> Vec<String> {
-        let mut eps = self.shared.transport.endpoints();
-        let pinned = self.shared.transport.pinned();
+        let mut eps = self.handle.transport().endpoints();
+        let pinned = self.handle.transport().pinned();
         if let Some(i) = eps.iter().position(|e| *e == pinned) {
             eps.rotate_left(i);
         }
@@ -448,9 +432,9 @@ impl Client {
             .map(|s| s.as_ref().to_string())
             .collect();
         let eps = parse_endpoints(&eps)?;
-        self.shared
-            .transport
-            .set_endpoints(order(eps, self.shared.selection));
+        self.handle
+            .transport()
+            .set_endpoints(order(eps, self.selection));
         Ok(())
     }
 
@@ -466,12 +450,12 @@ impl Client {
             .collect();
         if eps.is_empty() {
             return Err(Error::Unavailable(vec![crate::EndpointError {
-                endpoint: self.shared.transport.pinned(),
+                endpoint: self.handle.transport().pinned(),
                 cause: "the member list has no client URLs".into(),
             }]));
         }
         eps = parse_endpoints(&eps)?;
-        match self.shared.selection {
+        match self.selection {
             Selection::Random => eps = order(eps, Selection::Random),
             Selection::PrioritizeLeader => {
                 let leader = self.members().leader()?;
@@ -480,14 +464,16 @@ impl Client {
                 eps.splice(0..0, parsed);
             }
         }
-        self.shared.transport.set_endpoints(eps.clone());
+        self.handle.transport().set_endpoints(eps.clone());
         Ok(eps)
     }
 
     /// The server's and the cluster's version, from `/version` of the
     /// endpoint that answers.
     pub fn version(&self) -> Result<Version> {
-        let a = self.request(Request::new(Method::Get, "/version".into(), Retry::Safe))?;
+        let a = self
+            .handle
+            .request(Request::new(Method::Get, "/version".into(), Retry::Safe))?;
         decode(&a.body)
     }
 
@@ -497,53 +483,17 @@ impl Client {
     /// joined before this returns. Idempotent. Dropping the last handle
     /// does the same.
     pub fn close(&self) {
-        self.shared.shutdown();
+        self.handle.shared.shutdown();
     }
 
     /// Whether [`close`](Self::close) was called on any handle.
     pub fn is_closed(&self) -> bool {
-        self.shared.transport.is_closed()
-    }
-
-    pub(crate) fn watch_poll(&self) -> Duration {
-        self.shared.watch_poll
-    }
-
-    pub(crate) fn ctx(&self) -> CallCtx<'_> {
-        CallCtx {
-            timeout: self.timeout,
-            deadline: Instant::now() + self.timeout,
-            token: self.token.as_ref(),
-        }
-    }
-
-    /// Sends `req` with this handle's deadline; a non-2xx answer is its
-    /// error.
-    pub(crate) fn request(&self, req: Request<'_>) -> Result<Answer> {
-        self.call(&req, &self.ctx())
-    }
-
-    pub(crate) fn call(&self, req: &Request<'_>, ctx: &CallCtx<'_>) -> Result<Answer> {
-        self.shared.transport.call(req, ctx)?.ok()
+        self.handle.transport().is_closed()
     }
 }
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("v2::Client")
-            .field("endpoints", &self.shared.transport.endpoints())
-            .field("timeout", &self.timeout)
-            .field("closed", &self.is_closed())
-            .finish()
+        self.handle.fmt(f)
     }
-}
-
-/// Decodes a JSON answer body.
-pub(crate) fn decode<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T> {
-    serde_json::from_slice(body).map_err(|e| {
-        super::error::bad_answer(format!(
-            "{e}: {}",
-            String::from_utf8_lossy(&body[..body.len().min(200)])
-        ))
-    })
 }

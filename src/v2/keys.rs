@@ -10,20 +10,20 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 
-use super::client::{decode, Client};
-use super::transport::{encode_path, query, Answer, Method, Request, Retry};
-use super::types::{Response, ResponseBody};
-use super::watcher::{Watcher, WatcherOptions};
+use super::handle::{key_response, Handle};
+use super::transport::{encode_path, query, Method, Request, Retry};
+use super::types::Response;
+use super::watcher::{V2Watcher, WatcherOptions};
 
 /// Options of [`Keys::get_with`].
 #[derive(Debug, Clone, Default)]
-pub struct GetOptions {
+pub struct V2GetOptions {
     recursive: bool,
     sorted: bool,
     quorum: bool,
 }
 
-impl GetOptions {
+impl V2GetOptions {
     /// No options: the node, and a directory's direct children.
     pub fn new() -> Self {
         Self::default()
@@ -127,14 +127,14 @@ impl SetOptions {
 
 /// Options of [`Keys::delete_with`].
 #[derive(Debug, Clone, Default)]
-pub struct DeleteOptions {
+pub struct V2DeleteOptions {
     prev_value: Option<String>,
     prev_index: u64,
     recursive: bool,
     dir: bool,
 }
 
-impl DeleteOptions {
+impl V2DeleteOptions {
     /// No conditions: deletes a key (not a directory).
     pub fn new() -> Self {
         Self::default()
@@ -165,16 +165,17 @@ impl DeleteOptions {
     }
 }
 
-/// The v2 keys API of a [`Client`], optionally under a key prefix.
+/// The v2 keys API of a [`Client`](super::Client), optionally under a key
+/// prefix.
 ///
 /// ```no_run
 /// use std::time::Duration;
-/// use etcd_blocking::v2::{self, GetOptions, SetOptions};
-/// let client = v2::Client::new(["http://127.0.0.1:2379"])?;
+/// use etcd_blocking::v2::{self, V2GetOptions, SetOptions};
+/// let client = v2::Client::connect(["http://127.0.0.1:2379"])?;
 /// let keys = client.keys_with_prefix("/myapp");
 /// keys.set_with("/lock", "me", SetOptions::new().ttl(Duration::from_secs(10)))?;
 /// keys.create_in_order("/jobs", "job-1")?;
-/// let jobs = keys.get_with("/jobs", GetOptions::new().sorted().recursive())?;
+/// let jobs = keys.get_with("/jobs", V2GetOptions::new().sorted().recursive())?;
 /// for job in &jobs.node.nodes {
 ///     println!("{} = {}", job.key, job.value_str());
 /// }
@@ -182,14 +183,14 @@ impl DeleteOptions {
 /// ```
 #[derive(Clone, Debug)]
 pub struct Keys {
-    client: Client,
+    handle: Handle,
     prefix: String,
 }
 
 impl Keys {
-    pub(crate) fn new(client: Client, prefix: &str) -> Keys {
+    pub(crate) fn new(handle: Handle, prefix: &str) -> Keys {
         Keys {
-            client,
+            handle,
             prefix: prefix.to_string(),
         }
     }
@@ -197,7 +198,7 @@ impl Keys {
     /// The same keys API with another deadline for its calls.
     pub fn with_timeout(&self, timeout: Duration) -> Keys {
         Keys {
-            client: self.client.with_timeout(timeout),
+            handle: self.handle.with_timeout(timeout),
             prefix: self.prefix.clone(),
         }
     }
@@ -226,17 +227,13 @@ impl Keys {
         encode_path(&clean)
     }
 
-    pub(crate) fn client(&self) -> &Client {
-        &self.client
-    }
-
     /// Reads a key or directory.
     pub fn get(&self, key: &str) -> Result<Response> {
-        self.get_with(key, GetOptions::new())
+        self.get_with(key, V2GetOptions::new())
     }
 
     /// Reads a key or directory with options.
-    pub fn get_with(&self, key: &str, opts: GetOptions) -> Result<Response> {
+    pub fn get_with(&self, key: &str, opts: V2GetOptions) -> Result<Response> {
         let mut q = Vec::new();
         for (name, on) in [
             ("recursive", opts.recursive),
@@ -271,7 +268,7 @@ impl Keys {
     /// ```no_run
     /// use etcd_blocking::v2::{self, ErrorKind, SetOptions, V2Error};
     /// use etcd_blocking::Error;
-    /// let client = v2::Client::new(["http://127.0.0.1:2379"])?;
+    /// let client = v2::Client::connect(["http://127.0.0.1:2379"])?;
     /// let keys = client.keys();
     /// let read = keys.get("/counter")?;
     /// let n: u64 = read.node.value_str().parse().unwrap_or(0);
@@ -369,11 +366,11 @@ impl Keys {
 
     /// Deletes a key (not a directory).
     pub fn delete(&self, key: &str) -> Result<Response> {
-        self.delete_with(key, DeleteOptions::new())
+        self.delete_with(key, V2DeleteOptions::new())
     }
 
     /// Deletes a key or directory with conditions.
-    pub fn delete_with(&self, key: &str, opts: DeleteOptions) -> Result<Response> {
+    pub fn delete_with(&self, key: &str, opts: V2DeleteOptions) -> Result<Response> {
         require_key(key)?;
         let mut q = Vec::new();
         if let Some(v) = opts.prev_value {
@@ -394,27 +391,14 @@ impl Keys {
 
     /// A watcher for changes of `key` (or of everything under it, with
     /// [`WatcherOptions::recursive`]). Nothing is sent until its first
-    /// [`next_event`](Watcher::next_event).
-    pub fn watcher(&self, key: &str, opts: WatcherOptions) -> Watcher {
-        Watcher::new(self.clone(), key, opts)
+    /// [`next_event`](V2Watcher::next_event).
+    pub fn watcher(&self, key: &str, opts: WatcherOptions) -> V2Watcher {
+        V2Watcher::new(self.handle.clone(), self.path(key), opts)
     }
 
     fn send(&self, req: Request<'_>) -> Result<Response> {
-        let a = self.client.request(req)?;
-        response(a)
+        key_response(self.handle.request(req)?)
     }
-}
-
-/// A key answer as a [`Response`].
-pub(crate) fn response(a: Answer) -> Result<Response> {
-    let body: ResponseBody = decode(&a.body)?;
-    Ok(Response {
-        action: body.action,
-        node: body.node,
-        prev_node: body.prev_node,
-        index: a.index,
-        cluster_id: a.cluster_id,
-    })
 }
 
 fn require_key(key: &str) -> Result<()> {
@@ -436,10 +420,11 @@ fn ttl_secs(ttl: Duration) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::v2::Client;
 
     #[test]
     fn paths_join_prefix_and_key_as_go_does() {
-        let c = Client::new(["http://127.0.0.1:1"]).unwrap();
+        let c = Client::connect(["http://127.0.0.1:1"]).unwrap();
         assert_eq!(c.keys().path("/a/b"), "/v2/keys/a/b");
         assert_eq!(c.keys().path("a"), "/v2/keys/a");
         assert_eq!(c.keys().path(""), "/v2/keys");
@@ -451,7 +436,7 @@ mod tests {
     #[test]
     fn bad_input_is_refused_before_sending() {
         // Port 1 refuses; these never get that far.
-        let c = Client::new(["http://127.0.0.1:1"]).unwrap();
+        let c = Client::connect(["http://127.0.0.1:1"]).unwrap();
         let k = c.keys();
         assert!(matches!(k.set("", "v"), Err(Error::EmptyKey)));
         assert!(matches!(k.delete(""), Err(Error::EmptyKey)));

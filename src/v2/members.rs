@@ -4,15 +4,15 @@
 
 use crate::error::{Error, Result};
 
-use super::client::{decode, Client};
+use super::handle::{decode, Handle};
 use super::transport::{encode_path, Method, Request, Retry};
-use super::types::{Member, MemberList};
+use super::types::{MemberList, V2Member};
 
-/// The members API of a [`Client`].
+/// The members API of a [`Client`](super::Client).
 ///
 /// ```no_run
 /// use etcd_blocking::v2;
-/// let client = v2::Client::new(["http://127.0.0.1:2379"])?;
+/// let client = v2::Client::connect(["http://127.0.0.1:2379"])?;
 /// for m in client.members().list()? {
 ///     println!("{} {} {:?}", m.id, m.name, m.client_urls);
 /// }
@@ -21,36 +21,36 @@ use super::types::{Member, MemberList};
 /// ```
 #[derive(Clone, Debug)]
 pub struct Members {
-    client: Client,
+    handle: Handle,
 }
 
 impl Members {
-    pub(crate) fn new(client: Client) -> Members {
-        Members { client }
+    pub(crate) fn new(handle: Handle) -> Members {
+        Members { handle }
     }
 
     /// Every member of the cluster.
-    pub fn list(&self) -> Result<Vec<Member>> {
+    pub fn list(&self) -> Result<Vec<V2Member>> {
         let a =
-            self.client
+            self.handle
                 .request(Request::new(Method::Get, "/v2/members".into(), Retry::Safe))?;
         Ok(decode::<MemberList>(&a.body)?.members)
     }
 
     /// Adds a member that will join at `peer_url`; returns it (with its
     /// new id, and no name or client URLs until it starts).
-    pub fn add(&self, peer_url: &str) -> Result<Member> {
+    pub fn add(&self, peer_url: &str) -> Result<V2Member> {
         check_url(peer_url)?;
         let mut req = Request::new(Method::Post, "/v2/members".into(), Retry::Never);
         req.json = Some(peer_urls_json(peer_url));
-        let a = self.client.request(req)?;
+        let a = self.handle.request(req)?;
         decode(&a.body)
     }
 
-    /// Removes the member with this id (hex, as [`Member::id`]).
+    /// Removes the member with this id (hex, as [`V2Member::id`]).
     pub fn remove(&self, id: &str) -> Result<()> {
         let req = Request::new(Method::Delete, member_path(id)?, Retry::Never);
-        self.client.request(req).map(drop)
+        self.handle.request(req).map(drop)
     }
 
     /// Changes the peer URL of the member with this id.
@@ -58,12 +58,12 @@ impl Members {
         check_url(peer_url)?;
         let mut req = Request::new(Method::Put, member_path(id)?, Retry::Never);
         req.json = Some(peer_urls_json(peer_url));
-        self.client.request(req).map(drop)
+        self.handle.request(req).map(drop)
     }
 
     /// The current leader.
-    pub fn leader(&self) -> Result<Member> {
-        let a = self.client.request(Request::new(
+    pub fn leader(&self) -> Result<V2Member> {
+        let a = self.handle.request(Request::new(
             Method::Get,
             "/v2/members/leader".into(),
             Retry::Safe,
@@ -94,10 +94,11 @@ fn peer_urls_json(url: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::v2::Client;
 
     #[test]
     fn bad_member_input_is_refused_before_sending() {
-        let c = Client::new(["http://127.0.0.1:1"]).unwrap();
+        let c = Client::connect(["http://127.0.0.1:1"]).unwrap();
         let m = c.members();
         assert!(matches!(m.remove(""), Err(Error::InvalidRequest(_))));
         assert!(matches!(m.remove("../x"), Err(Error::InvalidRequest(_))));

@@ -16,7 +16,7 @@
 //! use etcd_blocking::v2::{self, ErrorKind, V2Error, WatcherOptions};
 //! use etcd_blocking::Error;
 //!
-//! let client = v2::Client::new(["http://127.0.0.1:2379"])?;
+//! let client = v2::Client::connect(["http://127.0.0.1:2379"])?;
 //! let keys = client.keys();
 //! keys.set("/app/greeting", "hello")?;
 //! match keys.create("/app/greeting", "again") {
@@ -31,6 +31,18 @@
 //! # Ok::<(), etcd_blocking::Error>(())
 //! ```
 //!
+//! # Names
+//!
+//! The same words as the v3 client's: [`Client::connect`] and
+//! [`Client::builder`]`(..)`[`.connect()`](ClientBuilder::connect) (which
+//! send nothing yet: v2 is plain HTTP), `with_timeout`, `with_cancel`, a
+//! `_with(options)` twin for calls with options. An item whose name the
+//! crate root also has carries a `V2` prefix, as [`V2Error`] does
+//! ([`V2GetOptions`], [`V2DeleteOptions`], [`V2Watcher`], [`V2Member`],
+//! [`V2PermissionType`]; [`DEFAULT_REQUEST_TIMEOUT`] is the root's own
+//! constant), so both modules can be glob-imported together; only the
+//! entry points are then written with their module, `v2::Client`.
+//!
 //! # Failover
 //!
 //! Calls stick to the endpoint that last worked. A transport error or a
@@ -41,7 +53,7 @@
 //! never left the client; once it may have reached a member, a failure is
 //! [`Error::Ambiguous`](crate::Error::Ambiguous) and the write is not sent
 //! again. When every endpoint fails, [`Error::Unavailable`](crate::Error::Unavailable)
-//! lists each one's cause. [`GetOptions::quorum`] reads through raft.
+//! lists each one's cause. [`V2GetOptions::quorum`] reads through raft.
 //!
 //! # Closing
 //!
@@ -53,20 +65,23 @@
 mod auth;
 mod client;
 mod error;
+mod handle;
 mod keys;
 mod members;
 mod transport;
 mod types;
 mod watcher;
 
+/// The default of [`ClientBuilder::request_timeout`]: the v3 client's, the
+/// same constant.
+pub use crate::config::DEFAULT_REQUEST_TIMEOUT;
 pub use auth::{Auth, Roles, Users};
-pub use client::{
-    Client, ClientBuilder, Selection, DEFAULT_PER_REQUEST_TIMEOUT, DEFAULT_REQUEST_TIMEOUT,
-};
+pub use client::{Client, ClientBuilder, Selection, DEFAULT_PER_REQUEST_TIMEOUT};
 pub use error::{ErrorKind, V2Error};
-pub use keys::{DeleteOptions, GetOptions, Keys, PrevExist, SetOptions};
+pub use keys::{Keys, PrevExist, SetOptions, V2DeleteOptions, V2GetOptions};
 pub use members::Members;
 pub use types::{
-    Action, Member, Node, PermissionType, Permissions, Response, Role, RwPermission, User, Version,
+    Action, Node, Permissions, Response, Role, RwPermission, User, V2Member, V2PermissionType,
+    Version,
 };
-pub use watcher::{Watcher, WatcherOptions};
+pub use watcher::{V2Watcher, WatcherOptions};

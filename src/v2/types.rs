@@ -97,7 +97,7 @@ pub(crate) struct ResponseBody {
 /// One member of the cluster, as the members API lists it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[non_exhaustive]
-pub struct Member {
+pub struct V2Member {
     /// The member's id (hex text), empty for a member added but not
     /// started yet.
     pub id: String,
@@ -114,7 +114,7 @@ pub struct Member {
 
 #[derive(Deserialize)]
 pub(crate) struct MemberList {
-    pub members: Vec<Member>,
+    pub members: Vec<V2Member>,
 }
 
 /// The versions `/version` reports.
@@ -198,7 +198,7 @@ fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, 
 
 /// Which access a permission grant or revoke is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum PermissionType {
+pub enum V2PermissionType {
     /// Reading.
     Read,
     /// Writing.

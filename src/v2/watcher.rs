@@ -16,11 +16,11 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 
-use super::keys::{response, Keys};
+use super::handle::{key_response, Handle};
 use super::transport::{query, CallCtx, Method, Request, Retry};
 use super::types::Response;
 
-/// Options of [`Keys::watcher`].
+/// Options of [`Keys::watcher`](super::Keys::watcher).
 #[derive(Debug, Clone, Default)]
 pub struct WatcherOptions {
     after_index: u64,
@@ -54,7 +54,7 @@ impl WatcherOptions {
 /// ```no_run
 /// use std::time::Duration;
 /// use etcd_blocking::v2::{self, WatcherOptions};
-/// let client = v2::Client::new(["http://127.0.0.1:2379"])?;
+/// let client = v2::Client::connect(["http://127.0.0.1:2379"])?;
 /// let mut watcher = client.keys().watcher("/config", WatcherOptions::new().recursive());
 /// while let Some(event) = watcher.next_event_timeout(Duration::from_secs(10))? {
 ///     println!("{:?} {} = {}", event.action, event.node.key, event.node.value_str());
@@ -62,19 +62,20 @@ impl WatcherOptions {
 /// # Ok::<(), etcd_blocking::Error>(())
 /// ```
 #[derive(Debug, Clone)]
-pub struct Watcher {
-    keys: Keys,
-    key: String,
+pub struct V2Watcher {
+    handle: Handle,
+    /// The key's URL path, the handle's prefix included.
+    path: String,
     recursive: bool,
     /// The index the next event must have at least (0: not known yet).
     next_index: u64,
 }
 
-impl Watcher {
-    pub(crate) fn new(keys: Keys, key: &str, opts: WatcherOptions) -> Watcher {
-        Watcher {
-            keys,
-            key: key.to_string(),
+impl V2Watcher {
+    pub(crate) fn new(handle: Handle, path: String, opts: WatcherOptions) -> V2Watcher {
+        V2Watcher {
+            handle,
+            path,
             recursive: opts.recursive,
             next_index: if opts.after_index > 0 {
                 opts.after_index + 1
@@ -95,7 +96,7 @@ impl Watcher {
     /// [`Error::DeadlineExceeded`] if none comes (call again to go on:
     /// nothing is missed).
     pub fn next_event(&mut self) -> Result<Response> {
-        let timeout = self.keys.client().timeout();
+        let timeout = self.handle.timeout;
         match self.poll_until(Instant::now() + timeout)? {
             Some(r) => Ok(r),
             None => Err(Error::DeadlineExceeded(timeout)),
@@ -108,9 +109,8 @@ impl Watcher {
     }
 
     fn poll_until(&mut self, deadline: Instant) -> Result<Option<Response>> {
-        let client = self.keys.client();
-        let poll = client.watch_poll();
-        let token = client.ctx().token;
+        let poll = self.handle.watch_poll();
+        let token = self.handle.token.as_ref();
         loop {
             let now = Instant::now();
             if now >= deadline {
@@ -130,7 +130,7 @@ impl Watcher {
                     start.set(index + 1);
                 }
             };
-            let path = format!("{}{}", self.keys.path(&self.key), query(&q));
+            let path = format!("{}{}", self.path, query(&q));
             let mut req = Request::new(Method::Get, path, Retry::Safe);
             req.on_headers = Some(&on_headers);
             let ctx = CallCtx {
@@ -138,7 +138,7 @@ impl Watcher {
                 deadline: poll_deadline,
                 token,
             };
-            let result = client.call(&req, &ctx);
+            let result = self.handle.call(&req, &ctx);
             // Where this watch started counts even if no event came.
             self.next_index = start.get();
             match result {
@@ -148,7 +148,7 @@ impl Watcher {
                     std::thread::sleep(Duration::from_millis(20));
                 }
                 Ok(a) => {
-                    let resp = response(a)?;
+                    let resp = key_response(a)?;
                     self.next_index = resp.node.modified_index + 1;
                     return Ok(Some(resp));
                 }
