@@ -39,6 +39,9 @@ struct Args {
     val_size: usize,
     serializable: bool,
     idle_secs: u64,
+    /// idle-watches: create them with `watch_many` in batches of this
+    /// size (0: one `watch` call each).
+    many: usize,
 }
 
 impl Default for Args {
@@ -53,6 +56,7 @@ impl Default for Args {
             val_size: 8,
             serializable: false,
             idle_secs: 10,
+            many: 0,
         }
     }
 }
@@ -90,6 +94,7 @@ fn parse(argv: &[String]) -> Result<Args, String> {
             "key-size" => a.key_size = num(&value)?.max(1),
             "val-size" => a.val_size = num(&value)?,
             "idle-secs" => a.idle_secs = num(&value)? as u64,
+            "many" => a.many = num(&value)?,
             other => return Err(format!("unknown flag -{other}")),
         }
     }
@@ -336,15 +341,24 @@ fn idle_watches(a: &Args, endpoints: &[String]) {
     let next = Arc::new(AtomicUsize::new(0));
     let creators: Vec<_> = (0..a.clients.max(1))
         .map(|_| {
-            let (c, next, total) = (c.clone(), next.clone(), a.total);
+            let (c, next, total, many) = (c.clone(), next.clone(), a.total, a.many);
             thread::spawn(move || {
                 let mut mine = Vec::new();
                 loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let step = many.max(1);
+                    let i = next.fetch_add(step, Ordering::Relaxed);
                     if i >= total {
                         return mine;
                     }
-                    mine.push(c.watch(format!("idle/{i}")).expect("watch"));
+                    if many == 0 {
+                        mine.push(c.watch(format!("idle/{i}")).expect("watch"));
+                        continue;
+                    }
+                    let batch = (i..(i + step).min(total))
+                        .map(|k| (format!("idle/{k}"), WatchOptions::new()));
+                    for w in c.watch_many(batch).expect("watch_many") {
+                        mine.push(w.expect("watch"));
+                    }
                 }
             })
         })
@@ -359,9 +373,10 @@ fn idle_watches(a: &Args, endpoints: &[String]) {
     thread::sleep(Duration::from_secs(a.idle_secs));
     let cpu = cpu_time() - cpu0;
     println!(
-        "client=etcd-blocking workload=idle-watches total={} creators={} setup_s={:.2} rss_mib_per_1000={:.2} idle_cpu_pct={:.2}",
+        "client=etcd-blocking workload=idle-watches total={} creators={} many={} setup_s={:.2} rss_mib_per_1000={:.2} idle_cpu_pct={:.2}",
         a.total,
         a.clients.max(1),
+        a.many,
         setup.as_secs_f64(),
         (rss1 - rss0) * 1000.0 / a.total as f64,
         cpu.as_secs_f64() * 100.0 / a.idle_secs as f64

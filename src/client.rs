@@ -400,7 +400,7 @@ impl Client {
         Ok(self.with_timeout(deadline.remaining()?))
     }
 
-    fn ctx(&self) -> CallCtx<'_> {
+    pub(crate) fn ctx(&self) -> CallCtx<'_> {
         CallCtx {
             deadline: self.deadline(),
             require_leader: self
@@ -548,7 +548,12 @@ impl Client {
     /// Waits for the pump's answer to a command, within this handle's
     /// deadline, and as interruptible as any call.
     pub(crate) fn wait_for<T>(&self, rx: &Receiver<Result<T>>) -> Result<T> {
-        let ctx = self.ctx();
+        self.wait_in(&self.ctx(), rx)
+    }
+
+    /// [`wait_for`](Self::wait_for) within a call context made once, so
+    /// several answers share one deadline.
+    pub(crate) fn wait_in<T>(&self, ctx: &CallCtx<'_>, rx: &Receiver<Result<T>>) -> Result<T> {
         loop {
             if let Some(e) = ctx.intr.check() {
                 return Err(e);

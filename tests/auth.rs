@@ -408,3 +408,47 @@ fn admin_calls_refused_for_want_of_the_root_role_are_typed() {
     root.status().unwrap();
     root.snapshot_to(&mut std::io::sink(), |_, _| {}).unwrap();
 }
+
+#[test]
+fn watch_many_refuses_only_the_watches_not_permitted() {
+    let (cluster, root) = secured(&[]);
+    root.role_add("jobs-reader").unwrap();
+    root.role_grant_permission("jobs-reader", Permission::read("jobs/").prefix())
+        .unwrap();
+    root.user_add("worker", "wpw").unwrap();
+    root.user_grant_role("worker", "jobs-reader").unwrap();
+    let worker = Client::builder(cluster.endpoints())
+        .user("worker", "wpw")
+        .connect()
+        .unwrap();
+    let mut got = worker
+        .watch_many([
+            ("jobs/1", WatchOptions::new()),
+            ("secrets/1", WatchOptions::new()),
+            ("jobs/2", WatchOptions::new()),
+        ])
+        .unwrap();
+    assert_eq!(got.len(), 3);
+    let second = got.pop().unwrap().unwrap();
+    match got.pop().unwrap() {
+        Err(e) => assert!(e.to_string().contains("permission denied"), "{e}"),
+        Ok(w) => panic!("the watch on secrets/ was created: {w:?}"),
+    }
+    let first = got.pop().unwrap().unwrap();
+    root.put("jobs/1", "a").unwrap();
+    root.put("jobs/2", "b").unwrap();
+    assert_eq!(
+        common::next_events(&first).events()[0]
+            .kv()
+            .value_str()
+            .unwrap(),
+        "a"
+    );
+    assert_eq!(
+        common::next_events(&second).events()[0]
+            .kv()
+            .value_str()
+            .unwrap(),
+        "b"
+    );
+}

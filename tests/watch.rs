@@ -551,3 +551,77 @@ fn a_negative_start_revision_is_refused_before_anything_is_sent() {
     let put = c.put(&*key, "v").unwrap().header().revision();
     assert_eq!(next_events(&w).events()[0].revision(), put);
 }
+
+#[test]
+fn many_watches_are_created_at_once_with_every_guarantee() {
+    let cluster = common::Cluster::start(1);
+    let ep = cluster.endpoint(0);
+    let c = Client::connect(cluster.endpoints()).unwrap();
+    assert!(c
+        .watch_many(Vec::<(String, WatchOptions)>::new())
+        .unwrap()
+        .is_empty());
+
+    // Bad input anywhere fails the call before anything is sent.
+    let bad = (0..5).map(|i| {
+        let rev = if i == 3 { -1 } else { 0 };
+        (format!("many/{i}"), WatchOptions::new().start_revision(rev))
+    });
+    assert!(matches!(c.watch_many(bad), Err(Error::InvalidRequest(_))));
+    assert_eq!(metric(&ep, "etcd_debugging_mvcc_watcher_total"), 0);
+
+    // History from a start revision, one ended for a compacted start,
+    // and every change after the call returns.
+    let first = c.put("many/old", "a").unwrap().header().revision();
+    c.put("many/old", "b").unwrap();
+    c.compact(first).unwrap();
+    let n = 300;
+    let mut asks: Vec<(String, WatchOptions)> = (0..n)
+        .map(|i| (format!("many/{i}"), WatchOptions::new()))
+        .collect();
+    asks.push((
+        "many/old".into(),
+        WatchOptions::new().start_revision(first + 1),
+    ));
+    asks.push((
+        "many/old".into(),
+        WatchOptions::new().start_revision(first - 1),
+    ));
+    let mut got = c.watch_many(asks).unwrap();
+    assert_eq!(got.len(), n + 2);
+    // etcd creates a watch from a compacted revision, then ends it.
+    let compacted = got.pop().unwrap().unwrap();
+    match compacted.recv_timeout(WAIT) {
+        Err(Error::WatchCompacted { compact_revision }) => assert_eq!(compact_revision, first),
+        other => panic!("expected the compacted start to end the watch, got {other:?}"),
+    }
+    let replay = got.pop().unwrap().unwrap();
+    assert_eq!(
+        next_events(&replay).events()[0].kv().value_str().unwrap(),
+        "b"
+    );
+    let watchers: Vec<Watcher> = got.into_iter().map(Result::unwrap).collect();
+    let t = Instant::now();
+    while metric(&ep, "etcd_debugging_mvcc_watcher_total") != n as i64 + 1 {
+        assert!(
+            t.elapsed() < WAIT,
+            "the compacted watch was not canceled on the server"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+    for i in 0..n {
+        c.put(format!("many/{i}"), "v").unwrap();
+    }
+    for (i, w) in watchers.iter().enumerate() {
+        let r = next_events(w);
+        assert_eq!(r.events().len(), 1);
+        assert_eq!(r.events()[0].kv().key_str().unwrap(), format!("many/{i}"));
+    }
+    drop(watchers);
+    drop(replay);
+    let t = Instant::now();
+    while metric(&ep, "etcd_debugging_mvcc_watcher_total") != 0 {
+        assert!(t.elapsed() < WAIT, "dropped watchers were not canceled");
+        thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -181,7 +181,12 @@ pub(crate) struct WatcherShared {
 /// Commands from users to the watch driver.
 pub(crate) enum WatchCommand {
     Create(Box<NewWatch>),
-    Cancel { id: u64 },
+    /// Many watches in one command ([`Client::watch_many`](crate::Client::watch_many)):
+    /// their creates go out together, without a pump turn each.
+    CreateMany(Vec<NewWatch>),
+    Cancel {
+        id: u64,
+    },
     Progress,
 }
 
@@ -499,6 +504,25 @@ impl Watches {
 }
 
 impl Watches {
+    /// Takes a user's new watch, and creates it at once if a stream is
+    /// open (otherwise the stream's opening creates it).
+    fn add(&mut self, w: NewWatch, stream: &mut WatchStream) {
+        let id = w.id;
+        let entry = WatchEntry {
+            w,
+            state: State::Idle,
+            server_id: None,
+            next_rev: 0,
+            partial: None,
+            auth_retried: false,
+        };
+        metrics::watchers(1);
+        self.entries.insert(id, entry);
+        if stream.is_open() {
+            self.start_create(id, stream);
+        }
+    }
+
     /// A progress answer for the whole stream. Only users ask for them
     /// (the probe creates a watch instead), so each goes to every active
     /// watcher that has room.
@@ -520,6 +544,11 @@ impl Watches {
         };
         if r.canceled {
             self.by_server_id.remove(&r.watch_id);
+            if r.compact_revision != 0 {
+                // etcd ends a compacted watch but keeps its watcher until
+                // the client cancels it (or the stream closes).
+                stream.send(cancel_request(r.watch_id));
+            }
             let e = self.entries.remove(&id).expect("mapped watch");
             e.finish(end_error(r));
             return;
@@ -590,20 +619,10 @@ impl Driver for Watches {
 
     fn command(&mut self, cmd: WatchCommand, stream: &mut WatchStream) {
         match cmd {
-            WatchCommand::Create(w) => {
-                let id = w.id;
-                let entry = WatchEntry {
-                    w: *w,
-                    state: State::Idle,
-                    server_id: None,
-                    next_rev: 0,
-                    partial: None,
-                    auth_retried: false,
-                };
-                metrics::watchers(1);
-                self.entries.insert(id, entry);
-                if stream.is_open() {
-                    self.start_create(id, stream);
+            WatchCommand::Create(w) => self.add(*w, stream),
+            WatchCommand::CreateMany(ws) => {
+                for w in ws {
+                    self.add(w, stream);
                 }
             }
             WatchCommand::Cancel { id } => {
