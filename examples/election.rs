@@ -17,7 +17,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use etcd_blocking::concurrency::Session;
-use etcd_blocking::{Client, DeleteOptions, Error, Op, Txn};
+use etcd_blocking::{Client, DeleteOptions, Error, GetOptions, Op, Txn};
 use std::sync::mpsc::{self, Receiver, Sender};
 
 const ELECTION: &str = "election-demo/scheduler";
@@ -79,6 +79,25 @@ fn candidate(client: Client, name: &'static str, orders: Receiver<Order>) -> Res
     }
 }
 
+/// Waits until `n` candidates are in the election's line.
+fn wait_for_candidates(client: &Client, n: i64) -> Result<(), Error> {
+    let line = GetOptions::new().prefix().count_only();
+    let until = Instant::now() + Duration::from_secs(10);
+    while client
+        .get_with(format!("{ELECTION}/"), line.clone())?
+        .count()
+        < n
+    {
+        if Instant::now() > until {
+            return Err(Error::InvalidRequest(format!(
+                "{n} candidates not in the line within 10 s"
+            )));
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
+}
+
 fn main() -> Result<(), Error> {
     let etcd = support::etcd();
     let client = Client::connect(&etcd.endpoints)?;
@@ -90,13 +109,14 @@ fn main() -> Result<(), Error> {
 
     let mut orders: Vec<(&str, Sender<Order>)> = Vec::new();
     let mut threads = Vec::new();
-    for name in ["node-a", "node-b", "node-c"] {
+    for (i, name) in ["node-a", "node-b", "node-c"].into_iter().enumerate() {
         let (tx, rx) = mpsc::channel();
-        let client = client.clone();
-        threads.push(thread::spawn(move || candidate(client, name, rx)));
+        let own = client.clone();
+        threads.push(thread::spawn(move || candidate(own, name, rx)));
         orders.push((name, tx));
-        // Campaigns join the line in order of arrival.
-        thread::sleep(Duration::from_millis(100));
+        // Candidates lead in the order they joined the line (one key each
+        // under the election's prefix): start the next once this one is in.
+        wait_for_candidates(&client, i as i64 + 1)?;
     }
     let order = |leader: &str, o: Order| {
         let (_, tx) = orders.iter().find(|(n, _)| *n == leader).unwrap();
