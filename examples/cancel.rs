@@ -13,6 +13,7 @@
 
 mod support;
 
+use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -47,13 +48,14 @@ fn main() -> Result<(), Error> {
             match stoppable.lock(LOCK, locker_lease) {
                 Err(Error::Canceled) => println!(
                     "lock call: Error::Canceled after {} ms of waiting",
-                    started.elapsed().as_millis() / 100 * 100
+                    started.elapsed().as_millis()
                 ),
                 other => println!("lock call: unexpected {other:?}"),
             }
         })
     };
 
+    let (seen, delivered) = mpsc::channel();
     let watching = {
         let watcher = stoppable.watch(JOBS)?;
         let token = token.clone();
@@ -63,6 +65,7 @@ fn main() -> Result<(), Error> {
                     for ev in resp.events() {
                         println!("watch: {} = {}", JOBS, ev.kv().value_str().unwrap_or("?"));
                     }
+                    let _ = seen.send(());
                 }
                 Err(Error::Canceled) => {
                     println!("watch: ended by the cancel token (Error::Canceled)");
@@ -87,9 +90,19 @@ fn main() -> Result<(), Error> {
         })
     };
 
-    thread::sleep(Duration::from_millis(300));
+    // Cancel once both are under way: the locker waiting on the server
+    // (its key queued behind the holder's) and the watch delivering.
+    let in_line = GetOptions::new().prefix().count_only();
+    let until = Instant::now() + Duration::from_secs(10);
+    while client.get_with(LOCK, in_line.clone())?.count() < 2 && Instant::now() < until {
+        thread::sleep(Duration::from_millis(20));
+    }
+    println!(
+        "main: the locker is waiting ({} keys under the lock)",
+        client.get_with(LOCK, in_line.clone())?.count()
+    );
     client.put(JOBS, "job-1")?;
-    thread::sleep(Duration::from_millis(300));
+    let _ = delivered.recv_timeout(Duration::from_secs(10));
     println!("main: cancelling");
     token.cancel();
     locker.join().expect("locker panicked");
@@ -110,12 +123,11 @@ fn main() -> Result<(), Error> {
     // The canceled locker's place in the queue is gone: only the holder's
     // key is left under the lock (the server removes it as the canceled
     // call ends, so look for a little while).
-    let waiting = GetOptions::new().prefix().count_only();
     let until = Instant::now() + Duration::from_secs(5);
-    let mut keys = client.get_with(LOCK, waiting.clone())?.count();
+    let mut keys = client.get_with(LOCK, in_line.clone())?.count();
     while keys > 1 && Instant::now() < until {
         thread::sleep(Duration::from_millis(50));
-        keys = client.get_with(LOCK, waiting.clone())?.count();
+        keys = client.get_with(LOCK, in_line.clone())?.count();
     }
     println!("keys under the lock: {keys} (the holder's)");
 

@@ -313,6 +313,7 @@ fn cancel() {
     let run = run("cancel", Etcd::Shared);
     run.expect_lines(&[
         "holder has the lock",
+        "main: the locker is waiting (2 keys under the lock)",
         "watch: cancel-demo/jobs = job-1",
         "main: cancelling",
         "lock call: Error::Canceled after",
