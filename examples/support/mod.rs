@@ -17,6 +17,13 @@ pub fn etcd() -> Etcd {
     from_env_or(etcd_harness::ClusterBuilder::new(1), "")
 }
 
+/// Like [`etcd`], but a throwaway cluster has `members` members, for the
+/// examples that show what an operator does member by member.
+#[allow(dead_code)] // only the operator example uses it
+pub fn etcd_members(members: usize) -> Etcd {
+    from_env_or(etcd_harness::ClusterBuilder::new(members), "")
+}
+
 /// Like [`etcd`], but a throwaway server serves the v2 API too
 /// (`--enable-v2`); `ETCD_ENDPOINTS` must name servers that do.
 #[allow(dead_code)] // only the v2 example uses it
@@ -41,8 +48,12 @@ fn from_env_or(throwaway: etcd_harness::ClusterBuilder, what: &str) -> Etcd {
         _ => {
             let cluster = throwaway.start();
             let endpoints = cluster.client_urls();
+            let members = match endpoints.len() {
+                1 => String::new(),
+                n => format!(" ({n} members)"),
+            };
             println!(
-                "ETCD_ENDPOINTS is unset: started a throwaway etcd {:?}{what} at {}",
+                "ETCD_ENDPOINTS is unset: started a throwaway etcd {:?}{members}{what} at {}",
                 etcd_harness::etcd_version(),
                 endpoints.join(",")
             );
