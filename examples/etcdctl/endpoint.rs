@@ -1,0 +1,140 @@
+//! `endpoint status|health`: each endpoint the user wrote, one at a time.
+
+use std::io::Write;
+use std::time::Instant;
+
+use clap::Subcommand;
+use etcd_blocking::{EtcdError, Error, StatusResponse};
+use serde_json::{json, Map, Value};
+
+use crate::exit::{go_message, Exit, Fail, Res};
+use crate::global::{aim, builder, connect, written_endpoints};
+use crate::output::{header, humanize_bytes, line, put_arr, put_bool, put_num, put_str, Format};
+
+#[derive(Subcommand)]
+pub enum EndpointCommand {
+    /// Prints out the status of endpoints specified in `--endpoints` flag
+    Status,
+    /// Checks the healthiness of endpoints specified in `--endpoints` flag
+    Health,
+}
+
+pub fn endpoint(cmd: EndpointCommand, format: Format, out: &mut impl Write) -> Res {
+    match cmd {
+        EndpointCommand::Status => status(format, out),
+        EndpointCommand::Health => health(format, out),
+    }
+}
+
+fn status(format: Format, out: &mut impl Write) -> Res {
+    let client = connect()?;
+    let mut failed = false;
+    let mut rows = Vec::new();
+    for ep in written_endpoints() {
+        match aim(&client, &ep).and_then(|c| Ok(c.status()?)) {
+            Ok(st) => rows.push((ep, st)),
+            Err(Fail(_, e)) => {
+                failed = true;
+                eprintln!("Failed to get the status of endpoint {ep} ({e})");
+            }
+        }
+    }
+    if format.is_json() {
+        let list: Vec<Value> = rows
+            .iter()
+            .map(|(ep, st)| json!({"Endpoint": ep, "Status": status_json(st)}))
+            .collect();
+        line(out, &Value::Array(list).to_string());
+    } else {
+        for (ep, st) in &rows {
+            line(out, &status_row(ep, st));
+        }
+    }
+    if failed {
+        let _ = out.flush();
+        std::process::exit(Exit::Error as i32);
+    }
+    Ok(())
+}
+
+fn status_json(st: &StatusResponse) -> Value {
+    let mut s = header(st.header());
+    put_str(&mut s, "version", st.version());
+    put_num(&mut s, "dbSize", st.db_size());
+    put_num(&mut s, "leader", st.leader());
+    put_num(&mut s, "raftIndex", st.raft_index());
+    put_num(&mut s, "raftTerm", st.raft_term());
+    put_num(&mut s, "raftAppliedIndex", st.raft_applied_index());
+    put_arr(&mut s, "errors", st.errors().iter().map(|e| json!(e)).collect());
+    put_num(&mut s, "dbSizeInUse", st.db_size_in_use());
+    put_bool(&mut s, "isLearner", st.is_learner());
+    Value::Object(s)
+}
+
+fn status_row(ep: &str, st: &StatusResponse) -> String {
+    format!(
+        "{ep}, {:x}, {}, {}, {}, {}, {}, {}, {}, {}",
+        st.header().member_id(),
+        st.version(),
+        humanize_bytes(st.db_size() as u64),
+        st.leader() == st.header().member_id(),
+        st.is_learner(),
+        st.raft_term(),
+        st.raft_index(),
+        st.raft_applied_index(),
+        st.errors().join(", ")
+    )
+}
+
+/// One endpoint's health: where, how long the check took, what failed.
+struct Health {
+    ep: String,
+    took: String,
+    error: Option<String>,
+}
+
+fn health(format: Format, out: &mut impl Write) -> Res {
+    // One client per endpoint, as etcdctl: an endpoint that cannot be
+    // reached is unhealthy, not a failed command.
+    let mut list = Vec::new();
+    for ep in written_endpoints() {
+        let started = Instant::now();
+        let r = builder()?
+            .endpoints([&ep])
+            .connect()
+            .and_then(|c| c.get("health"));
+        let took = format!("{:?}", started.elapsed());
+        let error = match r {
+            Ok(_) | Err(Error::Etcd(EtcdError::PermissionDenied)) => None,
+            Err(e) => Some(go_message(&e)),
+        };
+        list.push(Health { ep, took, error });
+    }
+    if format.is_json() {
+        let v: Vec<Value> = list.iter().map(health_json).collect();
+        line(out, &Value::Array(v).to_string());
+    } else {
+        for h in &list {
+            let Health { ep, took, error } = h;
+            match error {
+                None => eprintln!("{ep} is healthy: successfully committed proposal: took = {took}"),
+                Some(e) => eprintln!("{ep} is unhealthy: failed to commit proposal: {e}"),
+            }
+        }
+    }
+    if list.iter().any(|h| h.error.is_some()) {
+        return Err(Fail::new(Exit::Error, "unhealthy cluster"));
+    }
+    Ok(())
+}
+
+fn health_json(h: &Health) -> Value {
+    let mut o = Map::new();
+    o.insert("endpoint".into(), json!(h.ep));
+    o.insert("health".into(), json!(h.error.is_none()));
+    o.insert("took".into(), json!(h.took));
+    if let Some(e) = &h.error {
+        o.insert("error".into(), json!(e));
+    }
+    Value::Object(o)
+}

@@ -1,0 +1,94 @@
+//! `watch`: events as etcdctl prints them, until interrupted.
+
+use std::io::Write;
+
+use clap::Args;
+use etcd_blocking::{EventType, WatchOptions, WatchResponse};
+use serde_json::{json, Map, Value};
+
+use crate::exit::Res;
+use crate::global::connect;
+use crate::output::{header, kv_json, line, print_json, print_kv, Format};
+
+/// Watches events stream on keys or prefixes
+#[derive(Args)]
+pub struct WatchArgs {
+    key: String,
+    range_end: Option<String>,
+    #[arg(long)]
+    prefix: bool,
+    #[arg(long, default_value_t = 0)]
+    rev: i64,
+    #[arg(long)]
+    prev_kv: bool,
+}
+
+pub fn watch(a: WatchArgs, format: Format, out: &mut impl Write) -> Res {
+    let mut opts = WatchOptions::new();
+    if let Some(end) = a.range_end {
+        opts = opts.range_end(end);
+    }
+    if a.prefix {
+        opts = opts.prefix();
+    }
+    if a.rev > 0 {
+        opts = opts.start_revision(a.rev);
+    }
+    if a.prev_kv {
+        opts = opts.prev_kv();
+    }
+    let client = connect()?;
+    let w = client.watch_with(a.key, opts)?;
+    for resp in w.iter() {
+        let resp = resp?;
+        if format.is_json() {
+            print_json(out, response_json(&resp));
+        } else {
+            print_events(out, &resp);
+        }
+        let _ = out.flush();
+    }
+    Ok(())
+}
+
+/// clientv3.WatchResponse has no JSON tags: Go's field names, nothing
+/// omitted (the events inside are protobuf structs again).
+fn response_json(resp: &WatchResponse) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("Header".into(), header(resp.header())["header"].clone());
+    let events: Vec<Value> = resp
+        .events()
+        .iter()
+        .map(|e| {
+            let mut ev = Map::new();
+            if e.event_type() == EventType::Delete {
+                ev.insert("type".into(), json!(1));
+            }
+            ev.insert("kv".into(), kv_json(e.kv()));
+            if let Some(p) = e.prev_kv() {
+                ev.insert("prev_kv".into(), kv_json(p));
+            }
+            Value::Object(ev)
+        })
+        .collect();
+    m.insert("Events".into(), Value::Array(events));
+    m.insert("CompactRevision".into(), json!(0));
+    m.insert("Canceled".into(), json!(false));
+    m.insert("Created".into(), json!(false));
+    m
+}
+
+/// etcdctl's simple watch output: the event type, the previous kv, the kv.
+fn print_events(out: &mut impl Write, resp: &WatchResponse) {
+    for e in resp.events() {
+        let t = match e.event_type() {
+            EventType::Put => "PUT",
+            EventType::Delete => "DELETE",
+        };
+        line(out, t);
+        if let Some(p) = e.prev_kv() {
+            print_kv(out, p, false);
+        }
+        print_kv(out, e.kv(), false);
+    }
+}
