@@ -3,12 +3,12 @@
 use std::io::Write;
 
 use clap::Args;
-use etcd_blocking::{EventType, WatchOptions, WatchResponse};
+use etcd_blocking::{Client, Error, EventType, WatchOptions, WatchResponse};
 use serde_json::{json, Map, Value};
 
-use crate::exit::Res;
+use crate::exit::{Exit, Fail, Res};
 use crate::global::connect;
-use crate::output::{header, kv_json, line, print_json, print_kv, Format};
+use crate::output::{header, kv_json, line, print_json, print_kv, put_num, Format};
 
 /// Watches events stream on keys or prefixes
 #[derive(Args)]
@@ -38,9 +38,14 @@ pub fn watch(a: WatchArgs, format: Format, out: &mut impl Write) -> Res {
         opts = opts.prev_kv();
     }
     let client = connect()?;
-    let w = client.watch_with(a.key, opts)?;
+    let w = client.watch_with(a.key.as_str(), opts)?;
     for resp in w.iter() {
-        let resp = resp?;
+        let resp = match resp {
+            Err(Error::WatchCompacted { compact_revision }) => {
+                return compacted(&client, &a.key, compact_revision, format, out)
+            }
+            r => r?,
+        };
         if format.is_json() {
             print_json(out, response_json(&resp));
         } else {
@@ -49,6 +54,31 @@ pub fn watch(a: WatchArgs, format: Format, out: &mut impl Write) -> Res {
         let _ = out.flush();
     }
     Ok(())
+}
+
+/// The server cancelled the watch: the revision it starts from was
+/// compacted away. etcdctl prints the cancelling response, says why on
+/// stderr, and exits with `ExitInterrupted`.
+fn compacted(client: &Client, key: &str, compact_revision: i64, format: Format, out: &mut impl Write) -> Res {
+    eprintln!("watch was canceled (etcdserver: mvcc: required revision has been compacted)");
+    // The cancelling response's header: the member's, with no revision
+    // (the crate reports the compaction as an error, without the header).
+    let h = client.get(key)?.header().clone();
+    if format.is_json() {
+        let mut hm = Map::new();
+        put_num(&mut hm, "cluster_id", h.cluster_id());
+        put_num(&mut hm, "member_id", h.member_id());
+        put_num(&mut hm, "raft_term", h.raft_term());
+        let mut m = Map::new();
+        m.insert("Header".into(), Value::Object(hm));
+        m.insert("Events".into(), json!([]));
+        m.insert("CompactRevision".into(), json!(compact_revision));
+        m.insert("Canceled".into(), json!(true));
+        m.insert("Created".into(), json!(false));
+        print_json(out, m);
+    }
+    let _ = out.flush();
+    Err(Fail::new(Exit::Interrupted, "watch is canceled by the server"))
 }
 
 /// clientv3.WatchResponse has no JSON tags: Go's field names, nothing
