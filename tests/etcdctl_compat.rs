@@ -141,8 +141,10 @@ fn run(bin: &Path, args: &[String], stdin: Option<&str>, limit: Duration) -> Out
 enum Stderr {
     /// etcdctl's own lines (see [`ETCDCTL_LINES`]), masked as stdout is.
     Same,
-    /// Both print an `Error: …` line; the wording after it is ours (a
-    /// flag's value refused by the crate's parser, not Go's).
+    /// A flag's value refused: both print an `Error: …` line, with our
+    /// own wording after it (the crate's parser, not Go's), and etcdctl
+    /// its help on stdout; compared: that there is an `Error:` line (and
+    /// the exit code).
     ErrorLine,
 }
 
@@ -169,8 +171,12 @@ fn seen(out: &Output, mask: fn(&str) -> String, how: Stderr) -> Seen {
     let own = stderr.lines().filter(|l| {
         ETCDCTL_LINES.iter().any(|p| l.starts_with(p)) || l.contains(" is unhealthy: ")
     });
+    let stdout = match how {
+        Stderr::Same => mask(&String::from_utf8_lossy(&out.stdout)),
+        Stderr::ErrorLine => String::new(),
+    };
     Seen {
-        stdout: mask(&String::from_utf8_lossy(&out.stdout)),
+        stdout,
         code: out.status.code(),
         stderr: match how {
             Stderr::Same => own
@@ -559,6 +565,9 @@ fn steps() -> Vec<Step> {
         step("lease timetolive 123"),
         step("lease keep-alive --once {x}").setup(lease_fixture).mask(lease_ids),
         step("lease grant nope"),
+        step("lease grant"),
+        step("lease grant 10 20"),
+        step("lease revoke"),
         // compaction
         step("compaction {x}").setup(compact_fixture).mask(numbers),
         step("compaction 1"),
@@ -590,6 +599,9 @@ fn steps() -> Vec<Step> {
         // (Go says "context deadline exceeded"; we add the cause.)
         step("--endpoints=127.0.0.1:1 --dial-timeout=1s get cmp/a"),
         step("--command-timeout=1ns get cmp/a"),
+        step("--dial-timeout=nope get cmp/a").error_line(),
+        step("--command-timeout=5 get cmp/a").error_line(),
+        step("--no-such-flag get cmp/a").error_line(),
         step("get"),
         step("put"),
         step("del"),

@@ -16,10 +16,10 @@ const FOREVER: Duration = Duration::from_secs(365 * 24 * 3600);
 /// Acquires a named lock
 #[derive(Args)]
 pub struct LockArgs {
-    name: String,
-    /// Command to run while holding the lock; without it, the lock is
-    /// held until the process is interrupted.
-    exec: Vec<String>,
+    /// The lock's name, then a command to run while holding the lock;
+    /// without a command, the lock is held until the process is
+    /// interrupted.
+    args: Vec<String>,
     #[arg(long, default_value_t = 60)]
     ttl: i64,
 }
@@ -27,19 +27,24 @@ pub struct LockArgs {
 /// Observes and participates in leader election
 #[derive(Args)]
 pub struct ElectArgs {
-    name: String,
-    proposal: Option<String>,
+    /// The election's name [proposal]
+    args: Vec<String>,
     #[arg(long, short = 'l')]
     listen: bool,
 }
 
 pub fn lock(a: LockArgs, out: &mut impl Write) -> Res {
+    let Some((name, exec)) = a.args.split_first() else {
+        return Err(bad_args(
+            "lock takes a lock name argument and an optional command to execute",
+        ));
+    };
     let client = connect()?;
     let lease = client.grant(a.ttl)?;
     let _alive = client.keep_alive(lease.id())?;
-    let locked = client.with_timeout(FOREVER).lock(a.name, lease.id())?;
+    let locked = client.with_timeout(FOREVER).lock(name.as_str(), lease.id())?;
     let key = String::from_utf8_lossy(locked.key()).into_owned();
-    if a.exec.is_empty() {
+    if exec.is_empty() {
         // etcdctl prints the lock key's kv: the key, an empty value.
         line(out, &key);
         line(out, "");
@@ -50,8 +55,8 @@ pub fn lock(a: LockArgs, out: &mut impl Write) -> Res {
         let _ = client.revoke(lease.id());
         return Ok(());
     }
-    let status = std::process::Command::new(&a.exec[0])
-        .args(&a.exec[1..])
+    let status = std::process::Command::new(&exec[0])
+        .args(&exec[1..])
         .env("ETCD_LOCK_KEY", &key)
         .env("ETCD_LOCK_REV", locked.header().revision().to_string())
         .status()
@@ -65,10 +70,22 @@ pub fn lock(a: LockArgs, out: &mut impl Write) -> Res {
 }
 
 pub fn elect(a: ElectArgs, out: &mut impl Write) -> Res {
+    let (name, proposal) = match a.args.as_slice() {
+        [name] => (name.clone(), None),
+        [name, proposal] => (name.clone(), Some(proposal.clone())),
+        _ => {
+            return Err(bad_args(
+                "elect takes one election name argument and an optional proposal argument",
+            ))
+        }
+    };
+    if a.listen && proposal.is_some() {
+        return Err(bad_args("proposal given but -l is set"));
+    }
     let client = connect()?;
     let forever = client.with_timeout(FOREVER);
     if a.listen {
-        forever.observe(a.name, |resp| {
+        forever.observe(name, |resp| {
             if let Some(kv) = resp.kv() {
                 print_kv(&mut std::io::stdout().lock(), kv, false);
             }
@@ -76,13 +93,13 @@ pub fn elect(a: ElectArgs, out: &mut impl Write) -> Res {
         })?;
         return Ok(());
     }
-    let Some(proposal) = a.proposal else {
+    let Some(proposal) = proposal else {
         return Err(bad_args("no proposal argument but -l not set"));
     };
     let lease = client.grant(60)?;
     let _alive = client.keep_alive(lease.id())?;
     let leader = forever
-        .campaign(a.name, lease.id(), proposal.clone())?
+        .campaign(name, lease.id(), proposal.clone())?
         .into_leader();
     line(out, &String::from_utf8_lossy(leader.key()));
     line(out, &proposal);

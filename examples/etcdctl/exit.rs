@@ -57,12 +57,23 @@ pub fn bad_args(msg: impl Into<String>) -> Fail {
 }
 
 /// The error as etcdctl words it: etcd's own message (`etcdserver: …`),
-/// Go's `context deadline exceeded`; our own text for the rest.
+/// Go's `context deadline exceeded` for a deadline and for endpoints that
+/// cannot be reached (Go's client keeps trying them until its deadline;
+/// ours knows sooner); our own text for the rest.
 pub fn go_message(e: &Error) -> String {
     match e {
         Error::Etcd(e) => format!("etcdserver: {e}"),
-        Error::DeadlineExceeded(_) => "context deadline exceeded".into(),
+        Error::DeadlineExceeded(_) | Error::Unavailable(_) => "context deadline exceeded".into(),
         other => other.to_string(),
+    }
+}
+
+/// [`go_message`], with the endpoints' causes after Go's words when they
+/// could not be reached.
+pub fn go_message_with_cause(e: &Error) -> String {
+    match e {
+        Error::Unavailable(_) => format!("{} ({e})", go_message(e)),
+        e => go_message(e),
     }
 }
 

@@ -7,7 +7,7 @@
 use clap::Args;
 use etcd_blocking::{Client, ClientBuilder, Error};
 
-use crate::exit::{bad_args, go_message, Exit, Fail, Res};
+use crate::exit::{go_message, go_message_with_cause, Exit, Fail, Res};
 
 /// The global flags: each stands for the `ETCDCTL_*` variable of its name.
 #[derive(Args)]
@@ -57,30 +57,78 @@ pub struct Global {
     pub write_out: String,
 }
 
+/// Each global flag, the `ETCDCTL_*` variable it stands for, and the exit
+/// code for a value the client's configuration refuses: etcdctl's TLS
+/// files are loaded when its client is made (`ExitBadArgs`); the other
+/// values are parsed by cobra (a flag: its error, exit 1) or ignored (a
+/// variable: here an error naming it, exit 1 too).
+const FLAGS: &[(&str, &str, Exit)] = &[
+    ("--endpoints", "ETCDCTL_ENDPOINTS", Exit::Error),
+    ("--cacert", "ETCDCTL_CACERT", Exit::BadArgs),
+    ("--cert", "ETCDCTL_CERT", Exit::BadArgs),
+    ("--key", "ETCDCTL_KEY", Exit::BadArgs),
+    ("--user", "ETCDCTL_USER", Exit::Error),
+    ("--password", "ETCDCTL_PASSWORD", Exit::Error),
+    ("--dial-timeout", "ETCDCTL_DIAL_TIMEOUT", Exit::Error),
+    ("--command-timeout", "ETCDCTL_COMMAND_TIMEOUT", Exit::Error),
+    ("--keepalive-time", "ETCDCTL_KEEPALIVE_TIME", Exit::Error),
+    ("--keepalive-timeout", "ETCDCTL_KEEPALIVE_TIMEOUT", Exit::Error),
+    ("--insecure-transport", "ETCDCTL_INSECURE_TRANSPORT", Exit::Error),
+    ("--discovery-srv", "ETCDCTL_DISCOVERY_SRV", Exit::Error),
+    ("--discovery-srv-name", "ETCDCTL_DISCOVERY_SRV_NAME", Exit::Error),
+];
+
+/// The variables set from a flag (a refused value is then the flag's).
+static FROM_FLAGS: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+
 /// Hands the global flags to `from_env` as the variables they stand for.
 pub fn apply_flags(g: &Global) {
     let endpoints = (!g.endpoints.is_empty()).then(|| g.endpoints.join(","));
-    let flags = [
-        ("ETCDCTL_ENDPOINTS", &endpoints),
-        ("ETCDCTL_CACERT", &g.cacert),
-        ("ETCDCTL_CERT", &g.cert),
-        ("ETCDCTL_KEY", &g.key),
-        ("ETCDCTL_USER", &g.user),
-        ("ETCDCTL_PASSWORD", &g.password),
-        ("ETCDCTL_DIAL_TIMEOUT", &g.dial_timeout),
-        ("ETCDCTL_COMMAND_TIMEOUT", &g.command_timeout),
-        ("ETCDCTL_KEEPALIVE_TIME", &g.keepalive_time),
-        ("ETCDCTL_KEEPALIVE_TIMEOUT", &g.keepalive_timeout),
-        ("ETCDCTL_INSECURE_TRANSPORT", &g.insecure_transport),
-        ("ETCDCTL_DISCOVERY_SRV", &g.discovery_srv),
-        ("ETCDCTL_DISCOVERY_SRV_NAME", &g.discovery_srv_name),
+    let values = [
+        &endpoints,
+        &g.cacert,
+        &g.cert,
+        &g.key,
+        &g.user,
+        &g.password,
+        &g.dial_timeout,
+        &g.command_timeout,
+        &g.keepalive_time,
+        &g.keepalive_timeout,
+        &g.insecure_transport,
+        &g.discovery_srv,
+        &g.discovery_srv_name,
     ];
-    for (var, value) in flags {
+    let mut given = Vec::new();
+    for ((_, var, _), value) in FLAGS.iter().zip(values) {
         if let Some(v) = value {
             // Still one thread: nothing reads the environment concurrently.
             std::env::set_var(var, v);
+            given.push(*var);
         }
     }
+    let _ = FROM_FLAGS.set(given);
+}
+
+/// A configuration the client refuses: the exit code of the flag or
+/// variable at fault, and the flag named as pflag names it when the
+/// value came from one.
+fn refused(e: &Error) -> Fail {
+    let msg = e.to_string();
+    let at_fault = FLAGS
+        .iter()
+        .find(|(_, var, _)| msg.contains(&format!(" for {var}:")));
+    let Some((flag, var, code)) = at_fault else {
+        return Fail(Exit::BadArgs, msg);
+    };
+    let from_flag = FROM_FLAGS.get().is_some_and(|g| g.contains(var));
+    if !from_flag {
+        return Fail(*code, msg);
+    }
+    let msg = msg
+        .replacen("invalid value", "invalid argument", 1)
+        .replacen(&format!(" for {var}:"), &format!(" for \"{flag}\" flag:"), 1);
+    Fail(*code, msg)
 }
 
 /// The endpoints as the user wrote them, for `endpoint status|health`.
@@ -97,7 +145,7 @@ pub fn written_endpoints() -> Vec<String> {
 
 /// The client's configuration, from the variables and the flags.
 pub fn builder() -> Res<ClientBuilder> {
-    ClientBuilder::from_env().map_err(|e| bad_args(e.to_string()))
+    ClientBuilder::from_env().map_err(|e| refused(&e))
 }
 
 /// A client, or the failure etcdctl reports when it has none.
@@ -105,7 +153,7 @@ pub fn connect() -> Res<Client> {
     builder()?.connect().map_err(|e| match e {
         // etcdctl 3.4 does not fail the dial itself: its first call fails
         // with Go's words and exit code 1.
-        Error::Unavailable(_) => Fail::new(Exit::Error, format!("context deadline exceeded ({e})")),
+        Error::Unavailable(_) => Fail::new(Exit::Error, go_message_with_cause(&e)),
         e => Fail(Exit::BadConnection, go_message(&e)),
     })
 }

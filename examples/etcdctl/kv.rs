@@ -14,8 +14,8 @@ use crate::output::{header, kv_json, line, print_json, print_kv, put_arr, put_bo
 /// Gets the key or a range of keys
 #[derive(Args)]
 pub struct GetArgs {
-    key: Option<String>,
-    range_end: Option<String>,
+    /// key [range_end]
+    args: Vec<String>,
     #[arg(long)]
     prefix: bool,
     #[arg(long)]
@@ -39,8 +39,8 @@ pub struct GetArgs {
 /// Puts the given key into the store
 #[derive(Args)]
 pub struct PutArgs {
-    key: Option<String>,
-    value: Option<String>,
+    /// key [value]
+    args: Vec<String>,
     #[arg(long, default_value = "0")]
     lease: String,
     #[arg(long)]
@@ -50,8 +50,8 @@ pub struct PutArgs {
 /// Removes the specified key or range of keys [key, range_end)
 #[derive(Args)]
 pub struct DelArgs {
-    key: Option<String>,
-    range_end: Option<String>,
+    /// key [range_end]
+    args: Vec<String>,
     #[arg(long)]
     prefix: bool,
     #[arg(long)]
@@ -63,7 +63,8 @@ pub struct DelArgs {
 /// Compacts the event history in etcd
 #[derive(Args)]
 pub struct CompactionArgs {
-    revision: String,
+    /// revision
+    args: Vec<String>,
     #[arg(long)]
     physical: bool,
 }
@@ -98,7 +99,7 @@ fn get_request(a: &GetArgs) -> Res<(Vec<u8>, GetOptions)> {
     if a.prefix && a.from_key {
         return Err(bad_args(PREFIX_AND_FROM_KEY));
     }
-    let Some(key) = &a.key else {
+    let Some(key) = a.args.first() else {
         return Err(bad_args(
             "get command needs one argument as key and an optional argument as range_end",
         ));
@@ -114,7 +115,7 @@ fn get_request(a: &GetArgs) -> Res<(Vec<u8>, GetOptions)> {
             ))
         }
     }
-    if let Some(end) = &a.range_end {
+    if let Some(end) = a.args.get(1) {
         if a.prefix || a.from_key {
             return Err(bad_args(TOO_MANY));
         }
@@ -199,10 +200,10 @@ fn open_range<O: OpenRange>(mut key: Vec<u8>, mut opts: O, prefix: bool, from_ke
 
 pub fn put(a: PutArgs, format: Format, out: &mut impl Write) -> Res {
     const USAGE: &str = "put command needs 1 argument and input from stdin or 2 arguments";
-    let Some(key) = a.key else {
+    let Some(key) = a.args.first().cloned() else {
         return Err(bad_args(USAGE));
     };
-    let value = match a.value {
+    let value = match a.args.get(1).cloned() {
         Some(v) => v,
         None => {
             let mut s = String::new();
@@ -242,13 +243,13 @@ pub fn del(a: DelArgs, format: Format, out: &mut impl Write) -> Res {
     if a.prefix && a.from_key {
         return Err(bad_args(PREFIX_AND_FROM_KEY));
     }
-    let Some(key) = a.key else {
+    let Some(key) = a.args.first().cloned() else {
         return Err(bad_args(
             "del command needs one argument as key and an optional argument as range_end",
         ));
     };
     let mut opts = DeleteOptions::new();
-    if let Some(end) = a.range_end {
+    if let Some(end) = a.args.get(1).cloned() {
         if a.prefix || a.from_key {
             return Err(bad_args(TOO_MANY));
         }
@@ -275,7 +276,10 @@ pub fn del(a: DelArgs, format: Format, out: &mut impl Write) -> Res {
 }
 
 pub fn compaction(a: CompactionArgs, out: &mut impl Write) -> Res {
-    let rev = go_parse_int(&a.revision, 10).map_err(|e| Fail::new(Exit::Error, e))?;
+    let [revision] = a.args.as_slice() else {
+        return Err(bad_args("compaction command needs 1 argument"));
+    };
+    let rev = go_parse_int(revision, 10).map_err(|e| Fail::new(Exit::Error, e))?;
     let mut opts = CompactOptions::new();
     if a.physical {
         opts = opts.physical();

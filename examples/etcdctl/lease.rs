@@ -13,18 +13,26 @@ use crate::output::{b64, flat_header, header, line, print_json, Format};
 #[derive(Subcommand)]
 pub enum LeaseCommand {
     /// Creates leases
-    Grant { ttl: String },
+    Grant {
+        /// TTL
+        args: Vec<String>,
+    },
     /// Revokes leases
-    Revoke { id: String },
+    Revoke {
+        /// lease ID
+        args: Vec<String>,
+    },
     /// Get lease information
     Timetolive {
-        id: String,
+        /// lease ID
+        args: Vec<String>,
         #[arg(long)]
         keys: bool,
     },
     /// Keeps leases alive (renew)
     KeepAlive {
-        id: String,
+        /// lease ID
+        args: Vec<String>,
         #[arg(long)]
         once: bool,
     },
@@ -33,11 +41,28 @@ pub enum LeaseCommand {
 }
 
 pub fn lease(cmd: LeaseCommand, format: Format, out: &mut impl Write) -> Res {
+    // etcdctl checks the number of arguments before anything else.
+    let one = |args: &[String], why: &str| match args {
+        [arg] => Ok(arg.clone()),
+        _ => Err(bad_args(why)),
+    };
+    const NEEDS_ID: &str = "command needs lease ID as argument";
     match cmd {
-        LeaseCommand::Grant { ttl } => grant(&ttl, format, out),
-        LeaseCommand::Revoke { id } => revoke(parse_id(&id)?, format, out),
-        LeaseCommand::Timetolive { id, keys } => time_to_live(parse_id(&id)?, keys, format, out),
-        LeaseCommand::KeepAlive { id, once } => keep_alive(parse_id(&id)?, once, format, out),
+        LeaseCommand::Grant { args } => {
+            grant(&one(&args, "lease grant command needs TTL argument")?, format, out)
+        }
+        LeaseCommand::Revoke { args } => {
+            let id = one(&args, "lease revoke command needs 1 argument")?;
+            revoke(parse_id(&id)?, format, out)
+        }
+        LeaseCommand::Timetolive { args, keys } => {
+            let id = one(&args, &format!("lease timetolive {NEEDS_ID}"))?;
+            time_to_live(parse_id(&id)?, keys, format, out)
+        }
+        LeaseCommand::KeepAlive { args, once } => {
+            let id = one(&args, &format!("lease keep-alive {NEEDS_ID}"))?;
+            keep_alive(parse_id(&id)?, once, format, out)
+        }
         LeaseCommand::List => list(format, out),
     }
 }

@@ -90,15 +90,16 @@ enum Command {
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        // Help and version to stdout with 0; usage errors with 1, as
-        // cobra does for etcdctl.
+        // Help and version to stdout with 0; a flag or command cobra
+        // cannot parse with `Error: …` and 1, as etcdctl.
+        Err(e) if e.use_stderr() => {
+            let text = e.render().to_string();
+            eprint!("Error: {}", text.strip_prefix("error: ").unwrap_or(&text));
+            return ExitCode::from(Exit::Error as u8);
+        }
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() {
-                ExitCode::from(Exit::Error as u8)
-            } else {
-                ExitCode::SUCCESS
-            };
+            return ExitCode::SUCCESS;
         }
     };
     match run(cli) {

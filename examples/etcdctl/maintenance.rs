@@ -13,12 +13,18 @@ use crate::output::line;
 #[derive(Subcommand)]
 pub enum SnapshotCommand {
     /// Stores an etcd node backend snapshot to a given file
-    Save { path: String },
+    Save {
+        /// filename
+        args: Vec<String>,
+    },
 }
 
 pub fn snapshot(cmd: SnapshotCommand, out: &mut impl Write) -> Res {
     match cmd {
-        SnapshotCommand::Save { path } => save(&path, out),
+        SnapshotCommand::Save { args } => match args.as_slice() {
+            [path] => save(path, out),
+            _ => Err(bad_args("snapshot save expects one argument")),
+        },
     }
 }
 

@@ -6,15 +6,15 @@ use clap::Args;
 use etcd_blocking::{Client, Error, EventType, WatchOptions, WatchResponse};
 use serde_json::{json, Map, Value};
 
-use crate::exit::{Exit, Fail, Res};
+use crate::exit::{bad_args, Exit, Fail, Res};
 use crate::global::connect;
 use crate::output::{header, kv_json, line, print_json, print_kv, put_num, Format};
 
 /// Watches events stream on keys or prefixes
 #[derive(Args)]
 pub struct WatchArgs {
-    key: String,
-    range_end: Option<String>,
+    /// key [range_end]
+    args: Vec<String>,
     #[arg(long)]
     prefix: bool,
     #[arg(long, default_value_t = 0)]
@@ -24,8 +24,16 @@ pub struct WatchArgs {
 }
 
 pub fn watch(a: WatchArgs, format: Format, out: &mut impl Write) -> Res {
+    let (key, end) = match a.args.as_slice() {
+        [key] => (key.clone(), None),
+        [key, end] => (key.clone(), Some(end.clone())),
+        _ => return Err(bad_args("bad number of arguments")),
+    };
     let mut opts = WatchOptions::new();
-    if let Some(end) = a.range_end {
+    if let Some(end) = end {
+        if a.prefix {
+            return Err(bad_args("`range_end` and `--prefix` are mutually exclusive"));
+        }
         opts = opts.range_end(end);
     }
     if a.prefix {
@@ -38,11 +46,11 @@ pub fn watch(a: WatchArgs, format: Format, out: &mut impl Write) -> Res {
         opts = opts.prev_kv();
     }
     let client = connect()?;
-    let w = client.watch_with(a.key.as_str(), opts)?;
+    let w = client.watch_with(key.as_str(), opts)?;
     for resp in w.iter() {
         let resp = match resp {
             Err(Error::WatchCompacted { compact_revision }) => {
-                return compacted(&client, &a.key, compact_revision, format, out)
+                return compacted(&client, &key, compact_revision, format, out)
             }
             r => r?,
         };
