@@ -552,6 +552,13 @@ fn steps() -> Vec<Step> {
         step("endpoint status").mask(status_row),
         step("endpoint status -w json").mask(json_fields),
         step("endpoint health -w json").mask(json_fields),
+        // an endpoint that cannot be reached, among others
+        step("--endpoints={ep},127.0.0.1:1 endpoint status").mask(status_row),
+        step("--endpoints={ep},127.0.0.1:1 endpoint status -w json").mask(json_fields),
+        step("--endpoints={ep},127.0.0.1:1 --command-timeout=2s endpoint health")
+            .mask(durations),
+        step("--endpoints={ep},127.0.0.1:1 --command-timeout=2s endpoint health -w json")
+            .mask(json_fields),
         // leases
         step("lease grant 100").mask(lease_ids),
         step("lease grant 100 -w json").mask(json_fields),

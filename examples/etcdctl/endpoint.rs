@@ -33,6 +33,8 @@ fn status(format: Format, out: &mut impl Write) -> Res {
     for ep in written_endpoints() {
         match aim(&client, &ep).and_then(|c| Ok(c.status()?)) {
             Ok(st) => rows.push((ep, st)),
+            // Worded by go_message: `context deadline exceeded` for an
+            // endpoint that cannot be reached, as etcdctl.
             Err(Fail(_, e)) => {
                 failed = true;
                 eprintln!("Failed to get the status of endpoint {ep} ({e})");
@@ -93,23 +95,38 @@ struct Health {
     error: Option<String>,
 }
 
-fn health(format: Format, out: &mut impl Write) -> Res {
-    // One client per endpoint, as etcdctl: an endpoint that cannot be
-    // reached is unhealthy, not a failed command.
-    let mut list = Vec::new();
-    for ep in written_endpoints() {
-        let started = Instant::now();
-        let r = builder()?
-            .endpoints([&ep])
-            .connect()
-            .and_then(|c| c.get("health"));
-        let took = format!("{:?}", started.elapsed());
-        let error = match r {
-            Ok(_) | Err(Error::Etcd(EtcdError::PermissionDenied)) => None,
-            Err(e) => Some(go_message(&e)),
-        };
-        list.push(Health { ep, took, error });
+/// One client per endpoint, checked at once, reported in the order the
+/// checks end (as etcdctl): an endpoint that cannot be reached is
+/// unhealthy, not a failed command.
+fn check_all() -> Res<Vec<Health>> {
+    let endpoints = written_endpoints();
+    let mut builders = Vec::new();
+    for ep in &endpoints {
+        builders.push(builder()?.endpoints([ep]));
     }
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::scope(|s| {
+        for (ep, b) in endpoints.into_iter().zip(builders) {
+            let tx = tx.clone();
+            s.spawn(move || {
+                let started = Instant::now();
+                let r = b.connect().and_then(|c| c.get("health"));
+                let took = format!("{:?}", started.elapsed());
+                let error = match r {
+                    // etcd answers a read it refuses: the member works.
+                    Ok(_) | Err(Error::Etcd(EtcdError::PermissionDenied)) => None,
+                    Err(e) => Some(go_message(&e)),
+                };
+                let _ = tx.send(Health { ep, took, error });
+            });
+        }
+    });
+    drop(tx);
+    Ok(rx.iter().collect())
+}
+
+fn health(format: Format, out: &mut impl Write) -> Res {
+    let list = check_all()?;
     if format.is_json() {
         let v: Vec<Value> = list.iter().map(health_json).collect();
         line(out, &Value::Array(v).to_string());
