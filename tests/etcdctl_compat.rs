@@ -32,7 +32,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
-use etcd_blocking::{Client, DeleteOptions, GetOptions};
+use etcd_blocking::{Client, DeleteOptions, GetOptions, Permission};
 
 /// The etcdctl compared with: the one next to the etcd under test (the
 /// same release as the server), or `ETCDCTL_COMPARE_BIN` when set.
@@ -158,26 +158,43 @@ const ETCDCTL_LINES: &[&str] = &[
 ];
 
 /// What is compared: stdout (masked), the exit code (`None` when killed
-/// after its time limit) and etcdctl's own stderr lines.
+/// after its time limit), etcdctl's own stderr lines, and the healthy
+/// endpoints of `endpoint health` (etcdctl 3.4 prints them on stderr, 3.5
+/// on stdout: compared wherever they are).
 #[derive(Debug, PartialEq)]
 struct Seen {
     stdout: String,
     code: Option<i32>,
     stderr: Vec<String>,
+    healthy: Vec<String>,
 }
+
+const HEALTHY: &str = " is healthy: successfully committed proposal";
 
 fn seen(out: &Output, mask: fn(&str) -> String, how: Stderr) -> Seen {
     let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let healthy = stdout
+        .lines()
+        .chain(stderr.lines())
+        .filter(|l| l.contains(HEALTHY))
+        .map(|l| mask(l).trim_end().to_string())
+        .collect();
+    let stdout: String = stdout
+        .split_inclusive('\n')
+        .filter(|l| !l.contains(HEALTHY))
+        .collect();
     let own = stderr.lines().filter(|l| {
         ETCDCTL_LINES.iter().any(|p| l.starts_with(p)) || l.contains(" is unhealthy: ")
     });
     let stdout = match how {
-        Stderr::Same => mask(&String::from_utf8_lossy(&out.stdout)),
+        Stderr::Same => mask(&stdout),
         Stderr::ErrorLine => String::new(),
     };
     Seen {
         stdout,
         code: out.status.code(),
+        healthy,
         stderr: match how {
             Stderr::Same => own
                 .map(|l| {
@@ -414,6 +431,32 @@ fn fixture() -> i64 {
     first
 }
 
+/// The keys of [`fixture`], and no users or roles but `cmp-u1` (password
+/// `pw1`, role `cmp-r1`) and `cmp-r1` (read `cmp/a`, read-write the
+/// prefix `cmp/`, write [`cmp/b`, `cmp/d`), read from `x`).
+fn users_fixture() -> String {
+    fixture();
+    let c = client();
+    for u in c.user_list().unwrap().users() {
+        c.user_delete(u).unwrap();
+    }
+    for r in c.role_list().unwrap().roles() {
+        c.role_delete(r).unwrap();
+    }
+    c.user_add("cmp-u1", "pw1").unwrap();
+    c.role_add("cmp-r1").unwrap();
+    for perm in [
+        Permission::read("cmp/a"),
+        Permission::read_write("cmp/").prefix(),
+        Permission::write("cmp/b").range_end("cmp/d"),
+        Permission::read("x").range_end(vec![0]),
+    ] {
+        c.role_grant_permission("cmp-r1", perm).unwrap();
+    }
+    c.user_grant_role("cmp-u1", "cmp-r1").unwrap();
+    String::new()
+}
+
 /// How a step runs and what is compared.
 struct Step {
     args: &'static str,
@@ -527,6 +570,8 @@ fn steps() -> Vec<Step> {
         step("get cmp/ --prefix -w json").mask(json_fields),
         step("get cmp/missing -w json").mask(json_fields),
         step("get cmp/ --prefix --keys-only --limit 1 -w json").mask(json_fields),
+        step("get cmp/ --prefix -w fields").mask(fields),
+        step("get cmp/ --prefix -w table"),
         step("get cmp/ --prefix --from-key"),
         step("get cmp/a --print-value-only -w json"),
         step("get cmp/ --prefix --sort-by=NOPE"),
@@ -535,6 +580,7 @@ fn steps() -> Vec<Step> {
         step("put cmp/a new --prev-kv"),
         step("put cmp/new v --prev-kv"),
         step("put cmp/a v --prev-kv -w json").mask(json_fields),
+        step("put cmp/a v --prev-kv -w fields").mask(fields),
         step("put cmp/l v --lease={x}").setup(lease_fixture),
         step("put cmp/l v --lease=zz"),
         step("put cmp/l v --lease=123"),
@@ -546,46 +592,152 @@ fn steps() -> Vec<Step> {
         step("del cmp/ --prefix --prev-kv"),
         step("del cmp/a cmp/c"),
         step("del cmp/ --prefix --prev-kv -w json").mask(json_fields),
+        step("del cmp/ --prefix --prev-kv -w fields").mask(fields),
+        // txn
+        step("txn").stdin(TXN),
+        step("txn -i").stdin(TXN),
+        step("txn").stdin(TXN_FAILS),
+        step("txn -w json").stdin(TXN).mask(txn_json),
+        step("txn -w json").stdin(TXN_FAILS).mask(txn_json),
+        step("txn -w fields").stdin(TXN).mask(fields),
+        step("txn -w table").stdin(TXN),
+        step("txn").stdin("bogus\n\n\n\n"),
+        step("txn").stdin("value(\"cmp/a\") = \"1\"\n\nfoo cmp/b\n\n\n"),
+        step("txn").stdin("ver(\"cmp/a\") = \"x\"\n\n\n\n"),
+        step("txn").stdin("value(\"cmp/a\") = \"1\"\n"),
+        step("txn"),
+        step("txn extra"),
         // cluster
         step("member list"),
         step("member list -w json").mask(json_fields),
+        step("member list -w table").mask(table),
+        step("member list -w fields").mask(fields),
         step("endpoint status").mask(status_row),
         step("endpoint status -w json").mask(json_fields),
+        step("endpoint status -w table").mask(table_cells),
+        step("endpoint status -w fields").mask(fields),
         step("endpoint health -w json").mask(json_fields),
+        step("endpoint health -w table").mask(table_cells),
+        step("endpoint health -w fields").mask(fields),
         // an endpoint that cannot be reached, among others
         step("--endpoints={ep},127.0.0.1:1 endpoint status").mask(status_row),
         step("--endpoints={ep},127.0.0.1:1 endpoint status -w json").mask(json_fields),
-        step("--endpoints={ep},127.0.0.1:1 --command-timeout=2s endpoint health")
-            .mask(durations),
+        step("--endpoints={ep},127.0.0.1:1 --command-timeout=2s endpoint health").mask(durations),
         step("--endpoints={ep},127.0.0.1:1 --command-timeout=2s endpoint health -w json")
             .mask(json_fields),
         // leases
         step("lease grant 100").mask(lease_ids),
         step("lease grant 100 -w json").mask(json_fields),
+        step("lease grant 100 -w fields").mask(fields),
         step("lease list").setup(lease_fixture).mask(lease_ids),
-        step("lease list -w json").setup(lease_fixture).mask(json_fields),
-        step("lease timetolive {x}").setup(lease_fixture).mask(lease_ids),
-        step("lease timetolive {x} --keys").setup(lease_fixture).mask(lease_ids),
-        step("lease timetolive {x} -w json").setup(lease_fixture).mask(json_fields),
-        step("lease revoke {x}").setup(lease_fixture).mask(lease_ids),
+        step("lease list -w json")
+            .setup(lease_fixture)
+            .mask(json_fields),
+        step("lease timetolive {x}")
+            .setup(lease_fixture)
+            .mask(lease_ids),
+        step("lease timetolive {x} --keys")
+            .setup(lease_fixture)
+            .mask(lease_ids),
+        step("lease timetolive {x} -w json")
+            .setup(lease_fixture)
+            .mask(json_fields),
+        step("lease timetolive {x} -w fields")
+            .setup(lease_fixture)
+            .mask(fields),
+        step("lease revoke {x}")
+            .setup(lease_fixture)
+            .mask(lease_ids),
         step("lease revoke 123"),
         step("lease timetolive 123"),
-        step("lease keep-alive --once {x}").setup(lease_fixture).mask(lease_ids),
+        step("lease keep-alive --once {x}")
+            .setup(lease_fixture)
+            .mask(lease_ids),
         step("lease grant nope"),
         step("lease grant"),
         step("lease grant 10 20"),
         step("lease revoke"),
+        // users and roles
+        step("user add cmp-new:pw").setup(users_fixture),
+        step("user add cmp-u1:pw").setup(users_fixture),
+        step("user add :pw").setup(users_fixture),
+        step("user add cmp-new").setup(users_fixture),
+        step("user add cmp-new --interactive=false")
+            .setup(users_fixture)
+            .stdin("pw\n"),
+        step("user add cmp-new --no-password").setup(users_fixture),
+        step("user add cmp-new --new-user-password=pw -w json")
+            .setup(users_fixture)
+            .mask(json_fields),
+        step("user add").setup(users_fixture),
+        step("user get cmp-u1").setup(users_fixture),
+        step("user get cmp-u1 --detail").setup(users_fixture),
+        step("user get cmp-u1 -w json")
+            .setup(users_fixture)
+            .mask(json_fields),
+        step("user get cmp-u1 -w fields").setup(users_fixture),
+        step("user get cmp-nobody").setup(users_fixture),
+        step("user list").setup(users_fixture),
+        step("user list -w json")
+            .setup(users_fixture)
+            .mask(json_fields),
+        step("user passwd cmp-u1 --interactive=false")
+            .setup(users_fixture)
+            .stdin("pw2\n"),
+        step("user grant-role cmp-u1 cmp-r1").setup(users_fixture),
+        step("user revoke-role cmp-u1 cmp-r1").setup(users_fixture),
+        step("user revoke-role cmp-u1").setup(users_fixture),
+        step("user delete cmp-u1").setup(users_fixture),
+        step("user delete cmp-u1 -w fields")
+            .setup(users_fixture)
+            .mask(fields),
+        step("role add cmp-new").setup(users_fixture),
+        step("role add cmp-r1").setup(users_fixture),
+        step("role get cmp-r1").setup(users_fixture),
+        step("role get cmp-r1 -w json")
+            .setup(users_fixture)
+            .mask(json_fields),
+        step("role get cmp-r1 -w fields")
+            .setup(users_fixture)
+            .mask(fields),
+        step("role get cmp-nobody").setup(users_fixture),
+        step("role list").setup(users_fixture),
+        step("role list -w fields")
+            .setup(users_fixture)
+            .mask(fields),
+        step("role grant-permission cmp-r1 readwrite k1").setup(users_fixture),
+        step("role grant-permission cmp-r1 read k/ --prefix").setup(users_fixture),
+        step("role grant-permission cmp-r1 write a z").setup(users_fixture),
+        step("role grant-permission cmp-r1 read y --from-key").setup(users_fixture),
+        step("role grant-permission cmp-r1 bogus k").setup(users_fixture),
+        step("role grant-permission cmp-r1 read a z --prefix").setup(users_fixture),
+        step("role grant-permission cmp-r1 read").setup(users_fixture),
+        step("role revoke-permission cmp-r1 cmp/a").setup(users_fixture),
+        step("role revoke-permission cmp-r1 cmp/ --prefix").setup(users_fixture),
+        step("role revoke-permission cmp-r1 cmp/b cmp/d").setup(users_fixture),
+        step("role revoke-permission cmp-r1 x --from-key").setup(users_fixture),
+        step("role revoke-permission cmp-r1 cmp/nothing").setup(users_fixture),
+        step("role delete cmp-r1").setup(users_fixture),
+        step("role delete cmp-r1 -w json")
+            .setup(users_fixture)
+            .mask(json_fields),
         // compaction
         step("compaction {x}").setup(compact_fixture).mask(numbers),
         step("compaction 1"),
         // watch, lock, elect: run until killed
-        step("watch cmp/ --prefix --rev={x}").setup(rev_fixture).killed(),
+        step("watch cmp/ --prefix --rev={x}")
+            .setup(rev_fixture)
+            .killed(),
         step("watch cmp/ --prefix --rev={x} --prev-kv")
             .setup(rev_fixture)
             .killed(),
         step("watch cmp/ --prefix --rev={x} -w json")
             .setup(rev_fixture)
             .mask(json_fields)
+            .killed(),
+        step("watch cmp/ --prefix --rev={x} -w fields")
+            .setup(rev_fixture)
+            .mask(fields)
             .killed(),
         // a watch from a compacted revision: cancelled by the server
         step("watch cmp/ --prefix --rev={x}")
@@ -665,6 +817,76 @@ fn example_cli_matches_etcdctl() {
     let steps = steps();
     let all = steps.len() * etcdctls().len();
     let (ran, mismatches) = compare(steps, &cluster().endpoint(0));
+    assert_eq!(ran, all);
+    assert!(
+        mismatches.is_empty(),
+        "{} of {ran} commands differ:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
+}
+
+/// `auth enable|disable` on a cluster of their own (enabling auth would
+/// refuse the other tests' calls).
+fn auth_cluster() -> &'static common::Cluster {
+    static C: OnceLock<common::Cluster> = OnceLock::new();
+    C.get_or_init(|| common::Cluster::start(1))
+}
+
+/// Auth off, no users or roles but `root` (password `rootpw`) when
+/// `with_root`.
+fn auth_reset(with_root: bool) {
+    let eps = auth_cluster().endpoints();
+    // On while a step left it on: only root may turn it off.
+    if let Ok(root) = Client::builder(eps.clone())
+        .user("root", "rootpw")
+        .connect()
+    {
+        let _ = root.auth_disable();
+    }
+    let c = Client::connect(eps).unwrap();
+    for u in c.user_list().unwrap().users() {
+        c.user_delete(u).unwrap();
+    }
+    for r in c.role_list().unwrap().roles() {
+        c.role_delete(r).unwrap();
+    }
+    if with_root {
+        c.user_add("root", "rootpw").unwrap();
+    }
+}
+fn root_fixture() -> String {
+    auth_reset(true);
+    String::new()
+}
+fn no_root_fixture() -> String {
+    auth_reset(false);
+    String::new()
+}
+fn auth_on_fixture() -> String {
+    auth_reset(true);
+    let c = Client::connect(auth_cluster().endpoints()).unwrap();
+    c.role_add("root").unwrap();
+    c.user_grant_role("root", "root").unwrap();
+    c.auth_enable().unwrap();
+    String::new()
+}
+
+#[test]
+fn auth_enable_disable_match_etcdctl() {
+    let steps = vec![
+        // A root user without the root role: etcdctl adds the role.
+        step("auth enable").setup(root_fixture),
+        step("auth enable").setup(no_root_fixture),
+        step("auth enable extra").setup(root_fixture),
+        step("--user=root:rootpw auth disable").setup(auth_on_fixture),
+        step("auth disable").setup(auth_on_fixture),
+        step("auth disable").setup(root_fixture),
+        step("--user=root:rootpw user list").setup(auth_on_fixture),
+    ];
+    let all = steps.len() * etcdctls().len();
+    let (ran, mismatches) = compare(steps, &auth_cluster().endpoint(0));
+    auth_reset(false);
     assert_eq!(ran, all);
     assert!(
         mismatches.is_empty(),

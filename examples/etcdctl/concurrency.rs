@@ -42,7 +42,9 @@ pub fn lock(a: LockArgs, out: &mut impl Write) -> Res {
     let client = connect()?;
     let lease = client.grant(a.ttl)?;
     let _alive = client.keep_alive(lease.id())?;
-    let locked = client.with_timeout(FOREVER).lock(name.as_str(), lease.id())?;
+    let locked = client
+        .with_timeout(FOREVER)
+        .lock(name.as_str(), lease.id())?;
     let key = String::from_utf8_lossy(locked.key()).into_owned();
     if exec.is_empty() {
         // etcdctl prints the lock key's kv: the key, an empty value.

@@ -72,10 +72,22 @@ const FLAGS: &[(&str, &str, Exit)] = &[
     ("--dial-timeout", "ETCDCTL_DIAL_TIMEOUT", Exit::Error),
     ("--command-timeout", "ETCDCTL_COMMAND_TIMEOUT", Exit::Error),
     ("--keepalive-time", "ETCDCTL_KEEPALIVE_TIME", Exit::Error),
-    ("--keepalive-timeout", "ETCDCTL_KEEPALIVE_TIMEOUT", Exit::Error),
-    ("--insecure-transport", "ETCDCTL_INSECURE_TRANSPORT", Exit::Error),
+    (
+        "--keepalive-timeout",
+        "ETCDCTL_KEEPALIVE_TIMEOUT",
+        Exit::Error,
+    ),
+    (
+        "--insecure-transport",
+        "ETCDCTL_INSECURE_TRANSPORT",
+        Exit::Error,
+    ),
     ("--discovery-srv", "ETCDCTL_DISCOVERY_SRV", Exit::Error),
-    ("--discovery-srv-name", "ETCDCTL_DISCOVERY_SRV_NAME", Exit::Error),
+    (
+        "--discovery-srv-name",
+        "ETCDCTL_DISCOVERY_SRV_NAME",
+        Exit::Error,
+    ),
 ];
 
 /// The variables set from a flag (a refused value is then the flag's).
@@ -127,7 +139,11 @@ fn refused(e: &Error) -> Fail {
     }
     let msg = msg
         .replacen("invalid value", "invalid argument", 1)
-        .replacen(&format!(" for {var}:"), &format!(" for \"{flag}\" flag:"), 1);
+        .replacen(
+            &format!(" for {var}:"),
+            &format!(" for \"{flag}\" flag:"),
+            1,
+        );
     Fail(*code, msg)
 }
 

@@ -4,12 +4,17 @@ use std::io::{Read, Write};
 
 use clap::Args;
 use etcd_blocking::{
-    CompactOptions, DeleteOptions, GetOptions, PutOptions, SortOrder, SortTarget,
+    CompactOptions, DeleteOptions, DeleteResponse, GetOptions, GetResponse, OpResponse, PutOptions,
+    PutResponse, SortOrder, SortTarget, TxnResponse,
 };
+use serde_json::{json, Map, Value};
 
 use crate::exit::{bad_args, go_parse_int, Exit, Fail, Res};
 use crate::global::connect;
-use crate::output::{header, kv_json, line, print_json, print_kv, put_arr, put_bool, put_num, Format};
+use crate::output::{
+    field, fields_header, fields_kv, header, kv_json, line, print_json, print_kv, put_arr,
+    put_bool, put_num, Format,
+};
 
 /// Gets the key or a range of keys
 #[derive(Args)]
@@ -77,25 +82,43 @@ const TOO_MANY: &str =
 pub fn get(a: GetArgs, format: Format, out: &mut impl Write) -> Res {
     let (key, opts) = get_request(&a)?;
     let resp = connect()?.get_with(key, opts)?;
-    if a.print_value_only && format.is_json() {
-        return Err(bad_args("print-value-only is only for `--write-out=simple`"));
+    if a.print_value_only && format != Format::Simple {
+        return Err(bad_args(
+            "print-value-only is only for `--write-out=simple`",
+        ));
     }
-    if format.is_json() {
-        let mut m = header(resp.header());
-        put_arr(&mut m, "kvs", resp.kvs().iter().map(kv_json).collect());
-        put_bool(&mut m, "more", resp.more());
-        put_num(&mut m, "count", resp.count());
-        print_json(out, m);
-    } else {
-        for kv in resp.kvs() {
-            print_kv(out, kv, a.print_value_only);
+    show_get(&resp, format, a.print_value_only, out)
+}
+
+/// A range's answer in each format.
+fn show_get(resp: &GetResponse, format: Format, value_only: bool, out: &mut impl Write) -> Res {
+    match format {
+        Format::Simple => resp
+            .kvs()
+            .iter()
+            .for_each(|kv| print_kv(out, kv, value_only)),
+        Format::Json => print_json(out, get_json(resp)),
+        Format::Fields => {
+            fields_header(out, resp.header());
+            resp.kvs().iter().for_each(|kv| fields_kv(out, "", kv));
+            field(out, "More", resp.more());
+            field(out, "Count", resp.count());
         }
+        Format::Table => return Err(format.unsupported()),
     }
     Ok(())
 }
 
+fn get_json(resp: &GetResponse) -> Map<String, Value> {
+    let mut m = header(resp.header());
+    put_arr(&mut m, "kvs", resp.kvs().iter().map(kv_json).collect());
+    put_bool(&mut m, "more", resp.more());
+    put_num(&mut m, "count", resp.count());
+    m
+}
+
 /// etcdctl's `getGetOp`: the key and the options of a `get`.
-fn get_request(a: &GetArgs) -> Res<(Vec<u8>, GetOptions)> {
+pub fn get_request(a: &GetArgs) -> Res<(Vec<u8>, GetOptions)> {
     if a.prefix && a.from_key {
         return Err(bad_args(PREFIX_AND_FROM_KEY));
     }
@@ -180,7 +203,12 @@ impl OpenRange for DeleteOptions {
     }
 }
 
-fn open_range<O: OpenRange>(mut key: Vec<u8>, mut opts: O, prefix: bool, from_key: bool) -> (Vec<u8>, O) {
+fn open_range<O: OpenRange>(
+    mut key: Vec<u8>,
+    mut opts: O,
+    prefix: bool,
+    from_key: bool,
+) -> (Vec<u8>, O) {
     if prefix {
         if key.is_empty() {
             key = vec![0];
@@ -199,13 +227,21 @@ fn open_range<O: OpenRange>(mut key: Vec<u8>, mut opts: O, prefix: bool, from_ke
 }
 
 pub fn put(a: PutArgs, format: Format, out: &mut impl Write) -> Res {
+    let (key, value, opts) = put_request(a, true)?;
+    let resp = connect()?.put_with(key, value, opts)?;
+    show_put(&resp, format, out)
+}
+
+/// etcdctl's `getPutOp`: the key, the value (from standard input when
+/// `stdin` and there is no second argument) and the options of a `put`.
+pub fn put_request(a: PutArgs, stdin: bool) -> Res<(String, String, PutOptions)> {
     const USAGE: &str = "put command needs 1 argument and input from stdin or 2 arguments";
     let Some(key) = a.args.first().cloned() else {
         return Err(bad_args(USAGE));
     };
     let value = match a.args.get(1).cloned() {
         Some(v) => v,
-        None => {
+        None if stdin => {
             let mut s = String::new();
             let _ = std::io::stdin().read_to_string(&mut s);
             if s.is_empty() {
@@ -213,6 +249,7 @@ pub fn put(a: PutArgs, format: Format, out: &mut impl Write) -> Res {
             }
             s
         }
+        None => return Err(bad_args(USAGE)),
     };
     let id = go_parse_int(&a.lease, 16)
         .map_err(|e| bad_args(format!("bad lease ID ({e}), expecting ID in Hex")))?;
@@ -223,23 +260,46 @@ pub fn put(a: PutArgs, format: Format, out: &mut impl Write) -> Res {
     if a.prev_kv {
         opts = opts.prev_kv();
     }
-    let resp = connect()?.put_with(key, value, opts)?;
-    if format.is_json() {
-        let mut m = header(resp.header());
-        if let Some(kv) = resp.prev_kv() {
-            m.insert("prev_kv".into(), kv_json(kv));
+    Ok((key, value, opts))
+}
+
+/// A put's answer in each format.
+fn show_put(resp: &PutResponse, format: Format, out: &mut impl Write) -> Res {
+    match format {
+        Format::Simple => {
+            line(out, "OK");
+            if let Some(kv) = resp.prev_kv() {
+                print_kv(out, kv, false);
+            }
         }
-        print_json(out, m);
-    } else {
-        line(out, "OK");
-        if let Some(kv) = resp.prev_kv() {
-            print_kv(out, kv, false);
+        Format::Json => print_json(out, put_json(resp)),
+        Format::Fields => {
+            fields_header(out, resp.header());
+            if let Some(kv) = resp.prev_kv() {
+                fields_kv(out, "Prev", kv);
+            }
         }
+        Format::Table => return Err(format.unsupported()),
     }
     Ok(())
 }
 
+fn put_json(resp: &PutResponse) -> Map<String, Value> {
+    let mut m = header(resp.header());
+    if let Some(kv) = resp.prev_kv() {
+        m.insert("prev_kv".into(), kv_json(kv));
+    }
+    m
+}
+
 pub fn del(a: DelArgs, format: Format, out: &mut impl Write) -> Res {
+    let (key, opts) = del_request(a)?;
+    let resp = connect()?.delete_with(key, opts)?;
+    show_del(&resp, format, out)
+}
+
+/// etcdctl's `getDelOp`: the key and the options of a `del`.
+pub fn del_request(a: DelArgs) -> Res<(Vec<u8>, DeleteOptions)> {
     if a.prefix && a.from_key {
         return Err(bad_args(PREFIX_AND_FROM_KEY));
     }
@@ -258,21 +318,78 @@ pub fn del(a: DelArgs, format: Format, out: &mut impl Write) -> Res {
     if a.prev_kv {
         opts = opts.prev_kv();
     }
-    let (key, opts) = open_range(key.into_bytes(), opts, a.prefix, a.from_key);
-    let resp = connect()?.delete_with(key, opts)?;
-    if format.is_json() {
-        let mut m = header(resp.header());
-        put_num(&mut m, "deleted", resp.deleted());
-        let prev = resp.prev_kvs().iter().map(kv_json).collect();
-        put_arr(&mut m, "prev_kvs", prev);
-        print_json(out, m);
-    } else {
-        line(out, &resp.deleted().to_string());
-        for kv in resp.prev_kvs() {
-            print_kv(out, kv, false);
+    Ok(open_range(key.into_bytes(), opts, a.prefix, a.from_key))
+}
+
+/// A delete's answer in each format.
+fn show_del(resp: &DeleteResponse, format: Format, out: &mut impl Write) -> Res {
+    match format {
+        Format::Simple => {
+            line(out, &resp.deleted().to_string());
+            for kv in resp.prev_kvs() {
+                print_kv(out, kv, false);
+            }
         }
+        Format::Json => print_json(out, del_json(resp)),
+        Format::Fields => {
+            fields_header(out, resp.header());
+            field(out, "Deleted", resp.deleted());
+            resp.prev_kvs()
+                .iter()
+                .for_each(|kv| fields_kv(out, "Prev", kv));
+        }
+        Format::Table => return Err(format.unsupported()),
     }
     Ok(())
+}
+
+fn del_json(resp: &DeleteResponse) -> Map<String, Value> {
+    let mut m = header(resp.header());
+    put_num(&mut m, "deleted", resp.deleted());
+    put_arr(
+        &mut m,
+        "prev_kvs",
+        resp.prev_kvs().iter().map(kv_json).collect(),
+    );
+    m
+}
+
+/// One response of a transaction, as its own command prints it.
+pub fn show_op(r: &OpResponse, format: Format, out: &mut impl Write) -> Res {
+    if let Some(g) = r.as_get() {
+        show_get(g, format, false, out)
+    } else if let Some(p) = r.as_put() {
+        show_put(p, format, out)
+    } else if let Some(d) = r.as_delete() {
+        show_del(d, format, out)
+    } else {
+        // etcdctl's txn never nests one.
+        Ok(())
+    }
+}
+
+/// etcdctl 3.5's JSON of a transaction (pb.TxnResponse): each response in
+/// its oneof, named `response_range`, `response_put`,
+/// `response_delete_range` (3.4 spells them `ResponseRange`, … ).
+pub fn txn_json(resp: &TxnResponse) -> Map<String, Value> {
+    let mut m = header(resp.header());
+    put_bool(&mut m, "succeeded", resp.succeeded());
+    let responses: Vec<Value> = resp
+        .responses()
+        .iter()
+        .filter_map(|r| {
+            let (name, v) = if let Some(g) = r.as_get() {
+                ("response_range", get_json(g))
+            } else if let Some(p) = r.as_put() {
+                ("response_put", put_json(p))
+            } else {
+                ("response_delete_range", del_json(r.as_delete()?))
+            };
+            Some(json!({ "Response": { name: Value::Object(v) } }))
+        })
+        .collect();
+    put_arr(&mut m, "responses", responses);
+    m
 }
 
 pub fn compaction(a: CompactionArgs, out: &mut impl Write) -> Res {

@@ -8,7 +8,9 @@ use serde_json::{json, Value};
 
 use crate::exit::{bad_args, go_message, go_parse_int, Exit, Fail, Res};
 use crate::global::connect;
-use crate::output::{b64, flat_header, header, line, print_json, Format};
+use crate::output::{
+    b64, field, fields_header, flat_header, go_quote, header, line, print_json, Format,
+};
 
 #[derive(Subcommand)]
 pub enum LeaseCommand {
@@ -48,9 +50,11 @@ pub fn lease(cmd: LeaseCommand, format: Format, out: &mut impl Write) -> Res {
     };
     const NEEDS_ID: &str = "command needs lease ID as argument";
     match cmd {
-        LeaseCommand::Grant { args } => {
-            grant(&one(&args, "lease grant command needs TTL argument")?, format, out)
-        }
+        LeaseCommand::Grant { args } => grant(
+            &one(&args, "lease grant command needs TTL argument")?,
+            format,
+            out,
+        ),
         LeaseCommand::Revoke { args } => {
             let id = one(&args, "lease revoke command needs 1 argument")?;
             revoke(parse_id(&id)?, format, out)
@@ -69,38 +73,54 @@ pub fn lease(cmd: LeaseCommand, format: Format, out: &mut impl Write) -> Res {
 
 /// A lease ID as etcdctl takes it: hex.
 fn parse_id(s: &str) -> Res<i64> {
-    go_parse_int(s, 16).map_err(|e| bad_args(format!("bad lease ID arg ({e}), expecting ID in Hex")))
+    go_parse_int(s, 16)
+        .map_err(|e| bad_args(format!("bad lease ID arg ({e}), expecting ID in Hex")))
 }
 
 /// A failed lease call, worded as etcdctl's `failed to … lease (…)`.
 fn failed(what: &str) -> impl Fn(etcd_blocking::Error) -> Fail + '_ {
-    move |e| Fail::new(Exit::Error, format!("failed to {what} lease ({})", go_message(&e)))
+    move |e| {
+        Fail::new(
+            Exit::Error,
+            format!("failed to {what} lease ({})", go_message(&e)),
+        )
+    }
 }
 
 fn grant(ttl: &str, format: Format, out: &mut impl Write) -> Res {
     let ttl = go_parse_int(ttl, 10).map_err(|e| bad_args(format!("bad TTL ({e})")))?;
     let resp = connect()?.grant(ttl).map_err(failed("grant"))?;
-    if format.is_json() {
-        // clientv3.LeaseGrantResponse: the header embedded, no omitempty
-        // on its own fields.
-        let mut m = flat_header(resp.header());
-        m.insert("ID".into(), json!(resp.id()));
-        m.insert("TTL".into(), json!(resp.ttl()));
-        m.insert("Error".into(), json!(""));
-        print_json(out, m);
-    } else {
-        let msg = format!("lease {:016x} granted with TTL({}s)", resp.id(), resp.ttl());
-        line(out, &msg);
+    match format {
+        Format::Json => {
+            // clientv3.LeaseGrantResponse: the header embedded, no
+            // omitempty on its own fields.
+            let mut m = flat_header(resp.header());
+            m.insert("ID".into(), json!(resp.id()));
+            m.insert("TTL".into(), json!(resp.ttl()));
+            m.insert("Error".into(), json!(""));
+            print_json(out, m);
+        }
+        Format::Simple => {
+            let msg = format!("lease {:016x} granted with TTL({}s)", resp.id(), resp.ttl());
+            line(out, &msg);
+        }
+        Format::Fields => {
+            fields_header(out, resp.header());
+            field(out, "ID", resp.id());
+            field(out, "TTL", resp.ttl());
+        }
+        Format::Table => return Err(format.unsupported()),
     }
     Ok(())
 }
 
 fn revoke(id: i64, format: Format, out: &mut impl Write) -> Res {
     let resp = connect()?.revoke(id).map_err(failed("revoke"))?;
-    if format.is_json() {
-        print_json(out, header(resp.header()));
-    } else {
-        line(out, &format!("lease {id:016x} revoked"));
+    match format {
+        Format::Json => print_json(out, header(resp.header())),
+        Format::Simple => line(out, &format!("lease {id:016x} revoked")),
+        Format::Fields => fields_header(out, resp.header()),
+        Format::Table => return Err(format.unsupported()),
     }
     Ok(())
 }
@@ -114,7 +134,16 @@ fn time_to_live(id: i64, keys: bool, format: Format, out: &mut impl Write) -> Re
     let resp = connect()?
         .time_to_live_with(id, opts)
         .map_err(|e| Fail(Exit::BadConnection, go_message(&e)))?;
-    if format.is_json() {
+    if format == Format::Table {
+        return Err(format.unsupported());
+    }
+    if format == Format::Fields {
+        fields_header(out, resp.header());
+        field(out, "ID", resp.id());
+        field(out, "TTL", resp.ttl());
+        field(out, "GrantedTTL", resp.granted_ttl());
+        resp.keys().for_each(|k| field(out, "Key", go_quote(k)));
+    } else if format.is_json() {
         // clientv3.LeaseTimeToLiveResponse.
         let mut m = flat_header(resp.header());
         m.insert("id".into(), json!(resp.id()));
@@ -152,8 +181,17 @@ fn time_to_live(id: i64, keys: bool, format: Format, out: &mut impl Write) -> Re
 
 fn keep_alive(id: i64, once: bool, format: Format, out: &mut impl Write) -> Res {
     let client = connect()?;
+    if format == Format::Table {
+        return Err(format.unsupported());
+    }
     let print = |out: &mut dyn Write, header: &ResponseHeader, ttl: i64| {
-        if format.is_json() {
+        if format == Format::Fields {
+            let mut w = Vec::new();
+            fields_header(&mut w, header);
+            field(&mut w, "ID", id);
+            field(&mut w, "TTL", ttl);
+            let _ = out.write_all(&w);
+        } else if format.is_json() {
             // clientv3.LeaseKeepAliveResponse.
             let mut m = flat_header(header);
             m.insert("ID".into(), json!(id));
@@ -183,17 +221,25 @@ fn keep_alive(id: i64, once: bool, format: Format, out: &mut impl Write) -> Res 
 
 fn list(format: Format, out: &mut impl Write) -> Res {
     let resp = connect()?.leases().map_err(failed("list"))?;
-    if format.is_json() {
-        // clientv3.LeaseLeasesResponse.
-        let mut m = flat_header(resp.header());
-        let leases = resp.ids().iter().map(|id| json!({ "id": id })).collect();
-        m.insert("leases".into(), Value::Array(leases));
-        print_json(out, m);
-    } else {
-        line(out, &format!("found {} leases", resp.ids().len()));
-        for id in resp.ids() {
-            line(out, &format!("{id:016x}"));
+    match format {
+        Format::Json => {
+            // clientv3.LeaseLeasesResponse.
+            let mut m = flat_header(resp.header());
+            let leases = resp.ids().iter().map(|id| json!({ "id": id })).collect();
+            m.insert("leases".into(), Value::Array(leases));
+            print_json(out, m);
         }
+        Format::Simple => {
+            line(out, &format!("found {} leases", resp.ids().len()));
+            for id in resp.ids() {
+                line(out, &format!("{id:016x}"));
+            }
+        }
+        Format::Fields => {
+            fields_header(out, resp.header());
+            resp.ids().iter().for_each(|id| field(out, "ID", id));
+        }
+        Format::Table => return Err(format.unsupported()),
     }
     Ok(())
 }

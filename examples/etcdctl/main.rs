@@ -7,16 +7,20 @@
 //! `--discovery-srv-name`) are handed to it as the variables they stand
 //! for, so flags and variables are parsed by the same code, etcdctl's way.
 //!
-//! Commands (etcdctl 3.4's output, `-w simple` or `-w json`): `get`,
-//! `put`, `del`, `watch`, `lease grant|revoke|timetolive|keep-alive|list`,
-//! `lock`, `elect`, `member list`, `endpoint status|health`,
-//! `snapshot save`, `compaction`. Exit codes are etcdctl's (`exit.rs`).
+//! Commands (etcdctl's output, `-w simple`, `json`, `fields`, and `table`
+//! where etcdctl has one): `get`, `put`, `del`, `txn` (`-i` too), `watch`,
+//! `lease grant|revoke|timetolive|keep-alive|list`, `lock`, `elect`,
+//! `member list`, `endpoint status|health`, `snapshot save`,
+//! `compaction`, `user add|delete|get|list|passwd|grant-role|revoke-role`,
+//! `role add|delete|get|list|grant-permission|revoke-permission`,
+//! `auth enable|disable|status`. Exit codes are etcdctl's (`exit.rs`).
 //!
 //! One file per command group: `kv.rs` (get, put, del, compaction),
-//! `watch.rs`, `lease.rs`, `cluster.rs` (member), `endpoint.rs`,
-//! `maintenance.rs` (snapshot), `concurrency.rs` (lock, elect); the global
-//! flags and the client in `global.rs`, output formatting in `output.rs`,
-//! exit codes and error wording in `exit.rs`.
+//! `txn.rs`, `watch.rs`, `lease.rs`, `cluster.rs` (member),
+//! `endpoint.rs`, `maintenance.rs` (snapshot), `concurrency.rs` (lock,
+//! elect), `auth.rs` (user, role, auth); the global flags and the client
+//! in `global.rs`, output formatting in `output.rs`, exit codes and error
+//! wording in `exit.rs`.
 //!
 //! ```text
 //! ETCDCTL_ENDPOINTS=127.0.0.1:2379 cargo run --features tls --example etcdctl -- put k v
@@ -24,6 +28,7 @@
 //! ```
 //! (`tests/etcdctl_compat.rs` compares it with the real etcdctl.)
 
+mod auth;
 mod cluster;
 mod concurrency;
 mod endpoint;
@@ -33,6 +38,7 @@ mod kv;
 mod lease;
 mod maintenance;
 mod output;
+mod txn;
 mod watch;
 
 use std::process::ExitCode;
@@ -65,6 +71,8 @@ enum Command {
     Put(kv::PutArgs),
     /// Removes the specified key or range of keys [key, range_end)
     Del(kv::DelArgs),
+    /// Txn processes all the requests in one transaction
+    Txn(txn::TxnArgs),
     /// Watches events stream on keys or prefixes
     Watch(watch::WatchArgs),
     /// Lease related commands
@@ -85,6 +93,15 @@ enum Command {
     Snapshot(maintenance::SnapshotCommand),
     /// Compacts the event history in etcd
     Compaction(kv::CompactionArgs),
+    /// User related commands
+    #[command(subcommand)]
+    User(auth::UserCommand),
+    /// Role related commands
+    #[command(subcommand)]
+    Role(auth::RoleCommand),
+    /// Enable or disable authentication
+    #[command(subcommand)]
+    Auth(auth::AuthCommand),
 }
 
 fn main() -> ExitCode {
@@ -120,6 +137,7 @@ fn run(cli: Cli) -> Res {
         Command::Put(a) => kv::put(a, format, out),
         Command::Del(a) => kv::del(a, format, out),
         Command::Compaction(a) => kv::compaction(a, out),
+        Command::Txn(a) => txn::txn(a, format, out),
         Command::Watch(a) => watch::watch(a, format, out),
         Command::Lease(cmd) => lease::lease(cmd, format, out),
         Command::Lock(a) => concurrency::lock(a, out),
@@ -127,5 +145,8 @@ fn run(cli: Cli) -> Res {
         Command::Member(cmd) => cluster::member(cmd, format, out),
         Command::Endpoint(cmd) => endpoint::endpoint(cmd, format, out),
         Command::Snapshot(cmd) => maintenance::snapshot(cmd, out),
+        Command::User(cmd) => auth::user(cmd, format, out),
+        Command::Role(cmd) => auth::role(cmd, format, out),
+        Command::Auth(cmd) => auth::auth(cmd, format, out),
     }
 }

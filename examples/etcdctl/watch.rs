@@ -8,7 +8,9 @@ use serde_json::{json, Map, Value};
 
 use crate::exit::{bad_args, Exit, Fail, Res};
 use crate::global::connect;
-use crate::output::{header, kv_json, line, print_json, print_kv, put_num, Format};
+use crate::output::{
+    field, fields_header, fields_kv, header, kv_json, line, print_json, print_kv, put_num, Format,
+};
 
 /// Watches events stream on keys or prefixes
 #[derive(Args)]
@@ -32,7 +34,9 @@ pub fn watch(a: WatchArgs, format: Format, out: &mut impl Write) -> Res {
     let mut opts = WatchOptions::new();
     if let Some(end) = end {
         if a.prefix {
-            return Err(bad_args("`range_end` and `--prefix` are mutually exclusive"));
+            return Err(bad_args(
+                "`range_end` and `--prefix` are mutually exclusive",
+            ));
         }
         opts = opts.range_end(end);
     }
@@ -54,10 +58,11 @@ pub fn watch(a: WatchArgs, format: Format, out: &mut impl Write) -> Res {
             }
             r => r?,
         };
-        if format.is_json() {
-            print_json(out, response_json(&resp));
-        } else {
-            print_events(out, &resp);
+        match format {
+            Format::Json => print_json(out, response_json(&resp)),
+            Format::Simple => print_events(out, &resp),
+            Format::Fields => print_fields(out, &resp),
+            Format::Table => return Err(format.unsupported()),
         }
         let _ = out.flush();
     }
@@ -67,11 +72,23 @@ pub fn watch(a: WatchArgs, format: Format, out: &mut impl Write) -> Res {
 /// The server cancelled the watch: the revision it starts from was
 /// compacted away. etcdctl prints the cancelling response, says why on
 /// stderr, and exits with `ExitInterrupted`.
-fn compacted(client: &Client, key: &str, compact_revision: i64, format: Format, out: &mut impl Write) -> Res {
+fn compacted(
+    client: &Client,
+    key: &str,
+    compact_revision: i64,
+    format: Format,
+    out: &mut impl Write,
+) -> Res {
     eprintln!("watch was canceled (etcdserver: mvcc: required revision has been compacted)");
     // The cancelling response's header: the member's, with no revision
     // (the crate reports the compaction as an error, without the header).
     let h = client.get(key)?.header().clone();
+    if format == Format::Fields {
+        field(out, "ClusterID", h.cluster_id());
+        field(out, "MemberID", h.member_id());
+        field(out, "Revision", 0);
+        field(out, "RaftTerm", h.raft_term());
+    }
     if format.is_json() {
         let mut hm = Map::new();
         put_num(&mut hm, "cluster_id", h.cluster_id());
@@ -86,7 +103,10 @@ fn compacted(client: &Client, key: &str, compact_revision: i64, format: Format, 
         print_json(out, m);
     }
     let _ = out.flush();
-    Err(Fail::new(Exit::Interrupted, "watch is canceled by the server"))
+    Err(Fail::new(
+        Exit::Interrupted,
+        "watch is canceled by the server",
+    ))
 }
 
 /// clientv3.WatchResponse has no JSON tags: Go's field names, nothing
@@ -114,6 +134,23 @@ fn response_json(resp: &WatchResponse) -> Map<String, Value> {
     m.insert("Canceled".into(), json!(false));
     m.insert("Created".into(), json!(false));
     m
+}
+
+/// etcdctl's fields watch output: the header, then each event's type,
+/// previous kv and kv.
+fn print_fields(out: &mut impl Write, resp: &WatchResponse) {
+    fields_header(out, resp.header());
+    for e in resp.events() {
+        let t = match e.event_type() {
+            EventType::Put => "PUT",
+            EventType::Delete => "DELETE",
+        };
+        field(out, "Type", t);
+        if let Some(p) = e.prev_kv() {
+            fields_kv(out, "Prev", p);
+        }
+        fields_kv(out, "", e.kv());
+    }
 }
 
 /// etcdctl's simple watch output: the event type, the previous kv, the kv.
