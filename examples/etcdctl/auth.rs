@@ -215,7 +215,7 @@ fn user_add(
             Some(p) => c.user_add(user, p)?,
             None => c.user_add_no_password(user)?,
         };
-        Ok(r.header().clone())
+        Ok(*r.header())
     };
     let (user, h) = if no_password {
         (name.to_string(), client_call(name, None)?)

@@ -181,24 +181,24 @@ fn sort(sort_by: &str, order: &str) -> Res<(SortTarget, SortOrder)> {
 /// The options shared by `get` and `del`: `--prefix` and `--from-key`
 /// (an empty key with either means every key, as etcdctl's `\x00`).
 trait OpenRange: Sized {
-    fn prefix(self) -> Self;
-    fn from_key(self) -> Self;
+    fn with_prefix(self) -> Self;
+    fn with_from_key(self) -> Self;
 }
 
 impl OpenRange for GetOptions {
-    fn prefix(self) -> Self {
+    fn with_prefix(self) -> Self {
         GetOptions::prefix(self)
     }
-    fn from_key(self) -> Self {
+    fn with_from_key(self) -> Self {
         GetOptions::from_key(self)
     }
 }
 
 impl OpenRange for DeleteOptions {
-    fn prefix(self) -> Self {
+    fn with_prefix(self) -> Self {
         DeleteOptions::prefix(self)
     }
-    fn from_key(self) -> Self {
+    fn with_from_key(self) -> Self {
         DeleteOptions::from_key(self)
     }
 }
@@ -212,16 +212,16 @@ fn open_range<O: OpenRange>(
     if prefix {
         if key.is_empty() {
             key = vec![0];
-            opts = opts.from_key();
+            opts = opts.with_from_key();
         } else {
-            opts = opts.prefix();
+            opts = opts.with_prefix();
         }
     }
     if from_key {
         if key.is_empty() {
             key = vec![0];
         }
-        opts = opts.from_key();
+        opts = opts.with_from_key();
     }
     (key, opts)
 }

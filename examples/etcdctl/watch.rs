@@ -82,7 +82,7 @@ fn compacted(
     eprintln!("watch was canceled (etcdserver: mvcc: required revision has been compacted)");
     // The cancelling response's header: the member's, with no revision
     // (the crate reports the compaction as an error, without the header).
-    let h = client.get(key)?.header().clone();
+    let h = *client.get(key)?.header();
     if format == Format::Fields {
         field(out, "ClusterID", h.cluster_id());
         field(out, "MemberID", h.member_id());
