@@ -124,7 +124,9 @@ pub fn apply_flags(g: &Global) {
 
 /// A configuration the client refuses: the exit code of the flag or
 /// variable at fault, and the flag named as pflag names it when the
-/// value came from one.
+/// value came from one. `Error::InvalidConfig` carries its text only, in
+/// which `from_env` always names the variable (`… for ETCDCTL_X: …`):
+/// that name is what is looked for, nothing else of the wording.
 fn refused(e: &Error) -> Fail {
     let msg = e.to_string();
     let at_fault = FLAGS
