@@ -243,7 +243,10 @@ impl ClientBuilder {
 
     /// Ask etcd to refuse unary calls on a member that has no leader
     /// (`hasleader` metadata), so a partitioned member cannot answer with
-    /// stale data; the call then fails over to another endpoint.
+    /// stale data; the call then fails over to another endpoint, writes
+    /// included: etcd refuses such a call before it looks at the request,
+    /// so a write refused this way was not applied and is sent to the
+    /// next member (never twice applied).
     pub fn require_leader(mut self, yes: bool) -> Self {
         self.cfg.require_leader = yes;
         self

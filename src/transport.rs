@@ -1,7 +1,7 @@
 //! The transport: the members, which one is pinned, and the one place that
 //! decides which member a call goes to and whether a failed call may be
 //! tried again. Channels themselves are `channel.rs`'s; the token is
-//! `session.rs`'s; what an error means is `error.rs`'s.
+//! `session.rs`'s; what an error means is `error/`'s.
 //!
 //! Policy: stick to the pinned member while it works; a member whose
 //! channel is in `TRANSIENT_FAILURE` is skipped without sending anything;
@@ -783,7 +783,8 @@ impl<'a, 'c> Tour<'a, 'c> {
 
     /// etcd itself said "not now" (no leader, leader changed, timed out
     /// inside raft): a repeatable call, or a write that provably was not
-    /// applied, waits a little and tries again within its deadline
+    /// applied (dropped by raft, or refused for `hasleader` before etcd
+    /// looked at it), waits a little and tries again within its deadline
     /// (`Ok(())`); a member without a leader is probably cut off, so the
     /// next try goes elsewhere. Anything else is the call's answer
     /// (`Err`).
@@ -796,7 +797,8 @@ impl<'a, 'c> Tour<'a, 'c> {
                 (_, err) => err,
             });
         };
-        if !e.is_transient() || (self.retry == Retry::Never && !e.was_not_applied()) {
+        let unapplied = error::refused_unapplied(e, self.ctx.require_leader);
+        if !e.is_transient() || (self.retry == Retry::Never && !unapplied) {
             return Err(err);
         }
         if self.ctx.deadline.remaining()? <= self.backoff {

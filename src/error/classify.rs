@@ -125,6 +125,15 @@ pub(crate) fn never_sent(cause: &str) -> bool {
     cause.starts_with("failed to connect to all addresses")
 }
 
+/// Whether etcd refused a request before acting on it, so even a write
+/// may be sent again (to another member). `carried_has_leader`: the
+/// request carried `hasleader`; etcd's unary interceptor refuses such a
+/// request with "no leader" before it reaches the service's handler
+/// (`v3rpc/interceptor.go`), so that refusal proves nothing was applied.
+pub(crate) fn refused_unapplied(e: &EtcdError, carried_has_leader: bool) -> bool {
+    e.was_not_applied() || (carried_has_leader && *e == EtcdError::NoLeader)
+}
+
 /// Whether `e` says the auth token must be renewed.
 pub(crate) fn is_stale_token(e: &Error) -> bool {
     matches!(
@@ -271,6 +280,11 @@ mod tests {
         assert!(!never_sent(transport_failure(&reset).unwrap()));
         assert!(transport_failure(&Error::Etcd(EtcdError::NoLeader)).is_none());
         assert!(is_stale_token(&Error::Etcd(EtcdError::AuthOldRevision)));
+        // "no leader" proves a write unapplied only as `hasleader`'s refusal.
+        assert!(refused_unapplied(&EtcdError::NoLeader, true));
+        assert!(!refused_unapplied(&EtcdError::NoLeader, false));
+        assert!(refused_unapplied(&EtcdError::ProposalDropped, false));
+        assert!(!refused_unapplied(&EtcdError::LeaderChanged, true));
         assert!(!is_stale_token(&Error::Etcd(EtcdError::PermissionDenied)));
         assert!(is_auth_refusal("etcdserver: permission denied"));
         assert!(!is_auth_refusal(
