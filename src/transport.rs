@@ -7,8 +7,11 @@
 //! channel is in `TRANSIENT_FAILURE` is skipped without sending anything;
 //! a call that fails for transport reasons moves the pin to the next
 //! member, and a repeatable call ([`Retry::Safe`]) is tried there within
-//! the same deadline. When every member failed, one error lists each
-//! member's cause. Logging in uses this same loop.
+//! the same deadline. A call whose deadline runs out on a member (a
+//! write, which is never retried, or the last try of a read) moves the
+//! pin on too, so a frozen member costs one call its deadline, not every
+//! call until keepalive gives up. When every member failed, one error
+//! lists each member's cause. Logging in uses this same loop.
 //!
 //! Monotonic reads: every answer's header revision raises the highest
 //! revision seen (streams' answers too, through the pump). A call marked
@@ -314,6 +317,7 @@ impl Transport {
                 },
                 Err(err) => limit.classify(err),
             };
+            tour.suspect_if_timed_out(&err);
             if tour.on_transport_failure(method, &err)? {
                 continue;
             }
@@ -721,6 +725,19 @@ impl<'a, 'c> Tour<'a, 'c> {
         wait::sleep(&self.ctx.intr, self.backoff)?;
         self.backoff = (self.backoff * 2).min(RETRY_BACKOFF_MAX);
         Ok(())
+    }
+
+    /// A call whose deadline ran out on a member leaves that member
+    /// suspect: the pin moves on, so the next call goes elsewhere. A
+    /// frozen member (SIGSTOP, a hung process whose connection TCP still
+    /// holds open) otherwise keeps every write, which is never retried,
+    /// until HTTP/2 keepalive gives up on it (keepalive time + timeout,
+    /// 40 s by default). A member that was only slow loses just the pin.
+    /// The call itself still fails with `DeadlineExceeded`.
+    fn suspect_if_timed_out(&self, err: &Error) {
+        if matches!(err, Error::DeadlineExceeded(_)) && self.ctx.target.is_none() {
+            self.members.failed(self.idx);
+        }
     }
 
     /// A transport failure (the member could not be reached, or dropped

@@ -282,6 +282,37 @@ fn require_leader_writes_fail_over_from_a_cut_off_member() {
 }
 
 #[test]
+fn a_write_timed_out_on_a_frozen_member_moves_the_pin() {
+    let cluster = common::Cluster::start(3);
+    let leader = cluster.wait_leader(Duration::from_secs(10));
+    let frozen = (leader + 1) % 3;
+    let timeout = Duration::from_secs(2);
+    let c = pinned_to(
+        &cluster,
+        frozen,
+        Client::builder([cluster.endpoint(frozen)]).request_timeout(timeout),
+    );
+    let frozen_id = c.put("probe", "x").unwrap().header().member_id();
+    assert_eq!(Some(frozen_id), cluster.member_id(frozen));
+    cluster.stop(frozen);
+    // The write in flight on the frozen member runs out of time: its
+    // outcome is unknown, and it is not sent again.
+    let e = c.put("w/1", "v").unwrap_err();
+    assert!(matches!(e, Error::DeadlineExceeded(_)), "{e}");
+    assert!(e.is_outcome_unknown());
+    // The member is suspect now: the next write goes elsewhere at once
+    // instead of waiting for HTTP/2 keepalive to give up on it (40 s).
+    let t = Instant::now();
+    let put = c.put("w/2", "v").unwrap();
+    let took = t.elapsed();
+    eprintln!("SIGSTOP: the write after the timed-out one took {took:?}");
+    assert_ne!(put.header().member_id(), frozen_id);
+    assert!(took < timeout, "{took:?}");
+    assert_ne!(c.pinned_endpoint(), Some(cluster.client_url(frozen)));
+    cluster.cont(frozen);
+}
+
+#[test]
 fn endpoints_follow_the_member_list() {
     let cluster = common::Cluster::start(3);
     // Start from one endpoint; auto-sync finds the other two.
