@@ -23,6 +23,18 @@ macro_rules! grpc_codes {
                     .and_then(|i| CODES.get(i).copied())
                     .unwrap_or(Code::Unknown)
             }
+
+            /// The code for its name as Go's gRPC spells it (`codes.Code`'s
+            /// `String()`: `PermissionDenied`, `Canceled`, `OK`, …), as
+            /// it appears inside a status relayed as a message.
+            pub(crate) fn from_go_name(name: &str) -> Option<Code> {
+                match name {
+                    "OK" => Some(Code::Ok),
+                    "Canceled" => Some(Code::Cancelled),
+                    $( stringify!($name) => Some(Code::$name), )*
+                    _ => None,
+                }
+            }
         }
     };
 }

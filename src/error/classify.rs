@@ -29,20 +29,17 @@ fn auth_store_error(msg: &str) -> Option<EtcdError> {
 /// Maps a failed gRPC status to an [`Error`]. `timeout` is the call's
 /// deadline, reported back in [`Error::DeadlineExceeded`].
 pub(crate) fn from_status(code: i32, message: &str, timeout: Duration) -> Error {
-    let code = Code::from_i32(code);
-    if let Some(e) = message
-        .strip_prefix("etcdserver: ")
-        .and_then(EtcdError::from_message)
-    {
-        return Error::Etcd(e);
+    classify_status(Code::from_i32(code), message, timeout)
+}
+
+fn classify_status(code: Code, message: &str, timeout: Duration) -> Error {
+    // etcd's Lock and Election services call etcd through an embedded
+    // client and can hand its failure back as the message of another
+    // status, in Go's words; the status inside is the real one.
+    if let Some((inner, message)) = relayed_status(message) {
+        return classify_status(inner, message, timeout);
     }
-    // Some errors travel without the prefix (the mvcc ones inside a watch,
-    // or messages relayed through the gRPC proxy).
-    if let Some(e) = EtcdError::from_message(message) {
-        return Error::Etcd(e);
-    }
-    // The auth store's own errors, when etcd passes them on unconverted.
-    if let Some(e) = message.strip_prefix("auth: ").and_then(auth_store_error) {
+    if let Some(e) = etcd_error(message) {
         return Error::Etcd(e);
     }
     match code {
@@ -58,6 +55,31 @@ pub(crate) fn from_status(code: i32, message: &str, timeout: Duration) -> Error 
             source: None,
         },
     }
+}
+
+/// The status inside a status whose message is Go's rendering of another
+/// status: `rpc error: code = PermissionDenied desc = etcdserver:
+/// permission denied`. The outer code is `Unknown` when the service
+/// returned the inner error as is, `FailedPrecondition` when it came as a
+/// watch's cancel reason (the Lock service's wait for its predecessor).
+fn relayed_status(message: &str) -> Option<(Code, &str)> {
+    let (name, desc) = message
+        .strip_prefix("rpc error: code = ")?
+        .split_once(" desc = ")?;
+    Some((Code::from_go_name(name)?, desc))
+}
+
+/// The etcd error a status message names, if any.
+fn etcd_error(message: &str) -> Option<EtcdError> {
+    message
+        .strip_prefix("etcdserver: ")
+        .and_then(EtcdError::from_message)
+        // Some errors travel without the prefix (the mvcc ones inside a
+        // watch, or messages relayed through the gRPC proxy).
+        .or_else(|| EtcdError::from_message(message))
+        // The auth store's own errors, when etcd passes them on
+        // unconverted.
+        .or_else(|| message.strip_prefix("auth: ").and_then(auth_store_error))
 }
 
 /// Maps an error grpcio returned for a call whose deadline came from
@@ -224,6 +246,52 @@ mod tests {
         let e = from_status(2, "context deadline exceeded", Duration::from_millis(5));
         assert!(matches!(e, Error::DeadlineExceeded(d) if d == Duration::from_millis(5)));
         assert_eq!(Code::from_i32(99), Code::Unknown);
+    }
+
+    #[test]
+    fn statuses_relayed_by_the_lock_and_election_services_are_typed() {
+        let t = Duration::from_millis(5);
+        let e = from_status(
+            2,
+            "rpc error: code = PermissionDenied desc = etcdserver: permission denied",
+            t,
+        );
+        assert!(matches!(e, Error::Etcd(EtcdError::PermissionDenied)), "{e:?}");
+        let e = from_status(
+            2,
+            "rpc error: code = Unavailable desc = etcdserver: no leader",
+            t,
+        );
+        assert!(matches!(e, Error::Etcd(EtcdError::NoLeader)), "{e:?}");
+        assert!(e.is_retryable());
+        let e = from_status(
+            2,
+            "rpc error: code = DeadlineExceeded desc = context deadline exceeded",
+            t,
+        );
+        assert!(matches!(e, Error::DeadlineExceeded(d) if d == t), "{e:?}");
+        // Not an etcd error inside: the inner status, with its own code.
+        let e = from_status(2, "rpc error: code = Canceled desc = context canceled", t);
+        match e {
+            Error::Grpc { code, message, .. } => {
+                assert_eq!(code, Code::Cancelled);
+                assert_eq!(message, "context canceled");
+            }
+            other => panic!("{other:?}"),
+        }
+        // A lock wait whose watch etcd refused: the cancel reason, relayed.
+        let e = from_status(
+            9,
+            "rpc error: code = PermissionDenied desc = etcdserver: permission denied",
+            t,
+        );
+        assert!(matches!(e, Error::Etcd(EtcdError::PermissionDenied)), "{e:?}");
+        // A code name Go does not have leaves the message as it came.
+        let msg = "rpc error: code = Bogus desc = etcdserver: permission denied";
+        let e = from_status(2, msg, t);
+        assert!(matches!(e, Error::Grpc { code: Code::Unknown, .. }), "{e:?}");
+        assert_eq!(Code::from_go_name("OK"), Some(Code::Ok));
+        assert_eq!(Code::from_go_name("Unauthenticated"), Some(Code::Unauthenticated));
     }
 
     #[test]
