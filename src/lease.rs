@@ -15,7 +15,7 @@ use crossbeam_channel::Receiver;
 use parking_lot::Mutex;
 
 use crate::client::Client;
-use crate::error::{self, Error, EtcdError, Result};
+use crate::error::{self, Error, Result};
 use crate::proto::{methods, rpc as pb};
 use crate::pump::lease::{
     KeepAliveCommand, KeepAliveResponse, KeepAliveShared, LeaseState, NewKeepAlive,
@@ -86,8 +86,7 @@ impl LeaseTimeToLiveResponse {
         self.keys
             .iter()
             .map(|k| {
-                std::str::from_utf8(k)
-                    .map_err(|e| Error::InvalidRequest(format!("lease key is not UTF-8: {e}")))
+                std::str::from_utf8(k).map_err(Error::Utf8)
             })
             .collect()
     }
@@ -357,8 +356,8 @@ impl std::fmt::Debug for KeepAlive {
 /// Keepalive calls.
 impl Client {
     /// Keeps a lease alive in the background until the returned handle is
-    /// dropped. Fails with [`EtcdError::LeaseNotFound`](EtcdError::LeaseNotFound)
-    /// if the lease does not exist.
+    /// dropped. Fails with [`Error::LeaseNotFound`] if the lease does not
+    /// exist.
     ///
     /// One handle per lease and client: a second `keep_alive` of a lease
     /// whose handle is still alive fails with [`Error::InvalidRequest`].
@@ -366,7 +365,10 @@ impl Client {
         let asked = Instant::now();
         let ttl = self.time_to_live(id)?;
         if ttl.ttl() <= 0 {
-            return Err(Error::Etcd(EtcdError::LeaseNotFound));
+            return Err(Error::LeaseNotFound {
+                id: Some(id),
+                reason: "requested lease not found".into(),
+            });
         }
         // etcd truncates the time left to whole seconds, counted from
         // after it got the question: that much from before it was asked
@@ -407,8 +409,7 @@ impl Client {
     }
 
     /// Refreshes a lease once, now, and returns its new TTL. Fails with
-    /// [`EtcdError::LeaseNotFound`](EtcdError::LeaseNotFound) if
-    /// the lease does not exist.
+    /// [`Error::LeaseNotFound`] if the lease does not exist.
     ///
     /// One call, the shape of a unary one: the refresh, the end of the
     /// request stream and the wait for the answer go to gRPC as one batch,
@@ -436,3 +437,21 @@ const KEEP_ALIVE_ONCE: grpcio::Method<pb::LeaseKeepAliveRequest, pb::LeaseKeepAl
         ty: grpcio::MethodType::Unary,
         ..methods::LEASE_LEASE_KEEP_ALIVE
     };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attached_keys_not_utf8_are_a_utf8_error() {
+        let r = LeaseTimeToLiveResponse {
+            header: ResponseHeader::default(),
+            id: 1,
+            ttl: 10,
+            granted_ttl: 10,
+            keys: vec![b"ok".to_vec(), vec![0xff, 0xfe]],
+        };
+        // The same error as `KeyValue::key_str` gives.
+        assert!(matches!(r.keys_str(), Err(Error::Utf8(_))));
+    }
+}

@@ -240,8 +240,8 @@ impl Transport {
         if size > self.max_send {
             metrics::refused(Refusal::TooLarge);
             return Err(Error::RequestTooLarge {
-                size,
-                limit: self.max_send,
+                size: Some(size),
+                limit: Some(self.max_send),
             });
         }
         Ok(())

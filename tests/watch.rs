@@ -288,7 +288,7 @@ fn compaction_ends_a_watch_with_its_revision() {
         .watch_with("k", WatchOptions::new().start_revision(r1))
         .unwrap();
     match w.recv_timeout(WAIT).unwrap_err() {
-        Error::WatchCompacted { compact_revision } => assert_eq!(compact_revision, r3),
+        Error::Compacted { compact_revision } => assert_eq!(compact_revision, Some(r3)),
         other => panic!("{other:?}"),
     }
     // The end is reported again, not a hang.

@@ -3,6 +3,8 @@
 //! fixed message in one table, and the questions asked of an etcd error
 //! (transient? outcome unknown? provably not applied?).
 
+use super::Error;
+
 macro_rules! grpc_codes {
     ($($name:ident),* $(,)?) => {
         /// gRPC status codes, without tying callers to the gRPC library in use.
@@ -70,7 +72,7 @@ macro_rules! etcd_errors {
         /// # let client = etcd_blocking::Client::connect(["127.0.0.1:2379"])?;
         /// match client.get_with("audit/", GetOptions::new().prefix().revision(42)) {
         ///     Ok(resp) => println!("{} keys at revision 42", resp.count()),
-        ///     Err(Error::Etcd(EtcdError::Compacted)) => println!("revision 42 was compacted"),
+        ///     Err(Error::Compacted { .. }) => println!("revision 42 was compacted"),
         ///     Err(Error::Etcd(EtcdError::FutureRevision)) => println!("not at revision 42 yet"),
         ///     Err(Error::Etcd(e)) if e.is_transient() => {
         ///         println!("etcd is busy ({}), try again later", e.message())
@@ -104,9 +106,33 @@ macro_rules! etcd_errors {
     };
 }
 
+/// etcd's errors for the conditions the client also finds itself, or
+/// tells more about: each is one variant of [`Error`] (with what the
+/// client knows), not an [`EtcdError`], so a caller matches one arm per
+/// condition whoever noticed it. `message` is etcd's, without the
+/// `etcdserver: ` prefix.
+pub(crate) fn condition(message: &str) -> Option<Error> {
+    Some(match message {
+        "key is not provided" => Error::EmptyKey,
+        "request is too large" => Error::RequestTooLarge {
+            size: None,
+            limit: None,
+        },
+        "mvcc: required revision has been compacted" => Error::Compacted {
+            compact_revision: None,
+        },
+        "watch canceled" => Error::WatchCanceled {
+            reason: message.into(),
+        },
+        "requested lease not found" => Error::LeaseNotFound {
+            id: None,
+            reason: message.into(),
+        },
+        _ => return None,
+    })
+}
+
 etcd_errors! {
-    /// The request had no key (`key is not provided`).
-    EmptyKey = (InvalidArgument, "key is not provided"),
     /// `key not found` (a txn or put that needed an existing key).
     KeyNotFound = (InvalidArgument, "key not found"),
     /// A put asked to ignore the value but carried one.
@@ -121,20 +147,14 @@ etcd_errors! {
     InvalidClientApiVersion = (InvalidArgument, "invalid client api version"),
     /// The sort order or target is not valid.
     InvalidSortOption = (InvalidArgument, "invalid sort option"),
-    /// The revision asked for has been compacted away.
-    Compacted = (OutOfRange, "mvcc: required revision has been compacted"),
     /// The revision asked for is newer than the store's current revision.
     FutureRevision = (OutOfRange, "mvcc: required revision is a future revision"),
     /// The backend quota is full (`NOSPACE` alarm); writes are refused.
     NoSpace = (ResourceExhausted, "mvcc: database space exceeded"),
-    /// The lease does not exist (expired or revoked).
-    LeaseNotFound = (NotFound, "requested lease not found"),
     /// A lease with this id already exists.
     LeaseExists = (FailedPrecondition, "lease already exists"),
     /// The requested lease TTL is larger than etcd allows.
     LeaseTtlTooLarge = (OutOfRange, "too large lease TTL"),
-    /// The watch was canceled by the server.
-    WatchCanceled = (Cancelled, "watch canceled"),
     /// A member with this id already exists.
     MemberExists = (FailedPrecondition, "member ID already exist"),
     /// A member with these peer URLs already exists.
@@ -153,8 +173,6 @@ etcd_errors! {
     TooManyLearners = (FailedPrecondition, "too many learner members in cluster"),
     /// The request came from a member of another cluster.
     ClusterIdMismatch = (FailedPrecondition, "cluster ID mismatch"),
-    /// The request exceeds the server's `--max-request-bytes`.
-    RequestTooLarge = (InvalidArgument, "request is too large"),
     /// The server is overloaded and shed the request.
     TooManyRequests = (ResourceExhausted, "too many requests"),
     /// Auth is being enabled without a `root` user.

@@ -11,6 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::catalogue::condition;
 use super::{Code, Error, EtcdError};
 
 /// etcd's auth store words some errors differently from its gRPC layer.
@@ -40,7 +41,7 @@ fn classify_status(code: Code, message: &str, timeout: Duration) -> Error {
         return classify_status(inner, message, timeout);
     }
     if let Some(e) = etcd_error(message) {
-        return Error::Etcd(e);
+        return e;
     }
     match code {
         Code::DeadlineExceeded => Error::DeadlineExceeded(timeout),
@@ -69,17 +70,28 @@ fn relayed_status(message: &str) -> Option<(Code, &str)> {
     Some((Code::from_go_name(name)?, desc))
 }
 
-/// The etcd error a status message names, if any.
-fn etcd_error(message: &str) -> Option<EtcdError> {
+/// The error a status message of etcd's names, if any.
+fn etcd_error(message: &str) -> Option<Error> {
     message
         .strip_prefix("etcdserver: ")
-        .and_then(EtcdError::from_message)
+        .and_then(known_message)
         // Some errors travel without the prefix (the mvcc ones inside a
         // watch, or messages relayed through the gRPC proxy).
-        .or_else(|| EtcdError::from_message(message))
+        .or_else(|| known_message(message))
         // The auth store's own errors, when etcd passes them on
         // unconverted.
-        .or_else(|| message.strip_prefix("auth: ").and_then(auth_store_error))
+        .or_else(|| {
+            message
+                .strip_prefix("auth: ")
+                .and_then(auth_store_error)
+                .map(Error::Etcd)
+        })
+}
+
+/// One of etcd's messages (without its `etcdserver: ` prefix): a
+/// condition with its own [`Error`] variant, or an [`EtcdError`].
+fn known_message(message: &str) -> Option<Error> {
+    condition(message).or_else(|| EtcdError::from_message(message).map(Error::Etcd))
 }
 
 /// Maps an error grpcio returned for a call whose deadline came from
@@ -111,10 +123,7 @@ pub(crate) fn from_grpc(e: grpcio::Error, timeout: Duration) -> Error {
 /// (the lease grant's `error`): its kind if etcd defines one.
 pub(crate) fn from_message(message: &str) -> Error {
     let bare = message.strip_prefix("etcdserver: ").unwrap_or(message);
-    match EtcdError::from_message(bare) {
-        Some(kind) => Error::Etcd(kind),
-        None => Error::Protocol(format!("etcd reported: {message}")),
-    }
+    known_message(bare).unwrap_or_else(|| Error::Protocol(format!("etcd reported: {message}")))
 }
 
 /// A transport failure found by the client rather than reported by gRPC:
@@ -197,13 +206,19 @@ mod tests {
             "etcdserver: mvcc: required revision has been compacted",
             t,
         );
-        assert!(matches!(e, Error::Etcd(EtcdError::Compacted)));
+        assert!(matches!(
+            e,
+            Error::Compacted {
+                compact_revision: None
+            }
+        ));
         let e = from_status(14, "etcdserver: no leader", t);
         assert!(matches!(e, Error::Etcd(EtcdError::NoLeader)));
         assert!(e.is_retryable());
         let e = from_status(16, "etcdserver: invalid auth token", t);
         assert!(matches!(e, Error::Etcd(EtcdError::InvalidAuthToken)));
         let e = from_status(3, "etcdserver: key is not provided", t);
+        assert!(matches!(e, Error::EmptyKey), "{e:?}");
         assert_eq!(e.code(), Some(Code::InvalidArgument));
         let e = from_status(
             2,
@@ -299,15 +314,54 @@ mod tests {
         // The macro keeps kind, code and message together; check the table
         // has no two kinds with the same message.
         let kinds = [
-            EtcdError::Compacted,
+            EtcdError::FutureRevision,
             EtcdError::Timeout,
             EtcdError::TimeoutDueToLeaderFail,
             EtcdError::PermissionDenied,
-            EtcdError::LeaseNotFound,
+            EtcdError::LeaseExists,
         ];
         for k in kinds {
             assert_eq!(EtcdError::from_message(k.message()), Some(k.clone()));
             assert_eq!(k.to_string(), k.message());
+        }
+    }
+
+    #[test]
+    fn one_error_per_condition_whoever_noticed_it() {
+        // etcd's errors for conditions the client also finds itself come
+        // as the same variants as the client's own refusals.
+        let t = Duration::from_secs(1);
+        let e = from_status(3, "etcdserver: request is too large", t);
+        assert!(
+            matches!(
+                e,
+                Error::RequestTooLarge {
+                    size: None,
+                    limit: None
+                }
+            ),
+            "{e:?}"
+        );
+        let e = from_status(5, "etcdserver: requested lease not found", t);
+        assert!(matches!(e, Error::LeaseNotFound { id: None, .. }), "{e:?}");
+        assert_eq!(e.code(), Some(Code::NotFound));
+        let e = from_status(1, "etcdserver: watch canceled", t);
+        assert!(matches!(e, Error::WatchCanceled { .. }), "{e:?}");
+        // In a response field (the lease grant's `error`) too.
+        assert!(matches!(
+            from_message("etcdserver: requested lease not found"),
+            Error::LeaseNotFound { id: None, .. }
+        ));
+        // Each is off etcd's table of kinds, so no second arm can match.
+        for msg in [
+            "key is not provided",
+            "request is too large",
+            "mvcc: required revision has been compacted",
+            "watch canceled",
+            "requested lease not found",
+        ] {
+            assert_eq!(EtcdError::from_message(msg), None, "{msg}");
+            assert!(condition(msg).is_some(), "{msg}");
         }
     }
 
@@ -391,7 +445,13 @@ mod tests {
             Error::Etcd(EtcdError::NoLeader),
             Error::Etcd(EtcdError::ProposalDropped),
             Error::Etcd(EtcdError::PermissionDenied),
-            Error::Etcd(EtcdError::Compacted),
+            Error::Compacted {
+                compact_revision: None,
+            },
+            Error::LeaseNotFound {
+                id: None,
+                reason: "gone".into(),
+            },
         ];
         for e in refused {
             assert!(!e.is_outcome_unknown(), "{e}");

@@ -101,20 +101,23 @@ pub enum Error {
     #[error("client is closed")]
     ClientClosed,
 
-    /// A key was empty where etcd requires one (the client-side twin of
-    /// etcd's `key is not provided`). Nothing was sent.
+    /// A key was empty where etcd requires one: refused by the client
+    /// before anything was sent, or by etcd (`key is not provided`).
     #[error("key is empty")]
     EmptyKey,
 
-    /// The request is larger than the client's send limit
-    /// ([`ClientBuilder::max_send_message_size`](crate::ClientBuilder::max_send_message_size)).
-    /// Nothing was sent.
-    #[error("request of {size} bytes exceeds the send limit of {limit} bytes")]
+    /// The request is too large: larger than the client's send limit
+    /// ([`ClientBuilder::max_send_message_size`](crate::ClientBuilder::max_send_message_size)),
+    /// so nothing was sent, and `size` and `limit` say by how much; or
+    /// larger than etcd's `--max-request-bytes` (etcd's `request is too
+    /// large`), and both are `None`: etcd does not say. Either way it was
+    /// not applied.
+    #[error("{}", too_large(.size, .limit))]
     RequestTooLarge {
-        /// Encoded size of the request.
-        size: usize,
-        /// The configured limit.
-        limit: usize,
+        /// Encoded size of the request, when the client refused it.
+        size: Option<usize>,
+        /// The client's send limit, when the client refused it.
+        limit: Option<usize>,
     },
 
     /// A request was built wrongly (for example a transaction whose
@@ -189,29 +192,35 @@ pub enum Error {
     #[error("gRPC's threads did not stop within {0:?}")]
     ShutdownTimeout(Duration),
 
-    /// A watch ended because the revision it needed next was compacted
-    /// away: its consumer must re-read the current state and watch again
-    /// from a revision at or after `compact_revision`.
-    #[error("watch compacted: revisions before {compact_revision} are gone")]
-    WatchCompacted {
-        /// The cluster's compaction revision.
-        compact_revision: i64,
+    /// The revision asked for was compacted away (etcd's `mvcc: required
+    /// revision has been compacted`): a read or an iterator at an old
+    /// revision, or a watch whose next revision is gone. A watch's
+    /// consumer must re-read the current state and watch again from a
+    /// revision at or after `compact_revision`.
+    #[error("{}", compacted(.compact_revision))]
+    Compacted {
+        /// The cluster's compaction revision, when etcd says it (a watch);
+        /// `None` for reads, where etcd does not.
+        compact_revision: Option<i64>,
     },
 
-    /// A watch ended: etcd canceled it (the reason is etcd's), or it had
-    /// already ended and is read again.
+    /// A watch ended: etcd canceled it (the reason is etcd's, `watch
+    /// canceled` when it gave none), or the watch (or an election's
+    /// [`Observer`](crate::concurrency::Observer)) had already ended and is
+    /// read again.
     #[error("watch canceled: {reason}")]
     WatchCanceled {
-        /// Why, as etcd said it.
+        /// Why, as etcd said it, or that the watch had ended.
         reason: String,
     },
 
-    /// A kept-alive lease is gone: etcd no longer knows it, or no refresh
-    /// succeeded before its TTL ran out.
-    #[error("lease {id:x} lost: {reason}")]
-    LeaseLost {
-        /// The lease id.
-        id: i64,
+    /// The lease does not exist (any more): etcd says so (`requested lease
+    /// not found`: never granted, revoked, or expired), or a kept-alive
+    /// lease is lost because no refresh succeeded before its TTL ran out.
+    #[error("{}", lease_not_found(.id, .reason))]
+    LeaseNotFound {
+        /// The lease id, when the client knows which lease it was.
+        id: Option<i64>,
         /// What happened.
         reason: String,
     },
@@ -300,16 +309,45 @@ impl Error {
         }
     }
 
-    /// The gRPC status behind this error, where there is one.
+    /// The gRPC status behind this error, where there is one: for the
+    /// conditions the client may also find itself (empty key, request too
+    /// large, compacted, watch canceled, lease not found), the code etcd
+    /// sends for them.
     pub fn code(&self) -> Option<Code> {
         match self {
             Error::DeadlineExceeded(_) => Some(Code::DeadlineExceeded),
-            Error::Canceled => Some(Code::Cancelled),
+            Error::Canceled | Error::WatchCanceled { .. } => Some(Code::Cancelled),
             Error::Unavailable(_) | Error::Ambiguous { .. } => Some(Code::Unavailable),
+            Error::EmptyKey | Error::RequestTooLarge { .. } => Some(Code::InvalidArgument),
+            Error::Compacted { .. } => Some(Code::OutOfRange),
+            Error::LeaseNotFound { .. } => Some(Code::NotFound),
             Error::Etcd(e) => Some(e.code()),
             Error::Grpc { code, .. } => Some(*code),
             _ => None,
         }
+    }
+}
+
+fn too_large(size: &Option<usize>, limit: &Option<usize>) -> String {
+    match (size, limit) {
+        (Some(size), Some(limit)) => {
+            format!("request of {size} bytes exceeds the send limit of {limit} bytes")
+        }
+        _ => "request is too large for the server (its --max-request-bytes)".into(),
+    }
+}
+
+fn compacted(compact_revision: &Option<i64>) -> String {
+    match compact_revision {
+        Some(rev) => format!("compacted: revisions before {rev} are gone"),
+        None => "compacted: the revision asked for is gone".into(),
+    }
+}
+
+fn lease_not_found(id: &Option<i64>, reason: &str) -> String {
+    match id {
+        Some(id) => format!("lease {id:x} not found: {reason}"),
+        None => format!("lease not found: {reason}"),
     }
 }
 
