@@ -85,9 +85,7 @@ impl LeaseTimeToLiveResponse {
     pub fn keys_str(&self) -> Result<Vec<&str>> {
         self.keys
             .iter()
-            .map(|k| {
-                std::str::from_utf8(k).map_err(Error::Utf8)
-            })
+            .map(|k| std::str::from_utf8(k).map_err(Error::Utf8))
             .collect()
     }
 }

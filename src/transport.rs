@@ -703,8 +703,13 @@ impl<'a, 'c> Tour<'a, 'c> {
             self.next_member();
         }
         // A round without a current member: give them time to catch up.
-        if self.stale_answers % self.candidates == 0 {
-            if self.ctx.deadline.remaining().map_or(true, |r| r <= self.backoff) {
+        if self.stale_answers.is_multiple_of(self.candidates) {
+            if self
+                .ctx
+                .deadline
+                .remaining()
+                .map_or(true, |r| r <= self.backoff)
+            {
                 return Err(self.stale.take().expect("a stale answer"));
             }
             self.back_off()?;

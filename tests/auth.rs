@@ -366,10 +366,16 @@ fn the_lock_and_election_services_refuse_typed() {
         .unwrap();
     let lease = user.grant(30).unwrap().id();
     let e = user.lock("locks/guarded", lease).unwrap_err();
-    assert!(matches!(e, Error::Etcd(EtcdError::PermissionDenied)), "{e:?}");
+    assert!(
+        matches!(e, Error::Etcd(EtcdError::PermissionDenied)),
+        "{e:?}"
+    );
     assert!(!e.is_retryable() && !e.is_outcome_unknown(), "{e}");
     let e = user.campaign("elections/guarded", lease, "me").unwrap_err();
-    assert!(matches!(e, Error::Etcd(EtcdError::PermissionDenied)), "{e:?}");
+    assert!(
+        matches!(e, Error::Etcd(EtcdError::PermissionDenied)),
+        "{e:?}"
+    );
     // With the permission, the same user takes the lock.
     root.role_add("locker").unwrap();
     root.role_grant_permission("locker", Permission::read_write("locks/").prefix())

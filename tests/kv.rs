@@ -364,7 +364,13 @@ fn request_size_limits() {
         .unwrap();
     let e = small.put(format!("{p}k"), vec![0u8; 2048]).unwrap_err();
     assert!(
-        matches!(e, Error::RequestTooLarge { limit: Some(1024), .. }),
+        matches!(
+            e,
+            Error::RequestTooLarge {
+                limit: Some(1024),
+                ..
+            }
+        ),
         "{e}"
     );
     small.put(format!("{p}k"), vec![0u8; 512]).unwrap();
@@ -372,7 +378,13 @@ fn request_size_limits() {
     // refused watch leaves the stream serving the others.
     let e = small.watch(vec![b'w'; 2048]).unwrap_err();
     assert!(
-        matches!(e, Error::RequestTooLarge { limit: Some(1024), .. }),
+        matches!(
+            e,
+            Error::RequestTooLarge {
+                limit: Some(1024),
+                ..
+            }
+        ),
         "{e}"
     );
     let w = small.watch(format!("{p}k")).unwrap();

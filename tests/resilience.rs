@@ -270,7 +270,10 @@ fn require_leader_writes_fail_over_from_a_cut_off_member() {
     assert_ne!(c.pinned_endpoint(), Some(cluster.client_url(lone)));
     let got = c.get("k").unwrap();
     assert_eq!(got.first().map(|kv| kv.version()), Some(1));
-    assert_eq!(got.first().map(|kv| kv.mod_revision()), Some(put.header().revision()));
+    assert_eq!(
+        got.first().map(|kv| kv.mod_revision()),
+        Some(put.header().revision())
+    );
     // A transaction and a delete (writes too) go the same way.
     c.set_endpoints([cluster.endpoint(lone)]).unwrap();
     c.set_endpoints(cluster.endpoints()).unwrap();

@@ -271,7 +271,10 @@ mod tests {
             "rpc error: code = PermissionDenied desc = etcdserver: permission denied",
             t,
         );
-        assert!(matches!(e, Error::Etcd(EtcdError::PermissionDenied)), "{e:?}");
+        assert!(
+            matches!(e, Error::Etcd(EtcdError::PermissionDenied)),
+            "{e:?}"
+        );
         let e = from_status(
             2,
             "rpc error: code = Unavailable desc = etcdserver: no leader",
@@ -300,13 +303,28 @@ mod tests {
             "rpc error: code = PermissionDenied desc = etcdserver: permission denied",
             t,
         );
-        assert!(matches!(e, Error::Etcd(EtcdError::PermissionDenied)), "{e:?}");
+        assert!(
+            matches!(e, Error::Etcd(EtcdError::PermissionDenied)),
+            "{e:?}"
+        );
         // A code name Go does not have leaves the message as it came.
         let msg = "rpc error: code = Bogus desc = etcdserver: permission denied";
         let e = from_status(2, msg, t);
-        assert!(matches!(e, Error::Grpc { code: Code::Unknown, .. }), "{e:?}");
+        assert!(
+            matches!(
+                e,
+                Error::Grpc {
+                    code: Code::Unknown,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
         assert_eq!(Code::from_go_name("OK"), Some(Code::Ok));
-        assert_eq!(Code::from_go_name("Unauthenticated"), Some(Code::Unauthenticated));
+        assert_eq!(
+            Code::from_go_name("Unauthenticated"),
+            Some(Code::Unauthenticated)
+        );
     }
 
     #[test]

@@ -21,8 +21,8 @@ pub(crate) mod v2;
 
 pub use catalogue::{Code, EtcdError};
 pub(crate) use classify::{
-    from_grpc, from_message, is_auth_refusal, is_permanent_connect_failure,
-    is_stale_token, never_sent, refused_unapplied, transport_failure, unreachable,
+    from_grpc, from_message, is_auth_refusal, is_permanent_connect_failure, is_stale_token,
+    never_sent, refused_unapplied, transport_failure, unreachable,
 };
 
 /// The result type of every fallible call in this crate.

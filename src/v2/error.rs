@@ -3,5 +3,5 @@
 //! them and the error module sits below every API; the v2 modules and
 //! users reach them here, as before.
 
-pub use crate::error::v2::{ErrorKind, V2Error};
 pub(crate) use crate::error::v2::{bad_answer, from_answer};
+pub use crate::error::v2::{ErrorKind, V2Error};
