@@ -243,7 +243,10 @@ impl ClientBuilder {
 
     /// Ask etcd to refuse unary calls on a member that has no leader
     /// (`hasleader` metadata), so a partitioned member cannot answer with
-    /// stale data; the call then fails over to another endpoint.
+    /// stale data; the call then fails over to another endpoint, writes
+    /// included: etcd refuses such a call before it looks at the request,
+    /// so a write refused this way was not applied and is sent to the
+    /// next member (never twice applied).
     pub fn require_leader(mut self, yes: bool) -> Self {
         self.cfg.require_leader = yes;
         self
@@ -302,6 +305,10 @@ impl ClientBuilder {
     /// that time is passed over for the next, so one frozen member cannot
     /// eat the whole deadline. 1.0 gives every attempt the whole deadline.
     /// Writes always get the whole deadline: they are never sent twice.
+    /// A call whose deadline runs out on a member (a write on a frozen
+    /// member) still moves the pin on, so the next call goes elsewhere:
+    /// a frozen member costs a write-only program one request timeout,
+    /// not every write until HTTP/2 keepalive gives up (40 s by default).
     pub fn attempt_fraction(mut self, share: f64) -> Self {
         self.cfg.attempt_fraction = share;
         self

@@ -246,7 +246,8 @@ impl Client {
     /// [`ClientBuilder::require_leader`](crate::ClientBuilder::require_leader)
     /// for this handle: a member cut off from the others then refuses the
     /// call instead of answering from what it last knew, and the call
-    /// fails over. Streams always require one.
+    /// fails over (writes too: the refusal comes before etcd looks at the
+    /// request). Streams always require one.
     ///
     /// ```no_run
     /// # let client = etcd_blocking::Client::connect(["127.0.0.1:2379"])?;

@@ -25,7 +25,7 @@ use crate::types::{kvs, KeyValue};
 /// see [`Client::get_iter`].
 ///
 /// Each item is a key-value, or the error that ended the iteration (then
-/// the iterator is done): [`EtcdError::Compacted`](crate::EtcdError::Compacted)
+/// the iterator is done): [`Error::Compacted`](crate::Error::Compacted)
 /// if the pinned revision was compacted away before the last page, or any
 /// error of a read ([`Error::DeadlineExceeded`] for a page that took longer
 /// than the handle's deadline, [`Error::Canceled`], …).

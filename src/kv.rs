@@ -490,7 +490,7 @@ impl Client {
 
     /// Compacts the key-value history up to `revision`: revisions before
     /// it can no longer be read or watched
-    /// ([`EtcdError::Compacted`](crate::EtcdError::Compacted)).
+    /// ([`Error::Compacted`](crate::Error::Compacted)).
     ///
     /// ```no_run
     /// use etcd_blocking::CompactOptions;

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Receiver;
 
 use crate::client::Client;
-use crate::error::{self, Error, EtcdError, Result};
+use crate::error::{self, Error, Result};
 use crate::proto::{methods, rpc as pb};
 use crate::pump::lease::{
     HandleEnd, KeepAliveCommand, KeepAliveResponse, KeepAliveShared, LeaseState, NewKeepAlive,
@@ -83,10 +83,7 @@ impl LeaseTimeToLiveResponse {
     pub fn keys_str(&self) -> Result<Vec<&str>> {
         self.keys
             .iter()
-            .map(|k| {
-                std::str::from_utf8(k)
-                    .map_err(|e| Error::InvalidRequest(format!("lease key is not UTF-8: {e}")))
-            })
+            .map(|k| std::str::from_utf8(k).map_err(Error::Utf8))
             .collect()
     }
 }
@@ -237,7 +234,7 @@ impl Client {
     /// (revoking twice does no more than once). So if a first try was
     /// applied and only its answer was lost (the connection cut, the member
     /// killed), the retry finds no lease and this fails with
-    /// [`EtcdError::LeaseNotFound`] though the revoke took effect: the
+    /// [`Error::LeaseNotFound`] though the revoke took effect: the
     /// client cannot tell that from a lease that was already gone. For a
     /// caller who wants the lease gone, `LeaseNotFound` means it is.
     pub fn revoke(&self, id: i64) -> Result<LeaseRevokeResponse> {
@@ -383,8 +380,8 @@ impl std::fmt::Debug for KeepAlive {
 /// Keepalive calls.
 impl Client {
     /// Keeps a lease alive in the background until the returned handle is
-    /// dropped. Fails with [`EtcdError::LeaseNotFound`](EtcdError::LeaseNotFound)
-    /// if the lease does not exist.
+    /// dropped. Fails with [`Error::LeaseNotFound`] if the lease does not
+    /// exist.
     ///
     /// A lease may have several handles at once, from one client or
     /// several, as Go's client allows several `KeepAlive` calls: each
@@ -395,7 +392,10 @@ impl Client {
         let asked = Instant::now();
         let ttl = self.time_to_live(id)?;
         if ttl.ttl() <= 0 {
-            return Err(Error::Etcd(EtcdError::LeaseNotFound));
+            return Err(Error::LeaseNotFound {
+                id: Some(id),
+                reason: "requested lease not found".into(),
+            });
         }
         // etcd truncates the time left to whole seconds, counted from
         // after it got the question: that much from before it was asked
@@ -431,8 +431,7 @@ impl Client {
     }
 
     /// Refreshes a lease once, now, and returns its new TTL. Fails with
-    /// [`EtcdError::LeaseNotFound`](EtcdError::LeaseNotFound) if
-    /// the lease does not exist.
+    /// [`Error::LeaseNotFound`] if the lease does not exist.
     ///
     /// One call, the shape of a unary one: the refresh, the end of the
     /// request stream and the wait for the answer go to gRPC as one batch,
@@ -462,3 +461,21 @@ impl Client {
 /// it the same way.
 const KEEP_ALIVE_ONCE: &grpcio::Method<pb::LeaseKeepAliveRequest, pb::LeaseKeepAliveResponse> =
     &methods::LEASE_LEASE_KEEP_ALIVE;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attached_keys_not_utf8_are_a_utf8_error() {
+        let r = LeaseTimeToLiveResponse {
+            header: ResponseHeader::default(),
+            id: 1,
+            ttl: 10,
+            granted_ttl: 10,
+            keys: vec![b"ok".to_vec(), vec![0xff, 0xfe]],
+        };
+        // The same error as `KeyValue::key_str` gives.
+        assert!(matches!(r.keys_str(), Err(Error::Utf8(_))));
+    }
+}

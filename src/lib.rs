@@ -43,13 +43,17 @@
 //! # Errors
 //!
 //! One [`Error`] type; each case a caller may handle differently is its own
-//! variant, and every error etcd itself reports is an [`EtcdError`] kind:
+//! variant, one per condition whoever noticed it (an empty key, a request
+//! too large, a compacted revision, a canceled watch, a lease not found
+//! are the same variant whether the client or etcd found them), and every
+//! other error etcd itself reports is an [`EtcdError`] kind:
 //!
 //! ```no_run
 //! # use etcd_blocking::{Client, Error, EtcdError, GetOptions};
 //! # let client = Client::connect(["127.0.0.1:2379"])?;
 //! match client.get_with("k", GetOptions::new().revision(1)) {
-//!     Err(Error::Etcd(EtcdError::Compacted)) => { /* read a newer revision */ }
+//!     Err(Error::Compacted { .. }) => { /* read a newer revision */ }
+//!     Err(Error::Etcd(EtcdError::FutureRevision)) => { /* not there yet */ }
 //!     Err(Error::EmptyKey) => unreachable!(),
 //!     other => { other?; }
 //! }

@@ -395,7 +395,7 @@ impl Client {
     /// `client.with_endpoint(ep)?.hash_kv(rev)`. A revision the member has
     /// not applied yet fails with
     /// [`EtcdError::FutureRevision`](crate::EtcdError::FutureRevision), a
-    /// compacted one with [`EtcdError::Compacted`](crate::EtcdError::Compacted).
+    /// compacted one with [`Error::Compacted`](crate::Error::Compacted).
     ///
     /// ```no_run
     /// # let client = etcd_blocking::Client::connect(["127.0.0.1:2379"])?;

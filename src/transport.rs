@@ -1,14 +1,17 @@
 //! The transport: the members, which one is pinned, and the one place that
 //! decides which member a call goes to and whether a failed call may be
 //! tried again. Channels themselves are `channel.rs`'s; the token is
-//! `session.rs`'s; what an error means is `error.rs`'s.
+//! `session.rs`'s; what an error means is `error/`'s.
 //!
 //! Policy: stick to the pinned member while it works; a member whose
 //! channel is in `TRANSIENT_FAILURE` is skipped without sending anything;
 //! a call that fails for transport reasons moves the pin to the next
 //! member, and a repeatable call ([`Retry::Safe`]) is tried there within
-//! the same deadline. When every member failed, one error lists each
-//! member's cause. Logging in uses this same loop.
+//! the same deadline. A call whose deadline runs out on a member (a
+//! write, which is never retried, or the last try of a read) moves the
+//! pin on too, so a frozen member costs one call its deadline, not every
+//! call until keepalive gives up. When every member failed, one error
+//! lists each member's cause. Logging in uses this same loop.
 //!
 //! Monotonic reads: every answer's header revision raises the highest
 //! revision seen (streams' answers too, through the pump). A call marked
@@ -237,8 +240,8 @@ impl Transport {
         if size > self.max_send {
             metrics::refused(Refusal::TooLarge);
             return Err(Error::RequestTooLarge {
-                size,
-                limit: self.max_send,
+                size: Some(size),
+                limit: Some(self.max_send),
             });
         }
         Ok(())
@@ -288,6 +291,8 @@ impl Transport {
 
     /// The failover loop behind every unary call. `with_token`: whether
     /// the call carries the session's token (every call but logging in).
+    /// Each turn: pick a member, try it, and let the tour decide from the
+    /// outcome whether to answer or to go round again.
     fn call<Req, Resp: Unpin + Answer>(
         &self,
         method: &Method<Req, Resp>,
@@ -297,159 +302,48 @@ impl Transport {
         with_token: bool,
     ) -> Result<Resp> {
         let members = self.members();
-        let n = members.list.len();
-        let (start, candidates) = match ctx.target {
-            Some(t) => (members.target_index(t)?, 1),
-            None => (members.pinned.load(Ordering::Relaxed), n),
-        };
-        let mut causes = Vec::new();
-        let mut idx = start;
-        // Members tried since the last answer that was not a transport
-        // failure; once every member failed that way, give up.
-        let mut failed_in_a_row = 0;
-        let mut backoff = RETRY_BACKOFF_MIN;
-        let mut token_renewed = false;
-        // Answers refused as behind the revision seen, and the last one.
-        let mut stale_answers = 0;
-        let mut stale: Option<Error> = None;
+        let mut tour = Tour::new(&members, ctx, retry)?;
         loop {
-            let member = &members.list[idx];
-            // A channel in TRANSIENT_FAILURE would fail the call at once;
-            // skipping it sends nothing, so even writes may go elsewhere.
-            // The last candidate is always tried, so the error comes from
-            // a real attempt.
-            if failed_in_a_row + 1 < candidates && member.is_failing() {
-                causes.push(EndpointError {
-                    endpoint: member.endpoint.to_string(),
-                    cause: "connection is failing (skipped)".into(),
-                });
-                failed_in_a_row += 1;
-                idx = (idx + 1) % n;
+            if tour.skip_failing_member() {
                 continue;
             }
-            // A repeatable call gives each member only a share of its
-            // deadline while others are left to try, so one frozen member
-            // cannot eat all of it.
-            let remaining = match ctx.deadline.remaining() {
-                Ok(r) => r,
-                Err(e) => return Err(stale.unwrap_or(e)),
-            };
-            let attempt_limit = if retry == Retry::Safe && failed_in_a_row + 1 < candidates {
-                remaining.min(ctx.deadline.timeout().mul_f64(self.attempt_fraction))
-            } else {
-                remaining
-            };
-            let mut opt = CallOption::default().timeout(attempt_limit);
-            let (token_generation, headers) = match (&self.session, with_token) {
-                (Some(s), true) => s.unary_headers(ctx.require_leader),
-                _ => (0, ctx.require_leader.then(|| self.has_leader.clone())),
-            };
-            if let Some(h) = headers {
-                opt = opt.headers(h);
-            }
+            let limit = tour.attempt_limit(self.attempt_fraction)?;
+            let (token_generation, opt) = self.call_option(limit.attempt, ctx, with_token);
+            let member = tour.member();
             let err = match attempt(member, method, req, opt, ctx) {
-                Ok(resp) => {
-                    let revision = resp.revision();
-                    let seen = self.saw(revision);
-                    if ctx.monotonic && revision < seen {
-                        log::debug!(
-                            "{} answered at revision {revision}, behind {seen}",
-                            member.endpoint
-                        );
-                        metrics::retry(method, RetryReason::Stale);
-                        stale = Some(Error::StaleRead {
-                            endpoint: member.endpoint.to_string(),
-                            revision,
-                            seen,
-                        });
-                        stale_answers += 1;
-                        // An answer, not a transport failure: the other
-                        // members get their turn again.
-                        failed_in_a_row = 0;
-                        causes.clear();
-                        if ctx.target.is_none() {
-                            members.failed(idx);
-                            idx = (idx + 1) % n;
-                        }
-                        // A round without a current member: give them time
-                        // to catch up.
-                        if stale_answers % candidates == 0 {
-                            if ctx.deadline.remaining().map_or(true, |r| r <= backoff) {
-                                return Err(stale.expect("a stale answer"));
-                            }
-                            wait::sleep(&ctx.intr, backoff)?;
-                            backoff = (backoff * 2).min(RETRY_BACKOFF_MAX);
-                        }
-                        continue;
-                    }
-                    if idx != start && ctx.target.is_none() {
-                        members.repin(start, idx);
-                    }
-                    return Ok(resp);
-                }
-                Err(Error::DeadlineExceeded(_)) if attempt_limit < remaining => {
-                    error::unreachable(format!("no answer within {attempt_limit:?}"))
-                }
-                Err(err) => err,
+                Ok(resp) => match tour.check_revision(self, method, resp)? {
+                    Some(resp) => return Ok(resp),
+                    None => continue,
+                },
+                Err(err) => limit.classify(err),
             };
-            if let Some(cause) = error::transport_failure(&err) {
-                log::debug!("{} failed: {cause}", member.endpoint);
-                members.failed(idx);
-                failed_in_a_row += 1;
-                // A write that may have reached the member must not be
-                // sent again; the caller learns that it may be applied.
-                if retry == Retry::Never && !error::never_sent(cause) {
-                    metrics::ambiguous(method);
-                    return Err(Error::Ambiguous {
-                        endpoint: member.endpoint.to_string(),
-                        cause: cause.to_string(),
-                    });
-                }
-                causes.push(EndpointError {
-                    endpoint: member.endpoint.to_string(),
-                    cause: cause.to_string(),
-                });
-                if failed_in_a_row >= candidates {
-                    return Err(stale.unwrap_or(Error::Unavailable(causes)));
-                }
-                metrics::retry(method, RetryReason::Transport);
-                idx = (idx + 1) % n;
+            tour.suspect_if_timed_out(&err);
+            if tour.on_transport_failure(method, &err)? {
                 continue;
             }
-            if with_token && !token_renewed && error::is_stale_token(&err) {
-                self.renew_token(token_generation, ctx)?;
-                token_renewed = true;
-                metrics::retry(method, RetryReason::AuthToken);
+            if with_token && tour.renew_token_once(self, method, &err, token_generation)? {
                 continue;
             }
-            // etcd itself said "not now" (no leader, leader changed, timed
-            // out inside raft): a repeatable call waits a little and tries
-            // again within its deadline; a member without a leader is
-            // probably cut off, so the next try goes elsewhere.
-            let Error::Etcd(e) = &err else {
-                // Out of time after stale answers: the stale answers are
-                // the reason.
-                return Err(match (stale, err) {
-                    (Some(stale), Error::DeadlineExceeded(_)) => stale,
-                    (_, err) => err,
-                });
-            };
-            if !e.is_transient() || (retry == Retry::Never && !e.was_not_applied()) {
-                return Err(err);
-            }
-            if ctx.deadline.remaining()? <= backoff {
-                return Err(err);
-            }
-            log::debug!("{}: {e}; retrying in {backoff:?}", member.endpoint);
-            wait::sleep(&ctx.intr, backoff)?;
-            backoff = (backoff * 2).min(RETRY_BACKOFF_MAX);
-            metrics::retry(method, RetryReason::EtcdTransient);
-            failed_in_a_row = 0;
-            causes.clear();
-            if *e == EtcdError::NoLeader && ctx.target.is_none() {
-                members.failed(idx);
-                idx = (idx + 1) % n;
-            }
+            tour.on_refusal(method, err)?;
+        }
+    }
+
+    /// The per-attempt gRPC options: the attempt's deadline and the
+    /// metadata (token, `hasleader`), with the token generation they carry.
+    fn call_option(
+        &self,
+        limit: Duration,
+        ctx: &CallCtx<'_>,
+        with_token: bool,
+    ) -> (u64, CallOption) {
+        let opt = CallOption::default().timeout(limit);
+        let (token_generation, headers) = match (&self.session, with_token) {
+            (Some(s), true) => s.unary_headers(ctx.require_leader),
+            _ => (0, ctx.require_leader.then(|| self.has_leader.clone())),
+        };
+        match headers {
+            Some(h) => (token_generation, opt.headers(h)),
+            None => (token_generation, opt),
         }
     }
 
@@ -650,6 +544,301 @@ impl Transport {
         drop(members);
         drop(self.current);
         self.channels.shutdown(limit)
+    }
+}
+
+/// One unary call's way through the members: which member is next, and
+/// what the call has learned so far. [`Transport::call`] asks it, after
+/// each attempt, whether to go round again; each decision is one method.
+struct Tour<'a, 'c> {
+    members: &'a Members,
+    ctx: &'a CallCtx<'c>,
+    retry: Retry,
+    /// Where the call started (the pin, or the target).
+    start: usize,
+    /// How many members the call may try: all, or the one it is aimed at.
+    candidates: usize,
+    /// The member to try next.
+    idx: usize,
+    /// Each member's cause, for [`Error::Unavailable`].
+    causes: Vec<EndpointError>,
+    /// Members tried since the last answer that was not a transport
+    /// failure; once every member failed that way, give up.
+    failed_in_a_row: usize,
+    /// The wait before the next retry after etcd said "not now", or after
+    /// a round of stale answers.
+    backoff: Duration,
+    token_renewed: bool,
+    /// Answers refused as behind the revision seen, and the last one.
+    stale_answers: usize,
+    stale: Option<Error>,
+}
+
+/// How long one attempt may take, and how much of the call's deadline was
+/// left when it started.
+struct AttemptLimit {
+    attempt: Duration,
+    remaining: Duration,
+}
+
+impl AttemptLimit {
+    /// An attempt that used up only its share of the deadline failed for
+    /// transport reasons (the member did not answer in time), not for the
+    /// call's deadline: the next member gets its turn.
+    fn classify(&self, err: Error) -> Error {
+        match err {
+            Error::DeadlineExceeded(_) if self.attempt < self.remaining => {
+                error::unreachable(format!("no answer within {:?}", self.attempt))
+            }
+            err => err,
+        }
+    }
+}
+
+impl<'a, 'c> Tour<'a, 'c> {
+    fn new(members: &'a Members, ctx: &'a CallCtx<'c>, retry: Retry) -> Result<Tour<'a, 'c>> {
+        let (start, candidates) = match ctx.target {
+            Some(t) => (members.target_index(t)?, 1),
+            None => (members.pinned.load(Ordering::Relaxed), members.list.len()),
+        };
+        Ok(Tour {
+            members,
+            ctx,
+            retry,
+            start,
+            candidates,
+            idx: start,
+            causes: Vec::new(),
+            failed_in_a_row: 0,
+            backoff: RETRY_BACKOFF_MIN,
+            token_renewed: false,
+            stale_answers: 0,
+            stale: None,
+        })
+    }
+
+    fn member(&self) -> &'a Arc<Member> {
+        &self.members.list[self.idx]
+    }
+
+    fn next_member(&mut self) {
+        self.idx = (self.idx + 1) % self.members.list.len();
+    }
+
+    /// Whether other members remain to be tried after this one.
+    fn others_left(&self) -> bool {
+        self.failed_in_a_row + 1 < self.candidates
+    }
+
+    /// A channel in TRANSIENT_FAILURE would fail the call at once;
+    /// skipping it sends nothing, so even writes may go elsewhere. The
+    /// last candidate is always tried, so the error comes from a real
+    /// attempt. Returns whether the member was skipped.
+    fn skip_failing_member(&mut self) -> bool {
+        let member = self.member();
+        if !self.others_left() || !member.is_failing() {
+            return false;
+        }
+        self.causes.push(EndpointError {
+            endpoint: member.endpoint.to_string(),
+            cause: "connection is failing (skipped)".into(),
+        });
+        self.failed_in_a_row += 1;
+        self.next_member();
+        true
+    }
+
+    /// A repeatable call gives each member only a share of its deadline
+    /// while others are left to try, so one frozen member cannot eat all
+    /// of it. Out of time after stale answers: the stale answers are the
+    /// reason.
+    fn attempt_limit(&mut self, fraction: f64) -> Result<AttemptLimit> {
+        let remaining = match self.ctx.deadline.remaining() {
+            Ok(r) => r,
+            Err(e) => return Err(self.stale.take().unwrap_or(e)),
+        };
+        let attempt = if self.retry == Retry::Safe && self.others_left() {
+            remaining.min(self.ctx.deadline.timeout().mul_f64(fraction))
+        } else {
+            remaining
+        };
+        Ok(AttemptLimit { attempt, remaining })
+    }
+
+    /// Records an answer's revision. The answer is returned unless the
+    /// call is monotonic and the answer is behind the revision seen: then
+    /// the next member gets the call (after a backoff once a whole round
+    /// answered behind), and `None` says to go round again.
+    fn check_revision<Req, Resp: Answer>(
+        &mut self,
+        transport: &Transport,
+        method: &Method<Req, Resp>,
+        resp: Resp,
+    ) -> Result<Option<Resp>> {
+        let revision = resp.revision();
+        let seen = transport.saw(revision);
+        if !(self.ctx.monotonic && revision < seen) {
+            if self.idx != self.start && self.ctx.target.is_none() {
+                self.members.repin(self.start, self.idx);
+            }
+            return Ok(Some(resp));
+        }
+        let member = self.member();
+        log::debug!(
+            "{} answered at revision {revision}, behind {seen}",
+            member.endpoint
+        );
+        metrics::retry(method, RetryReason::Stale);
+        self.stale = Some(Error::StaleRead {
+            endpoint: member.endpoint.to_string(),
+            revision,
+            seen,
+        });
+        self.stale_answers += 1;
+        // An answer, not a transport failure: the other members get their
+        // turn again.
+        self.answered();
+        if self.ctx.target.is_none() {
+            self.members.failed(self.idx);
+            self.next_member();
+        }
+        // A round without a current member: give them time to catch up.
+        if self.stale_answers.is_multiple_of(self.candidates) {
+            if self
+                .ctx
+                .deadline
+                .remaining()
+                .map_or(true, |r| r <= self.backoff)
+            {
+                return Err(self.stale.take().expect("a stale answer"));
+            }
+            self.back_off()?;
+        }
+        Ok(None)
+    }
+
+    /// A member answered (not a transport failure): the round of failures
+    /// starts over.
+    fn answered(&mut self) {
+        self.failed_in_a_row = 0;
+        self.causes.clear();
+    }
+
+    /// Waits the current backoff (an interrupt ends the wait and the
+    /// call), then doubles it up to [`RETRY_BACKOFF_MAX`].
+    fn back_off(&mut self) -> Result<()> {
+        wait::sleep(&self.ctx.intr, self.backoff)?;
+        self.backoff = (self.backoff * 2).min(RETRY_BACKOFF_MAX);
+        Ok(())
+    }
+
+    /// A call whose deadline ran out on a member leaves that member
+    /// suspect: the pin moves on, so the next call goes elsewhere. A
+    /// frozen member (SIGSTOP, a hung process whose connection TCP still
+    /// holds open) otherwise keeps every write, which is never retried,
+    /// until HTTP/2 keepalive gives up on it (keepalive time + timeout,
+    /// 40 s by default). A member that was only slow loses just the pin.
+    /// The call itself still fails with `DeadlineExceeded`.
+    fn suspect_if_timed_out(&self, err: &Error) {
+        if matches!(err, Error::DeadlineExceeded(_)) && self.ctx.target.is_none() {
+            self.members.failed(self.idx);
+        }
+    }
+
+    /// A transport failure (the member could not be reached, or dropped
+    /// the connection) moves the pin on. A repeatable call, or one that
+    /// provably never left, goes to the next member (`Ok(true)`); a write
+    /// that may have reached the member is `Ambiguous`; when every member
+    /// failed, one error lists each cause. `Ok(false)`: not a transport
+    /// failure.
+    fn on_transport_failure<Req, Resp>(
+        &mut self,
+        method: &Method<Req, Resp>,
+        err: &Error,
+    ) -> Result<bool> {
+        let Some(cause) = error::transport_failure(err) else {
+            return Ok(false);
+        };
+        let member = self.member();
+        log::debug!("{} failed: {cause}", member.endpoint);
+        self.members.failed(self.idx);
+        self.failed_in_a_row += 1;
+        // A write that may have reached the member must not be sent
+        // again; the caller learns that it may be applied.
+        if self.retry == Retry::Never && !error::never_sent(cause) {
+            metrics::ambiguous(method);
+            return Err(Error::Ambiguous {
+                endpoint: member.endpoint.to_string(),
+                cause: cause.to_string(),
+            });
+        }
+        self.causes.push(EndpointError {
+            endpoint: member.endpoint.to_string(),
+            cause: cause.to_string(),
+        });
+        if self.failed_in_a_row >= self.candidates {
+            let causes = std::mem::take(&mut self.causes);
+            return Err(self.stale.take().unwrap_or(Error::Unavailable(causes)));
+        }
+        metrics::retry(method, RetryReason::Transport);
+        self.next_member();
+        Ok(true)
+    }
+
+    /// A token refused as invalid or stale is renewed (single flight)
+    /// and the call tried again, once. Returns whether it was.
+    fn renew_token_once<Req, Resp>(
+        &mut self,
+        transport: &Transport,
+        method: &Method<Req, Resp>,
+        err: &Error,
+        token_generation: u64,
+    ) -> Result<bool> {
+        if self.token_renewed || !error::is_stale_token(err) {
+            return Ok(false);
+        }
+        transport.renew_token(token_generation, self.ctx)?;
+        self.token_renewed = true;
+        metrics::retry(method, RetryReason::AuthToken);
+        Ok(true)
+    }
+
+    /// etcd itself said "not now" (no leader, leader changed, timed out
+    /// inside raft): a repeatable call, or a write that provably was not
+    /// applied (dropped by raft, or refused for `hasleader` before etcd
+    /// looked at it), waits a little and tries again within its deadline
+    /// (`Ok(())`); a member without a leader is probably cut off, so the
+    /// next try goes elsewhere. Anything else is the call's answer
+    /// (`Err`).
+    fn on_refusal<Req, Resp>(&mut self, method: &Method<Req, Resp>, err: Error) -> Result<()> {
+        let Error::Etcd(e) = &err else {
+            // Out of time after stale answers: the stale answers are the
+            // reason.
+            return Err(match (self.stale.take(), err) {
+                (Some(stale), Error::DeadlineExceeded(_)) => stale,
+                (_, err) => err,
+            });
+        };
+        let unapplied = error::refused_unapplied(e, self.ctx.require_leader);
+        if !e.is_transient() || (self.retry == Retry::Never && !unapplied) {
+            return Err(err);
+        }
+        if self.ctx.deadline.remaining()? <= self.backoff {
+            return Err(err);
+        }
+        log::debug!(
+            "{}: {e}; retrying in {:?}",
+            self.member().endpoint,
+            self.backoff
+        );
+        self.back_off()?;
+        metrics::retry(method, RetryReason::EtcdTransient);
+        self.answered();
+        if *e == EtcdError::NoLeader && self.ctx.target.is_none() {
+            self.members.failed(self.idx);
+            self.next_member();
+        }
+        Ok(())
     }
 }
 

@@ -115,7 +115,7 @@ impl WatchOptions {
 /// `crossbeam_channel::select!`. Dropping it cancels the watch on the
 /// server.
 ///
-/// The watch ends with one error: [`Error::WatchCompacted`] when its next
+/// The watch ends with one error: [`Error::Compacted`] when its next
 /// revision was compacted away, [`Error::WatchCanceled`] when etcd ended it
 /// (permission revoked, …), [`Error::ClientClosed`] when the client closed.
 /// After that, reads return [`Error::WatchCanceled`].
@@ -146,9 +146,9 @@ impl WatchOptions {
 ///                 }
 ///             }
 ///             Ok(None) => println!("no change for 30 s"),
-///             Err(Error::WatchCompacted { compact_revision }) => {
+///             Err(Error::Compacted { compact_revision }) => {
 ///                 // Too far behind: the history it needs is gone.
-///                 eprintln!("revisions before {compact_revision} are gone");
+///                 eprintln!("revisions before {compact_revision:?} are gone");
 ///                 let state = client.get_with("jobs/", GetOptions::new().prefix())?;
 ///                 // … rebuild from `state`, then watch from after it …
 ///                 from = state.header().revision() + 1;

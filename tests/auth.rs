@@ -452,3 +452,35 @@ fn watch_many_refuses_only_the_watches_not_permitted() {
         "b"
     );
 }
+
+#[test]
+fn the_lock_and_election_services_refuse_typed() {
+    // etcd's Lock and Election services relay the failure of the calls
+    // they make for the user inside an `Unknown` status; the client still
+    // reports etcd's own error, typed.
+    let (cluster, root) = secured(&[]);
+    root.user_add("nolock", "nolockpw").unwrap();
+    let user = Client::builder(cluster.endpoints())
+        .user("nolock", "nolockpw")
+        .connect()
+        .unwrap();
+    let lease = user.grant(30).unwrap().id();
+    let e = user.lock("locks/guarded", lease).unwrap_err();
+    assert!(
+        matches!(e, Error::Etcd(EtcdError::PermissionDenied)),
+        "{e:?}"
+    );
+    assert!(!e.is_retryable() && !e.is_outcome_unknown(), "{e}");
+    let e = user.campaign("elections/guarded", lease, "me").unwrap_err();
+    assert!(
+        matches!(e, Error::Etcd(EtcdError::PermissionDenied)),
+        "{e:?}"
+    );
+    // With the permission, the same user takes the lock.
+    root.role_add("locker").unwrap();
+    root.role_grant_permission("locker", Permission::read_write("locks/").prefix())
+        .unwrap();
+    root.user_grant_role("nolock", "locker").unwrap();
+    let held = user.lock("locks/guarded", lease).unwrap();
+    user.unlock(held.key()).unwrap();
+}

@@ -75,7 +75,7 @@ fn a_session_keeps_its_lease_until_closed() {
     assert_err!(Session::with_ttl(&c, 0), Error::InvalidRequest(_));
     assert_err!(
         Session::with_lease(&c, 0x7777_0000_1234),
-        Error::Etcd(EtcdError::LeaseNotFound)
+        Error::LeaseNotFound { .. }
     );
 }
 

@@ -6,7 +6,7 @@ mod common;
 
 use std::thread;
 
-use etcd_blocking::{Client, Error, EtcdError, GetOptions, Op, SortOrder, SortTarget, Txn};
+use etcd_blocking::{Client, Error, GetOptions, Op, SortOrder, SortTarget, Txn};
 
 /// Writes `n` keys `{prefix}{i:06}` with a `size`-byte value, 100 per
 /// transaction.
@@ -155,7 +155,7 @@ fn compaction_of_the_pinned_revision_ends_the_iteration_typed() {
     let err = it
         .find_map(|r| r.err())
         .expect("the iteration went on past a compacted revision");
-    assert!(matches!(err, Error::Etcd(EtcdError::Compacted)), "{err}");
+    assert!(matches!(err, Error::Compacted { .. }), "{err}");
     assert!(it.next().is_none(), "the iterator goes on after its error");
 }
 

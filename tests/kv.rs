@@ -237,7 +237,7 @@ fn put_options() {
     let e = c
         .put_with(&*key, "x", PutOptions::new().lease(0x7eadbeef))
         .unwrap_err();
-    assert!(matches!(e, Error::Etcd(EtcdError::LeaseNotFound)), "{e}");
+    assert!(matches!(e, Error::LeaseNotFound { .. }), "{e}");
 }
 
 #[test]
@@ -296,7 +296,7 @@ fn compaction_and_compacted_reads() {
     let r3 = c.put("k", "3").unwrap().header().revision();
     c.compact(r1 + 1).unwrap();
     let e = c.get_with("k", GetOptions::new().revision(r1)).unwrap_err();
-    assert!(matches!(e, Error::Etcd(EtcdError::Compacted)), "{e}");
+    assert!(matches!(e, Error::Compacted { .. }), "{e}");
     assert!(!e.is_retryable());
     // The compacted revision itself and later ones are still readable.
     let v = c.get_with("k", GetOptions::new().revision(r1 + 1)).unwrap();
@@ -307,7 +307,7 @@ fn compaction_and_compacted_reads() {
     assert!(resp.header().revision() >= r3);
     // Compacting an already compacted revision is an error too.
     let e = c.compact(r1).unwrap_err();
-    assert!(matches!(e, Error::Etcd(EtcdError::Compacted)), "{e}");
+    assert!(matches!(e, Error::Compacted { .. }), "{e}");
     let e = c.compact(r3 + 100).unwrap_err();
     assert!(matches!(e, Error::Etcd(EtcdError::FutureRevision)), "{e}");
 }
@@ -332,7 +332,10 @@ fn request_size_limits() {
     let big = vec![b'x'; 3 * 1024 * 1024];
     let e = c.put(format!("{p}big"), big).unwrap_err();
     match e {
-        Error::RequestTooLarge { size, limit } => {
+        Error::RequestTooLarge {
+            size: Some(size),
+            limit: Some(limit),
+        } => {
             assert!(size > 3 * 1024 * 1024);
             assert_eq!(limit, 2 * 1024 * 1024);
         }
@@ -340,11 +343,20 @@ fn request_size_limits() {
     }
     assert_eq!(c.get(format!("{p}big")).unwrap().count(), 0);
     // Under the client limit but over etcd's 1.5 MiB default: the server's
-    // error, typed.
+    // error, the same variant (etcd says neither size nor limit).
     let e = c
         .put(format!("{p}big"), vec![b'x'; 1800 * 1024])
         .unwrap_err();
-    assert!(matches!(e, Error::Etcd(EtcdError::RequestTooLarge)), "{e}");
+    assert!(
+        matches!(
+            e,
+            Error::RequestTooLarge {
+                size: None,
+                limit: None
+            }
+        ),
+        "{e}"
+    );
     // A smaller client limit applies to every call.
     let small = Client::builder(common::shared().endpoints())
         .max_send_message_size(1024)
@@ -352,7 +364,13 @@ fn request_size_limits() {
         .unwrap();
     let e = small.put(format!("{p}k"), vec![0u8; 2048]).unwrap_err();
     assert!(
-        matches!(e, Error::RequestTooLarge { limit: 1024, .. }),
+        matches!(
+            e,
+            Error::RequestTooLarge {
+                limit: Some(1024),
+                ..
+            }
+        ),
         "{e}"
     );
     small.put(format!("{p}k"), vec![0u8; 512]).unwrap();
@@ -360,7 +378,13 @@ fn request_size_limits() {
     // refused watch leaves the stream serving the others.
     let e = small.watch(vec![b'w'; 2048]).unwrap_err();
     assert!(
-        matches!(e, Error::RequestTooLarge { limit: 1024, .. }),
+        matches!(
+            e,
+            Error::RequestTooLarge {
+                limit: Some(1024),
+                ..
+            }
+        ),
         "{e}"
     );
     let w = small.watch(format!("{p}k")).unwrap();

@@ -48,11 +48,11 @@ fn grant_ttl_list_revoke() {
 fn lease_errors_are_typed() {
     let c = client();
     let e = c.revoke(0x5eed_0001).unwrap_err();
-    assert!(matches!(e, Error::Etcd(EtcdError::LeaseNotFound)), "{e}");
+    assert!(matches!(e, Error::LeaseNotFound { .. }), "{e}");
     let e = c.keep_alive_once(0x5eed_0002).unwrap_err();
-    assert!(matches!(e, Error::Etcd(EtcdError::LeaseNotFound)), "{e}");
+    assert!(matches!(e, Error::LeaseNotFound { .. }), "{e}");
     let e = c.keep_alive(0x5eed_0003).unwrap_err();
-    assert!(matches!(e, Error::Etcd(EtcdError::LeaseNotFound)), "{e}");
+    assert!(matches!(e, Error::LeaseNotFound { .. }), "{e}");
     let e = c.grant(10_000_000_000).unwrap_err();
     assert!(matches!(e, Error::Etcd(EtcdError::LeaseTtlTooLarge)), "{e}");
     // etcd would raise these to its minimum TTL; they are refused before
@@ -109,7 +109,7 @@ fn keep_alive_once_is_one_call_that_leaves_nothing_open() {
     c.revoke(g.id()).unwrap();
     assert!(matches!(
         c.keep_alive_once(g.id()),
-        Err(Error::Etcd(EtcdError::LeaseNotFound))
+        Err(Error::LeaseNotFound { .. })
     ));
     c.close().unwrap();
     assert!(matches!(
@@ -187,7 +187,7 @@ fn several_keepalive_handles_of_one_lease() {
             }
         };
         assert!(
-            matches!(e, Error::LeaseLost { id, .. } if id == g.id()),
+            matches!(e, Error::LeaseNotFound { id: Some(id), .. } if id == g.id()),
             "{e}"
         );
         assert!(!ka.is_alive());
@@ -217,12 +217,12 @@ fn a_lease_revoked_elsewhere_is_reported_lost() {
         revoked.elapsed()
     );
     assert!(
-        matches!(r, Error::LeaseLost { id, .. } if id == g.id()),
+        matches!(r, Error::LeaseNotFound { id: Some(id), .. } if id == g.id()),
         "{r}"
     );
     assert!(matches!(
         ka.state(),
-        LeaseState::Lost(Error::LeaseLost { .. })
+        LeaseState::Lost(Error::LeaseNotFound { .. })
     ));
     assert_eq!(ka.ttl(), None);
 }
@@ -390,7 +390,7 @@ fn a_lease_cut_off_from_every_member_is_lost_before_its_ttl_ends() {
                 now - ttl_end
             ),
             LeaseState::Lost(e) => {
-                assert!(matches!(e, Error::LeaseLost { .. }), "{e}");
+                assert!(matches!(e, Error::LeaseNotFound { .. }), "{e}");
                 lost_at.get_or_insert(now);
             }
         }
@@ -410,7 +410,7 @@ fn a_lease_cut_off_from_every_member_is_lost_before_its_ttl_ends() {
     let t = Instant::now();
     loop {
         match ka.receiver().recv_timeout(Duration::from_secs(2)) {
-            Ok(Err(Error::LeaseLost { .. })) => break,
+            Ok(Err(Error::LeaseNotFound { .. })) => break,
             Ok(_) => assert!(t.elapsed() < Duration::from_secs(5)),
             Err(e) => panic!("no loss on the receiver: {e}"),
         }

@@ -180,7 +180,7 @@ fn hashes_agree_across_members() {
     assert!(after.iter().all(|h| h.hash() == after[0].hash()));
     assert!(matches!(
         c.hash_kv(compacted - 1),
-        Err(Error::Etcd(EtcdError::Compacted))
+        Err(Error::Compacted { .. })
     ));
 
     // The whole-backend hash agrees too once the members have applied the

@@ -288,7 +288,7 @@ fn compaction_ends_a_watch_with_its_revision() {
         .watch_with("k", WatchOptions::new().start_revision(r1))
         .unwrap();
     match w.recv_timeout(WAIT).unwrap_err() {
-        Error::WatchCompacted { compact_revision } => assert_eq!(compact_revision, r3),
+        Error::Compacted { compact_revision } => assert_eq!(compact_revision, Some(r3)),
         other => panic!("{other:?}"),
     }
     // The end is reported again, not a hang.
@@ -592,7 +592,7 @@ fn many_watches_are_created_at_once_with_every_guarantee() {
     // etcd creates a watch from a compacted revision, then ends it.
     let compacted = got.pop().unwrap().unwrap();
     match compacted.recv_timeout(WAIT) {
-        Err(Error::WatchCompacted { compact_revision }) => assert_eq!(compact_revision, first),
+        Err(Error::Compacted { compact_revision }) => assert_eq!(compact_revision, Some(first)),
         other => panic!("expected the compacted start to end the watch, got {other:?}"),
     }
     let replay = got.pop().unwrap().unwrap();

@@ -64,6 +64,14 @@ pub fn go_message(e: &Error) -> String {
     match e {
         Error::Etcd(e) => format!("etcdserver: {e}"),
         Error::DeadlineExceeded(_) | Error::Unavailable(_) => "context deadline exceeded".into(),
+        // The conditions the client may find itself too, in etcd's words
+        // when etcd found them.
+        Error::EmptyKey => "etcdserver: key is not provided".into(),
+        Error::RequestTooLarge { size: None, .. } => "etcdserver: request is too large".into(),
+        Error::Compacted {
+            compact_revision: None,
+        } => "etcdserver: mvcc: required revision has been compacted".into(),
+        Error::LeaseNotFound { id: None, reason } => format!("etcdserver: {reason}"),
         other => other.to_string(),
     }
 }

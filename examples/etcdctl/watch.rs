@@ -53,9 +53,9 @@ pub fn watch(a: WatchArgs, format: Format, out: &mut impl Write) -> Res {
     let w = client.watch_with(key.as_str(), opts)?;
     for resp in w.iter() {
         let resp = match resp {
-            Err(Error::WatchCompacted { compact_revision }) => {
-                return compacted(&client, &key, compact_revision, format, out)
-            }
+            Err(Error::Compacted {
+                compact_revision: Some(compact_revision),
+            }) => return compacted(&client, &key, compact_revision, format, out),
             r => r?,
         };
         match format {

@@ -382,7 +382,7 @@ impl Follow {
     /// An error from a call: pause and go on if it may heal, else stop.
     fn failed(&self, e: Error) -> std::result::Result<(), Stop> {
         self.interrupted()?;
-        if e.is_retryable() || matches!(e, Error::WatchCompacted { .. }) {
+        if e.is_retryable() || matches!(e, Error::Compacted { .. }) {
             log::debug!("observing {:?}: {e}; reading again", self.prefix);
             self.pause(RETRY_PAUSE)
         } else {
@@ -437,7 +437,7 @@ impl Follow {
             }
             let resp = match self.calls.get_with(self.prefix.clone(), opts) {
                 Ok(r) => r,
-                Err(Error::Etcd(EtcdError::Compacted)) if at.is_some() => {
+                Err(Error::Compacted { .. }) if at.is_some() => {
                     at = None;
                     continue;
                 }

@@ -127,7 +127,7 @@ impl Session {
     ///     Some(id) => match Session::with_lease(&client, id) {
     ///         Ok(s) => s,
     ///         // Too late: its TTL ran out. Start afresh.
-    ///         Err(Error::Etcd(EtcdError::LeaseNotFound)) => Session::with_ttl(&client, 30)?,
+    ///         Err(Error::LeaseNotFound { .. }) => Session::with_ttl(&client, 30)?,
     ///         Err(e) => return Err(e),
     ///     },
     ///     None => Session::with_ttl(&client, 30)?,
@@ -248,7 +248,7 @@ impl Session {
                 // (and the keys on it) behind.
                 match uncancelable(&self.client).revoke(self.lease) {
                     // Already gone: what closing wants.
-                    Err(Error::Etcd(EtcdError::LeaseNotFound)) => Ok(()),
+                    Err(Error::LeaseNotFound { .. }) => Ok(()),
                     r => r.map(drop),
                 }
             }

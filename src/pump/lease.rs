@@ -14,7 +14,7 @@ use grpcio::Method;
 use parking_lot::Mutex;
 
 use super::{Driver, Duplex, Next};
-use crate::error::{Error, EtcdError, Result};
+use crate::error::{Error, Result};
 use crate::metrics::{self, LeaseLoss};
 use crate::proto::{methods, rpc as pb};
 use crate::types::ResponseHeader;
@@ -45,7 +45,10 @@ impl KeepAliveResponse {
     /// longer knows the lease.
     pub(crate) fn from_answer(r: pb::LeaseKeepAliveResponse) -> Result<KeepAliveResponse> {
         if r.TTL <= 0 {
-            return Err(Error::Etcd(EtcdError::LeaseNotFound));
+            return Err(Error::LeaseNotFound {
+                id: Some(r.ID),
+                reason: "etcd no longer knows it (revoked or expired)".into(),
+            });
         }
         Ok(KeepAliveResponse {
             header: r.header.into(),
@@ -63,7 +66,7 @@ pub enum LeaseState {
         /// Seconds, as of the last refresh.
         ttl: i64,
     },
-    /// Gone; the error says why ([`Error::LeaseLost`] or
+    /// Gone; the error says why ([`Error::LeaseNotFound`] or
     /// [`Error::ClientClosed`]). Keys attached to it are deleted or will
     /// be.
     Lost(Error),
@@ -106,8 +109,8 @@ impl KeepAliveShared {
         let s = self.standing.lock();
         match &s.state {
             LeaseState::Alive { .. } if Instant::now() >= s.expires_at => {
-                LeaseState::Lost(Error::LeaseLost {
-                    id: self.id,
+                LeaseState::Lost(Error::LeaseNotFound {
+                    id: Some(self.id),
                     reason: EXPIRED.into(),
                 })
             }
@@ -230,8 +233,8 @@ impl Kept {
 
     fn lose(self, why: String, cause: LeaseLoss) {
         metrics::lease_lost(cause);
-        let err = Error::LeaseLost {
-            id: self.id,
+        let err = Error::LeaseNotFound {
+            id: Some(self.id),
             reason: why,
         };
         log::debug!("{err}");

@@ -14,7 +14,7 @@
 //!   consumer has drained half the buffer, the watch is created again from
 //!   the revision after the last delivered event. A consumer that falls so
 //!   far behind that the history is compacted gets
-//!   [`Error::WatchCompacted`].
+//!   [`Error::Compacted`].
 //! - **Revisions stay whole.** Fragmented responses are put back together
 //!   before delivery; events of one revision reach the user in one
 //!   [`WatchResponse`].
@@ -747,8 +747,8 @@ impl Driver for Watches {
 /// The error that ends a watch etcd canceled.
 fn end_error(r: pb::WatchResponse) -> Error {
     if r.compact_revision != 0 {
-        Error::WatchCompacted {
-            compact_revision: r.compact_revision,
+        Error::Compacted {
+            compact_revision: Some(r.compact_revision),
         }
     } else {
         Error::WatchCanceled {
