@@ -540,7 +540,7 @@ impl Client {
         }
         let guard = self.shared.transport.read();
         let transport = guard.as_ref().ok_or(Error::ClientClosed)?;
-        let p = Pump::start(transport.clone(), self.shared.config.auto_sync);
+        let p = Pump::start(transport.clone(), self.shared.config.auto_sync)?;
         let handle = p.handle.clone();
         *pump = Some(p);
         Ok(handle)

@@ -119,11 +119,8 @@ impl Deadline {
     /// (`Duration::MAX`: wait as long as it takes) ends a century from now
     /// instead of overflowing.
     pub fn after(timeout: Duration) -> Deadline {
-        let now = Instant::now();
         Deadline {
-            at: now
-                .checked_add(timeout)
-                .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600)),
+            at: instant_after(timeout),
             timeout,
         }
     }
@@ -243,12 +240,21 @@ pub(crate) fn block_on<F: Future + Unpin>(
     })
 }
 
+/// The instant `d` from now; a duration too long for the clock
+/// (`Duration::MAX`: as long as it takes) gives a century from now instead
+/// of overflowing, which `Instant + Duration` would panic on.
+pub(crate) fn instant_after(d: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(d)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
+}
+
 /// Sleeps for `d`, or less if `intr` fires (then its error is returned).
 pub(crate) fn sleep(intr: &Interrupt<'_>, d: Duration) -> Result<(), Error> {
     match block_on(
         &mut std::future::pending::<()>(),
         intr,
-        Some(Instant::now() + d),
+        Some(instant_after(d)),
     ) {
         Err(Some(e)) => Err(e),
         _ => Ok(()),
@@ -258,7 +264,7 @@ pub(crate) fn sleep(intr: &Interrupt<'_>, d: Duration) -> Result<(), Error> {
 /// Polls `fut` until it completes or `limit` passes, ignoring interrupts:
 /// used to drain a call that was just canceled.
 pub(crate) fn drain<F: Future + Unpin>(fut: &mut F, limit: Duration) -> Option<F::Output> {
-    block_on(fut, &Interrupt::never(), Some(Instant::now() + limit)).ok()
+    block_on(fut, &Interrupt::never(), Some(instant_after(limit))).ok()
 }
 
 #[cfg(test)]

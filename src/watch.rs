@@ -40,7 +40,7 @@ use crate::types::Range;
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WatchOptions {
-    range: Range,
+    pub(crate) range: Range,
     start_revision: i64,
     prev_kv: bool,
     progress_notify: bool,

@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crossbeam_channel::{RecvTimeoutError, Sender};
 use parking_lot::Mutex;
@@ -512,7 +512,7 @@ impl Client {
     pub(crate) fn ctx(&self) -> CallCtx<'_> {
         CallCtx {
             timeout: self.timeout,
-            deadline: Instant::now() + self.timeout,
+            deadline: crate::wait::instant_after(self.timeout),
             token: self.token.as_ref(),
         }
     }

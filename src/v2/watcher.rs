@@ -96,7 +96,7 @@ impl Watcher {
     /// nothing is missed).
     pub fn next_event(&mut self) -> Result<Response> {
         let timeout = self.keys.client().timeout();
-        match self.poll_until(Instant::now() + timeout)? {
+        match self.poll_until(crate::wait::instant_after(timeout))? {
             Some(r) => Ok(r),
             None => Err(Error::DeadlineExceeded(timeout)),
         }
@@ -104,7 +104,7 @@ impl Watcher {
 
     /// Waits up to `d` for the next change; `Ok(None)` if none came.
     pub fn next_event_timeout(&mut self, d: Duration) -> Result<Option<Response>> {
-        self.poll_until(Instant::now() + d)
+        self.poll_until(crate::wait::instant_after(d))
     }
 
     fn poll_until(&mut self, deadline: Instant) -> Result<Option<Response>> {
