@@ -567,6 +567,11 @@ impl Client {
         }
     }
 
+    /// This handle's cancel token, if any.
+    pub(crate) fn cancel_token(&self) -> Option<&CancelToken> {
+        self.token.as_ref()
+    }
+
     /// Why a wait on this handle must stop now (closed client, canceled
     /// token), if it must.
     pub(crate) fn interrupted(&self) -> Option<Error> {

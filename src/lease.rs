@@ -23,6 +23,7 @@ use crate::pump::lease::{
 use crate::pump::{Command, PumpHandle};
 use crate::transport::Retry;
 use crate::types::ResponseHeader;
+use crate::wait::CancelHook;
 
 /// Result of a lease grant.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -303,6 +304,9 @@ pub struct KeepAlive {
     pump: Arc<PumpHandle>,
     /// The client's set of leases with a live handle.
     kept: Arc<Mutex<HashSet<i64>>>,
+    /// Stops the refreshes when the handle's cancel token fires;
+    /// registered with the token, which holds it weakly.
+    _on_cancel: Option<CancelHook>,
 }
 
 impl KeepAlive {
@@ -340,8 +344,10 @@ impl KeepAlive {
 impl Drop for KeepAlive {
     fn drop(&mut self) {
         self.kept.lock().remove(&self.id);
-        self.pump
-            .send(Command::KeepAlive(KeepAliveCommand::Remove { id: self.id }));
+        self.pump.send(Command::KeepAlive(KeepAliveCommand::Remove {
+            id: self.id,
+            end: None,
+        }));
     }
 }
 
@@ -362,6 +368,11 @@ impl Client {
     ///
     /// One handle per lease and client: a second `keep_alive` of a lease
     /// whose handle is still alive fails with [`Error::InvalidRequest`].
+    ///
+    /// Made through a handle with a cancel token
+    /// ([`Client::with_cancel`]), the keepalive stops when the token
+    /// fires: the handle receives `Err(`[`Error::Canceled`]`)` and its
+    /// state is [`LeaseState::Lost`] with that error.
     pub fn keep_alive(&self, id: i64) -> Result<KeepAlive> {
         let asked = Instant::now();
         let ttl = self.time_to_live(id)?;
@@ -389,12 +400,13 @@ impl Client {
             tx,
             rx: rx.clone(),
         }));
-        let handle = KeepAlive {
+        let mut handle = KeepAlive {
             id,
             shared,
             rx,
             pump,
             kept,
+            _on_cancel: None,
         };
         // On failure the handle's drop clears the registration. A command
         // sent after the pump's last look at its mailbox (the client closed
@@ -402,6 +414,18 @@ impl Client {
         // so the check after sending catches that.
         if !handle.pump.send(Command::KeepAlive(cmd)) || self.is_closed() {
             return Err(Error::ClientClosed);
+        }
+        if let Some(token) = self.cancel_token() {
+            // After the add, so the pump never sees the end first.
+            let pump = handle.pump.clone();
+            let hook: CancelHook = Arc::new(move || {
+                pump.send(Command::KeepAlive(KeepAliveCommand::Remove {
+                    id,
+                    end: Some(Error::Canceled),
+                }));
+            });
+            token.on_cancel(&hook);
+            handle._on_cancel = Some(hook);
         }
         Ok(handle)
     }

@@ -14,6 +14,7 @@ use crate::proto::rpc as pb;
 use crate::pump::watch::{NewWatch, WatchCommand, WatchResponse, WatcherShared};
 use crate::pump::{Command, PumpHandle};
 use crate::types::Range;
+use crate::wait::CancelHook;
 
 /// Options of a watch. The default watches one key from the next revision.
 ///
@@ -111,7 +112,9 @@ impl WatchOptions {
 ///
 /// The watch ends with one error: [`Error::WatchCompacted`] when its next
 /// revision was compacted away, [`Error::WatchCanceled`] when etcd ended it
-/// (permission revoked, …), [`Error::ClientClosed`] when the client closed.
+/// (permission revoked, …), [`Error::ClientClosed`] when the client closed,
+/// [`Error::Canceled`] when the cancel token of the handle that made it
+/// fired ([`Client::with_cancel`]; the watch is canceled on the server).
 /// After that, reads return [`Error::WatchCanceled`].
 ///
 /// A consumer that handles the end of its watch: a compacted watch
@@ -159,6 +162,9 @@ pub struct Watcher {
     rx: Receiver<Result<WatchResponse>>,
     shared: Arc<WatcherShared>,
     pump: Arc<PumpHandle>,
+    /// Ends the watch when the handle's cancel token fires; registered
+    /// with the token, which holds it weakly.
+    _on_cancel: Option<CancelHook>,
 }
 
 impl Watcher {
@@ -253,8 +259,10 @@ impl Watcher {
 
 impl Drop for Watcher {
     fn drop(&mut self) {
-        self.pump
-            .send(Command::Watch(WatchCommand::Cancel { id: self.id }));
+        self.pump.send(Command::Watch(WatchCommand::Cancel {
+            id: self.id,
+            end: None,
+        }));
     }
 }
 
@@ -341,11 +349,12 @@ impl Client {
         let shared = Arc::new(WatcherShared {
             suspended: AtomicBool::new(false),
         });
-        let watcher = Watcher {
+        let mut watcher = Watcher {
             id,
             rx,
             shared: shared.clone(),
             pump: pump.clone(),
+            _on_cancel: None,
         };
         let sent = pump.send(Command::Watch(WatchCommand::Create(Box::new(NewWatch {
             id,
@@ -359,6 +368,20 @@ impl Client {
         }))));
         if !sent {
             return Err(Error::ClientClosed);
+        }
+        if let Some(token) = self.cancel_token() {
+            // After the create, so the pump never sees the end first. The
+            // pump delivers the error after what it already queued, then
+            // disconnects; it sends the server's cancel too.
+            let pump = pump.clone();
+            let hook: CancelHook = Arc::new(move || {
+                pump.send(Command::Watch(WatchCommand::Cancel {
+                    id,
+                    end: Some(Error::Canceled),
+                }));
+            });
+            token.on_cancel(&hook);
+            watcher._on_cancel = Some(hook);
         }
         // On error the watcher is dropped here, which cancels the watch.
         self.wait_for(&created_rx).map(|()| watcher)

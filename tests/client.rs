@@ -298,3 +298,122 @@ fn a_member_on_a_unix_socket() {
         .unwrap_err();
     assert!(matches!(e, Error::Unavailable(_)), "{e}");
 }
+
+/// Cancels `token` after `after`, from another thread.
+fn cancel_later(token: &CancelToken, after: Duration) -> thread::JoinHandle<()> {
+    let token = token.clone();
+    thread::spawn(move || {
+        thread::sleep(after);
+        token.cancel();
+    })
+}
+
+#[test]
+fn a_cancel_token_ends_a_waiting_watcher() {
+    let c = Client::connect(common::shared().endpoints()).unwrap();
+    let key = format!("{}w", common::unique_prefix("cancel-watch"));
+    let token = CancelToken::new();
+    let handle = c
+        .with_cancel(&token)
+        .with_timeout(Duration::from_secs(3600));
+    let watcher = handle.watch(&*key).unwrap();
+    let canceler = cancel_later(&token, Duration::from_millis(200));
+    let started = Instant::now();
+    // The documented example: a blocked recv wakes with Canceled.
+    let r = watcher.recv();
+    canceler.join().unwrap();
+    assert!(matches!(r, Err(Error::Canceled)), "{r:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    // The watch is over: later reads say so, and writes are not delivered.
+    c.put(&*key, "after").unwrap();
+    let next = watcher.recv_timeout(Duration::from_millis(300));
+    assert!(matches!(next, Err(Error::WatchCanceled { .. })), "{next:?}");
+    // "Now or later": a watch asked for after the cancel is refused.
+    assert!(matches!(handle.watch(&*key), Err(Error::Canceled)));
+}
+
+#[test]
+fn a_cancel_token_ends_a_keepalive() {
+    let c = Client::connect(common::shared().endpoints()).unwrap();
+    let lease = c.grant(30).unwrap().id();
+    let token = CancelToken::new();
+    let keep = c.with_cancel(&token).keep_alive(lease).unwrap();
+    assert!(keep.is_alive());
+    let canceler = cancel_later(&token, Duration::from_millis(200));
+    let started = Instant::now();
+    let ended = loop {
+        match keep.receiver().recv_timeout(Duration::from_secs(10)) {
+            Ok(Ok(_)) => continue, // a refresh from before the cancel
+            Ok(Err(e)) => break e,
+            Err(e) => panic!("no end within 10 s: {e}"),
+        }
+    };
+    canceler.join().unwrap();
+    assert!(matches!(ended, Error::Canceled), "{ended}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(!keep.is_alive());
+    assert!(
+        matches!(
+            keep.state(),
+            etcd_blocking::LeaseState::Lost(Error::Canceled)
+        ),
+        "{:?}",
+        keep.state()
+    );
+    c.revoke(lease).unwrap();
+}
+
+#[test]
+fn a_cancel_token_ends_a_range_iterator_mid_page() {
+    let c = Client::connect(common::shared().endpoints()).unwrap();
+    let p = common::unique_prefix("cancel-iter");
+    for i in 0..5 {
+        c.put(format!("{p}{i}"), "v").unwrap();
+    }
+    let token = CancelToken::new();
+    let mut it = c
+        .with_cancel(&token)
+        .get_iter(&*p, GetOptions::new().prefix(), 10)
+        .unwrap();
+    assert!(it.next().unwrap().is_ok());
+    token.cancel();
+    // Four keys of the page are read already; the iteration ends anyway.
+    assert!(matches!(it.next(), Some(Err(Error::Canceled))));
+    assert!(it.next().is_none());
+}
+
+#[test]
+fn a_cancel_token_ends_an_observation() {
+    let c = Client::connect(common::shared().endpoints()).unwrap();
+    let name = format!("{}e", common::unique_prefix("cancel-observe"));
+    let lease = c.grant(30).unwrap().id();
+    c.campaign(&*name, lease, "leader").unwrap();
+    let token = CancelToken::new();
+    let canceler = cancel_later(&token, Duration::from_millis(300));
+    let started = Instant::now();
+    let mut seen = 0;
+    let r = c
+        .with_cancel(&token)
+        .with_timeout(Duration::from_secs(3600))
+        .observe(&*name, |_| {
+            seen += 1;
+            true
+        });
+    canceler.join().unwrap();
+    assert!(matches!(r, Err(Error::Canceled)), "{r:?}");
+    assert_eq!(seen, 1);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    c.revoke(lease).unwrap();
+}

@@ -63,9 +63,11 @@ pub enum LeaseState {
         /// Seconds, as of the last refresh.
         ttl: i64,
     },
-    /// Gone; the error says why ([`Error::LeaseLost`] or
-    /// [`Error::ClientClosed`]). Keys attached to it are deleted or will
-    /// be.
+    /// Gone, or no longer kept alive; the error says why
+    /// ([`Error::LeaseLost`], [`Error::ClientClosed`], or
+    /// [`Error::Canceled`] when the cancel token of the handle that made
+    /// the keepalive fired). Keys attached to it are deleted or will be
+    /// (after a cancel, when the TTL runs out).
     Lost(Error),
 }
 
@@ -130,7 +132,13 @@ impl KeepAliveShared {
 /// Commands from users to the keepalive driver.
 pub(crate) enum KeepAliveCommand {
     Add(Box<NewKeepAlive>),
-    Remove { id: i64 },
+    /// Stops refreshing a lease (its handle was dropped, or, with `end`,
+    /// its cancel token fired: the handle then reports that error and
+    /// the lease as lost to it).
+    Remove {
+        id: i64,
+        end: Option<Error>,
+    },
 }
 
 /// A lease to keep alive, as the user's handle registered it.
@@ -270,8 +278,11 @@ impl Driver for KeepAlives {
                 self.refreshes.push(Reverse((now, id)));
                 self.expiries.push(Reverse((expires_at, id)));
             }
-            KeepAliveCommand::Remove { id } => {
-                self.leases.remove(&id);
+            KeepAliveCommand::Remove { id, end } => {
+                if let (Some(k), Some(err)) = (self.leases.remove(&id), end) {
+                    k.k.shared.set_lost(err.clone());
+                    k.deliver(Err(err));
+                }
             }
         }
     }

@@ -169,7 +169,12 @@ pub(crate) struct WatcherShared {
 /// Commands from users to the watch driver.
 pub(crate) enum WatchCommand {
     Create(Box<NewWatch>),
-    Cancel { id: u64 },
+    /// Ends a watch (its watcher was dropped, or, with `end`, its cancel
+    /// token fired: the watcher gets that error last).
+    Cancel {
+        id: u64,
+        end: Option<Error>,
+    },
     Progress,
 }
 
@@ -445,7 +450,7 @@ impl Driver for Watches {
                     self.start_create(id, stream);
                 }
             }
-            WatchCommand::Cancel { id } => {
+            WatchCommand::Cancel { id, end } => {
                 if let Some(e) = self.entries.remove(&id) {
                     if let Some(sid) = e.server_id {
                         self.by_server_id.remove(&sid);
@@ -453,6 +458,9 @@ impl Driver for Watches {
                     }
                     // A create still in flight stays in `creating` so later
                     // answers keep their positions; its answer is dropped.
+                    if let Some(err) = end {
+                        e.finish(err);
+                    }
                 }
             }
             WatchCommand::Progress => {
