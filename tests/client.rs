@@ -319,8 +319,10 @@ fn a_cancel_token_ends_a_waiting_watcher() {
     let watcher = handle.watch(&*key).unwrap();
     let canceler = cancel_later(&token, Duration::from_millis(200));
     let started = Instant::now();
-    // The documented example: a blocked recv wakes with Canceled.
-    let r = watcher.recv();
+    // The documented example: a blocked read wakes with Canceled (bounded
+    // here, so a watcher that never ends fails the test instead of
+    // hanging it).
+    let r = watcher.recv_timeout(Duration::from_secs(10));
     canceler.join().unwrap();
     assert!(matches!(r, Err(Error::Canceled)), "{r:?}");
     assert!(
@@ -346,7 +348,8 @@ fn a_cancel_token_ends_a_keepalive() {
     let canceler = cancel_later(&token, Duration::from_millis(200));
     let started = Instant::now();
     let ended = loop {
-        match keep.receiver().recv_timeout(Duration::from_secs(10)) {
+        let left = Duration::from_secs(10).saturating_sub(started.elapsed());
+        match keep.receiver().recv_timeout(left) {
             Ok(Ok(_)) => continue, // a refresh from before the cancel
             Ok(Err(e)) => break e,
             Err(e) => panic!("no end within 10 s: {e}"),
