@@ -5,7 +5,13 @@
 //! These calls wait on the server (for the lock, for leadership), so they
 //! wait for as long as the handle's deadline allows: use
 //! [`Client::with_timeout`] for longer waits. A wait that ends by deadline
-//! or cancel withdraws the request on the server.
+//! or cancel withdraws the request on the server. This is the rule of every
+//! wait in the crate, the client-side [`concurrency`](crate::concurrency)
+//! `Mutex::lock` and `Election::campaign` included.
+//!
+//! An etcd bug (a watch inside the server that outlives an observation and
+//! its token) can make contended locks fail; [`Client::lock`] documents
+//! it for users.
 
 use std::time::Duration;
 
