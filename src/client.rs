@@ -287,16 +287,26 @@ impl Client {
         self.timeout
     }
 
-    /// The endpoints, as configured.
+    /// The endpoints calls go to, as URLs in one normalised form:
+    /// `http://host:port`, `https://host:port` or `unix://path`. A
+    /// configured `127.0.0.1:2379` is listed as `http://127.0.0.1:2379`
+    /// (or `https://` with TLS options); [`with_endpoint`](Self::with_endpoint)
+    /// takes either form.
     ///
-    /// After [`sync_endpoints`](Self::sync_endpoints) (or auto-sync) these
-    /// are the cluster's members' client URLs.
+    /// After [`set_endpoints`](Self::set_endpoints),
+    /// [`sync_endpoints`](Self::sync_endpoints) or auto-sync, these are the
+    /// new endpoints (for a sync, the cluster's members' client URLs).
+    /// Once the client is closed, the list it had last.
     pub fn endpoints(&self) -> Vec<String> {
-        self.with_transport(|t| Ok(t.members().endpoints()))
-            .unwrap_or_else(|_| self.shared.config.endpoints.clone())
+        match self.shared.transport.read().as_ref() {
+            Some(t) => t.members().endpoints(),
+            // Set by `shutdown` while it held the write lock.
+            None => self.shared.final_endpoints.lock().clone(),
+        }
     }
 
-    /// The endpoint calls go to now (the pinned member), as configured:
+    /// The endpoint calls go to now (the pinned member), in the form of
+    /// [`endpoints`](Self::endpoints):
     /// the first that connected, until a failure moves the pin on. A call
     /// may still go elsewhere when this one fails; streams (watches,
     /// keepalives) follow the same pin when they open. `None` once the

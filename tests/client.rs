@@ -420,3 +420,38 @@ fn a_cancel_token_ends_an_observation() {
     );
     c.revoke(lease).unwrap();
 }
+
+#[test]
+fn endpoints_are_listed_normalised_and_kept_after_close() {
+    // Configured bare, as `host:port`.
+    let bare = common::shared().endpoint(0);
+    let bare = bare.trim_start_matches("http://").to_string();
+    let url = format!("http://{bare}");
+    let c = Client::connect([&bare]).unwrap();
+    assert_eq!(c.endpoints(), [url.clone()]);
+    assert_eq!(c.pinned_endpoint(), Some(url.clone()));
+    // Either form aims a handle at it.
+    assert!(c.with_endpoint(&bare).is_ok() && c.with_endpoint(&url).is_ok());
+
+    // An endpoint that fails is named in the same form.
+    let dead = dead_endpoint();
+    let e = Client::builder([&dead])
+        .connect_timeout(Duration::from_millis(300))
+        .connect()
+        .unwrap_err();
+    match e {
+        Error::Unavailable(causes) => {
+            assert_eq!(causes[0].endpoint, format!("http://{dead}"))
+        }
+        other => panic!("{other}"),
+    }
+
+    // After a change and a close: the list it had last, not the one given
+    // at connect.
+    c.set_endpoints([&url, &format!("http://{dead}")]).unwrap();
+    let last = c.endpoints();
+    assert_eq!(last, [url.clone(), format!("http://{dead}")]);
+    c.close().unwrap();
+    assert_eq!(c.endpoints(), last);
+    assert_eq!(c.pinned_endpoint(), None);
+}
