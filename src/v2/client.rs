@@ -401,7 +401,10 @@ impl Client {
     }
 
     /// The keys API under `prefix`: every key is sent with the prefix in
-    /// front and returned without it (Go's `NewKeysAPIWithPrefix`).
+    /// front (Go's `NewKeysAPIWithPrefix`). Keys in answers are etcd's
+    /// full keys, prefix included, as Go's v2 client returns them: a
+    /// `keys_with_prefix("/app")` handle's `get("/x")` answers with a node
+    /// whose key is `/app/x`.
     pub fn keys_with_prefix(&self, prefix: &str) -> Keys {
         Keys::new(self.clone(), prefix)
     }
