@@ -148,17 +148,23 @@ fn close_ends_calls_in_flight_and_later_calls() {
     cluster.stop(0);
     let other = c.clone();
     let t = thread::spawn(move || {
-        let started = Instant::now();
-        (other.get("k"), started.elapsed())
+        let r = other.get("k");
+        (r, Instant::now())
     });
     thread::sleep(Duration::from_millis(200));
     let closing = Instant::now();
     c.close().unwrap();
     let close_took = closing.elapsed();
-    let (r, took) = t.join().unwrap();
+    let (r, returned) = t.join().unwrap();
     cluster.cont(0);
     assert!(matches!(r, Err(Error::ClientClosed)), "{r:?}");
-    assert!(took < Duration::from_secs(2), "{took:?}");
+    // The README's promise: a call in flight returns within ~25 ms of
+    // the close (it looks at the closed flag every CLOSE_POLL, 25 ms, then
+    // cancels its call), with MARGIN for scheduling on a loaded machine.
+    let took = returned.saturating_duration_since(closing);
+    eprintln!("call in flight returned {took:?} after close(); close() took {close_took:?}");
+    const MARGIN: Duration = Duration::from_millis(100);
+    assert!(took < Duration::from_millis(25) + MARGIN, "{took:?}");
     assert!(close_took < Duration::from_secs(3), "{close_took:?}");
     assert!(c.is_closed());
     // Every handle, including derived ones, now fails at once.
