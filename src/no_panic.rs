@@ -76,6 +76,10 @@ fn bytes() -> impl Strategy<Value = Vec<u8>> {
     ]
 }
 
+/// TLS settings: a CA, maybe a client certificate and key, maybe a server
+/// name.
+type Tls = (Vec<u8>, Option<(Vec<u8>, Vec<u8>)>, Option<String>);
+
 /// Every setting of the builder, arbitrary; `None`: left at its default.
 #[derive(Debug, Clone)]
 struct Settings {
@@ -87,7 +91,7 @@ struct Settings {
     attempt_fraction: Option<f64>,
     token: Option<String>,
     user: Option<(String, String)>,
-    tls: Option<(Vec<u8>, Option<(Vec<u8>, Vec<u8>)>, Option<String>)>,
+    tls: Option<Tls>,
     watch_buffer: Option<usize>,
     min_version: Option<(u32, u32)>,
     flags: (bool, bool),

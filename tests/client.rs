@@ -434,7 +434,7 @@ fn endpoints_are_listed_normalised_and_kept_after_close() {
     let bare = bare.trim_start_matches("http://").to_string();
     let url = format!("http://{bare}");
     let c = Client::connect([&bare]).unwrap();
-    assert_eq!(c.endpoints(), [url.clone()]);
+    assert_eq!(c.endpoints(), std::slice::from_ref(&url));
     assert_eq!(c.pinned_endpoint(), Some(url.clone()));
     // Either form aims a handle at it.
     assert!(c.with_endpoint(&bare).is_ok() && c.with_endpoint(&url).is_ok());
