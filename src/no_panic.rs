@@ -491,3 +491,34 @@ proptest! {
         }
     }
 }
+
+/// DNS SRV discovery with any domain and service name: the lookup goes to
+/// a loopback port nothing listens on, so it fails at once, but the
+/// names and the query are built from the input first.
+#[cfg(feature = "discovery-srv")]
+#[test]
+fn discovery_takes_any_domain() {
+    let strategy = (text(), proptest::option::of(text()), any::<bool>());
+    run_counting(16, strategy, |(domain, service, insecure)| {
+        let outcome = no_panic("discovery", || {
+            let mut b = ClientBuilder::new(Vec::<String>::new())
+                .discovery_srv(domain.clone())
+                .dns_resolver("127.0.0.1:1".parse().expect("a socket address"))
+                .insecure_discovery(insecure)
+                .connect_timeout(Duration::from_millis(30));
+            if let Some(s) = &service {
+                b = b.discovery_srv_name(s.clone());
+            }
+            b.connect()
+        })?;
+        match outcome {
+            Ok(_) => Err(TestCaseError::fail("discovered and connected to nothing")),
+            // Asked the DNS server: the input made a query.
+            Err(Error::Unavailable(_)) => Ok(true),
+            Err(e) => {
+                prop_assert!(is_typed_config_error(&e), "{e:?}");
+                Ok(false)
+            }
+        }
+    });
+}
