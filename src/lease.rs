@@ -382,7 +382,7 @@ impl Client {
         // etcd truncates the time left to whole seconds, counted from
         // after it got the question: that much from before it was asked
         // is sure not to outlive the lease.
-        let expires_at = asked + Duration::from_secs(ttl.ttl() as u64);
+        let expires_at = crate::wait::later(asked, Duration::from_secs(ttl.ttl() as u64));
         let pump = self.pump()?;
         let kept = self.kept_leases();
         if !kept.lock().insert(id) {

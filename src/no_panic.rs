@@ -54,7 +54,7 @@ fn endpoint_text() -> impl Strategy<Value = String> {
     prop_oneof![
         1 => any::<String>(),
         2 => "(https?://|unix://|ftp://)?(\\[[0-9a-f:]{0,8}\\]|[a-z0-9.\\x00\\n ]{0,12})(:[0-9]{0,6})?/?",
-        3 => Just("127.0.0.1:1".to_string()),
+        6 => Just("127.0.0.1:1".to_string()),
         1 => Just("https://127.0.0.1:1".to_string()),
     ]
 }
@@ -64,7 +64,7 @@ fn endpoint_text() -> impl Strategy<Value = String> {
 fn sometimes<T: std::fmt::Debug + Clone>(
     inner: impl Strategy<Value = T>,
 ) -> impl Strategy<Value = Option<T>> {
-    prop_oneof![4 => Just(None), 1 => inner.prop_map(Some)]
+    prop_oneof![6 => Just(None), 1 => inner.prop_map(Some)]
 }
 
 fn bytes() -> impl Strategy<Value = Vec<u8>> {
@@ -374,12 +374,14 @@ proptest! {
 }
 
 /// Runs `property` on `cases` values of `strategy`; fails with the
-/// smallest failing value if it fails, and if fewer than one case in ten
+/// smallest failing value if it fails, and if fewer than `min_past` cases
 /// got past the configuration checks (`property` returns whether its case
 /// did), since then the property would say little about the code after
-/// them.
+/// them. (`min_past` is well below the expected count: about a fifth of
+/// the cases get past, and the draw is random.)
 fn run_counting<S: Strategy>(
     cases: u32,
+    min_past: u32,
     strategy: S,
     property: impl Fn(S::Value) -> std::result::Result<bool, TestCaseError>,
 ) {
@@ -401,7 +403,7 @@ fn run_counting<S: Strategy>(
     }
     let past = past.into_inner();
     assert!(
-        past * 10 >= cases,
+        past >= min_past,
         "only {past} of {cases} cases got past the checks"
     );
 }
@@ -409,14 +411,14 @@ fn run_counting<S: Strategy>(
 fn some_endpoints() -> BoxedStrategy<Vec<String>> {
     prop_oneof![
         1 => Just(Vec::new()),
-        6 => proptest::collection::vec(endpoint_text(), 1..3),
+        9 => proptest::collection::vec(endpoint_text(), 1..3),
     ]
     .boxed()
 }
 
 #[test]
 fn every_builder_setting_is_checked_before_dialing() {
-    run_counting(256, settings(some_endpoints()), |s| {
+    run_counting(256, 16, settings(some_endpoints()), |s| {
         let outcome = no_panic("building and checking", || {
             s.builder().and_then(|b| b.dry_run())
         })?;
@@ -435,7 +437,7 @@ fn every_builder_setting_is_checked_before_dialing() {
 #[test]
 fn connecting_with_any_settings_is_ok_or_a_typed_error() {
     let strategy = (settings(some_endpoints()), 1u64..30);
-    run_counting(32, strategy, |(s, connect_ms)| {
+    run_counting(48, 3, strategy, |(s, connect_ms)| {
         let outcome = no_panic("connect", || {
             s.builder().and_then(|b| {
                 b.connect_timeout(Duration::from_millis(connect_ms))
@@ -499,7 +501,7 @@ proptest! {
 #[test]
 fn discovery_takes_any_domain() {
     let strategy = (text(), proptest::option::of(text()), any::<bool>());
-    run_counting(16, strategy, |(domain, service, insecure)| {
+    run_counting(16, 2, strategy, |(domain, service, insecure)| {
         let outcome = no_panic("discovery", || {
             let mut b = ClientBuilder::new(Vec::<String>::new())
                 .discovery_srv(domain.clone())

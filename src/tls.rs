@@ -107,8 +107,10 @@ impl TlsOptions {
     }
 
     /// Check the server's certificate against this name instead of the
-    /// endpoint's host. An empty name, or one with a control character,
-    /// is [`Error::InvalidConfig`] at connect.
+    /// endpoint's host. It must be a host name as TLS sends it: ASCII
+    /// (an international name in its `xn--` form), with no space or
+    /// control character; anything else is [`Error::InvalidConfig`] at
+    /// connect.
     pub fn server_name(mut self, name: impl Into<String>) -> TlsOptions {
         self.server_name = Some(name.into());
         self
@@ -117,9 +119,10 @@ impl TlsOptions {
     /// Refuses what gRPC could not take (it panics on a NUL byte).
     pub(crate) fn validate(&self) -> Result<()> {
         match &self.server_name {
-            Some(n) if n.is_empty() || n.chars().any(char::is_control) => {
+            Some(n) if n.is_empty() || !n.bytes().all(|b| b.is_ascii_graphic()) => {
                 Err(Error::InvalidConfig(format!(
-                    "TLS server name {n:?}: empty or with a control character"
+                    "TLS server name {n:?}: not a host name (empty, not ASCII, or with a \
+                     space or control character)"
                 )))
             }
             _ => Ok(()),

@@ -281,9 +281,14 @@ pub(crate) fn block_on<F: Future + Unpin>(
 /// (`Duration::MAX`: as long as it takes) gives a century from now instead
 /// of overflowing, which `Instant + Duration` would panic on.
 pub(crate) fn instant_after(d: Duration) -> Instant {
-    let now = Instant::now();
-    now.checked_add(d)
-        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
+    later(Instant::now(), d)
+}
+
+/// `at + d`, or a century after `at` when that would overflow (a TTL or
+/// duration from the server or the user can be anything).
+pub(crate) fn later(at: Instant, d: Duration) -> Instant {
+    at.checked_add(d)
+        .unwrap_or_else(|| at + Duration::from_secs(100 * 365 * 24 * 3600))
 }
 
 /// Sleeps for `d`, or less if `intr` fires (then its error is returned).

@@ -177,7 +177,7 @@ impl Kept {
     fn interval(&self) -> Duration {
         // A third of the TTL, as the Go client; never busier than 2/s
         // (a little more with the early sends below).
-        Duration::from_millis((self.k.granted_ttl.max(1) as u64) * 1000 / 3)
+        Duration::from_millis((self.k.granted_ttl.max(1) as u64).saturating_mul(1000) / 3)
             .max(Duration::from_millis(500))
     }
 
@@ -329,7 +329,7 @@ impl Driver for KeepAlives {
             metrics::keepalive_refreshed(now.saturating_duration_since(t));
         }
         let sent = sent.unwrap_or(now);
-        k.expires_at = sent + Duration::from_secs(resp.ttl as u64);
+        k.expires_at = crate::wait::later(sent, Duration::from_secs(resp.ttl.max(0) as u64));
         self.expiries.push(Reverse((k.expires_at, id)));
         k.k.granted_ttl = resp.ttl;
         k.k.shared.set_alive(resp.ttl, k.expires_at);
