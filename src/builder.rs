@@ -196,7 +196,9 @@ impl ClientBuilder {
     /// `--grpc-keepalive-min-time` (5 s by default): a shorter time is
     /// refused at connect unless
     /// [`server_keepalive_min_time`](Self::server_keepalive_min_time) says
-    /// the servers allow it.
+    /// the servers allow it. gRPC counts it in milliseconds in 32 bits:
+    /// anything longer than about 24.8 days is taken as that (never, in
+    /// practice).
     pub fn keepalive_time(mut self, d: Duration) -> Self {
         self.cfg.keepalive_time = d;
         self
@@ -214,7 +216,8 @@ impl ClientBuilder {
     }
 
     /// How long a keepalive ping may go unanswered before the connection is
-    /// considered dead (default 10 s).
+    /// considered dead (default 10 s; as for
+    /// [`keepalive_time`](Self::keepalive_time), at most about 24.8 days).
     pub fn keepalive_timeout(mut self, d: Duration) -> Self {
         self.cfg.keepalive_timeout = d;
         self
@@ -236,6 +239,9 @@ impl ClientBuilder {
 
     /// Number of gRPC completion-queue threads (default 1). They only move
     /// bytes and wake callers; more help only under heavy concurrency.
+    /// 0, or more than
+    /// [`MAX_CQ_THREADS`](crate::MAX_CQ_THREADS), is
+    /// [`Error::InvalidConfig`](crate::Error::InvalidConfig) at connect.
     pub fn completion_queue_threads(mut self, n: usize) -> Self {
         self.cfg.cq_threads = n;
         self
@@ -294,6 +300,7 @@ impl ClientBuilder {
     /// Refresh the endpoint list from the cluster's member list at this
     /// interval (off by default): new members are added, removed ones
     /// dropped, learners skipped. [`Client::sync_endpoints`] does it once.
+    /// A zero interval is [`Error::InvalidConfig`] at connect.
     pub fn auto_sync_interval(mut self, every: Duration) -> Self {
         self.cfg.auto_sync = Some(every);
         self
@@ -329,7 +336,10 @@ impl ClientBuilder {
     /// it expires etcd's refusal
     /// ([`EtcdError::InvalidAuthToken`](crate::EtcdError::InvalidAuthToken))
     /// reaches the caller. Not together with [`credentials`](Self::credentials).
-    /// The token never appears in logs or `Debug` output.
+    /// The token never appears in logs or `Debug` output. gRPC metadata
+    /// carries printable ASCII only: a token with anything else (a
+    /// trailing newline read from a secret file, say) is
+    /// [`Error::InvalidConfig`] at connect.
     pub fn auth_token(mut self, token: impl Into<String>) -> Self {
         self.cfg.auth_token = Some(crate::session::StaticToken(token.into()));
         self
@@ -367,6 +377,30 @@ impl ClientBuilder {
             self.cfg.endpoints = d.endpoints(self.cfg.connect_timeout)?;
         }
         Client::from_config(self.cfg)
+    }
+
+    /// What [`connect`](Self::connect) does before it dials, for the
+    /// property test of `no_panic.rs`: the checks, a channel per endpoint
+    /// with these settings (gRPC connects lazily: nothing is sent), the
+    /// token's metadata.
+    #[cfg(test)]
+    pub(crate) fn dry_run(&self) -> Result<()> {
+        self.cfg.validate()?;
+        let channels = crate::channel::Channels::new(&self.cfg);
+        let members = self
+            .cfg
+            .parsed_endpoints()?
+            .into_iter()
+            .map(|e| channels.member(e))
+            .collect::<Result<Vec<_>>>()?;
+        if let Some(t) = &self.cfg.auth_token {
+            drop(crate::session::Session::with_token(t));
+        }
+        drop(members);
+        if !channels.shutdown(std::time::Duration::from_secs(5)) {
+            return Err(Error::ShutdownTimeout(std::time::Duration::from_secs(5)));
+        }
+        Ok(())
     }
 }
 

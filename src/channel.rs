@@ -100,12 +100,12 @@ impl Channels {
 
     fn build_channel(&self, endpoint: &Endpoint) -> Result<grpcio::Channel> {
         let cfg = &self.cfg;
-        let keepalive = cfg.keepalive_time;
+        let keepalive = grpc_millis(cfg.keepalive_time);
         let mut b = ChannelBuilder::new(self.env.clone())
             .max_send_message_len(clamp_len(cfg.max_send_message_size))
             .max_receive_message_len(cfg.max_receive_message_size.map_or(-1, clamp_len))
             .keepalive_time(keepalive)
-            .keepalive_timeout(cfg.keepalive_timeout)
+            .keepalive_timeout(grpc_millis(cfg.keepalive_timeout))
             // etcd's server refuses pings on a connection without streams,
             // and pings closer than 5 s; without data grpc would otherwise
             // stop pinging after two, leaving a frozen member undetected.
@@ -164,6 +164,16 @@ impl Channels {
         }
         true
     }
+}
+
+/// The longest duration gRPC's channel settings take: they are
+/// milliseconds in an `i32` (about 24.8 days), and grpcio's conversion
+/// overflows (a panic in debug builds) on durations near
+/// `Duration::MAX`. Anything longer means "never" in practice.
+const GRPC_MAX_DURATION: Duration = Duration::from_millis(i32::MAX as u64);
+
+fn grpc_millis(d: Duration) -> Duration {
+    d.min(GRPC_MAX_DURATION)
 }
 
 fn clamp_len(n: usize) -> i32 {

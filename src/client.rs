@@ -24,7 +24,7 @@ use crate::namespace::{Mapped, Namespace};
 use crate::proto::{methods, rpc as pb, Answer};
 use crate::pump::watch::WatchCommand;
 use crate::pump::{Command, Pump, PumpHandle};
-use crate::transport::{CallCtx, Retry, Transport};
+use crate::transport::{CallCtx, Retry, ServerStream, Transport};
 use crate::wait::{CancelToken, Deadline, Interrupt, CLOSE_POLL};
 
 /// How long closing waits for gRPC's threads before giving up on them.
@@ -51,11 +51,17 @@ pub struct Client {
 struct Shared {
     /// `None` once closed. Calls hold the read lock while in flight, so
     /// closing (the write lock) waits for them; they notice the closed flag
-    /// within [`crate::wait::CLOSE_POLL`] and cancel themselves.
+    /// within [`crate::wait::CLOSE_POLL`] and cancel themselves. No user
+    /// code runs under it: a server stream holds it only while it waits
+    /// for a message, not while its callback runs (closing cancels such a
+    /// stream itself).
     transport: RwLock<Option<Arc<Transport>>>,
     closed: AtomicBool,
     /// The stream pump, started by the first watch or keepalive.
     pump: Mutex<Option<Pump>>,
+    /// The endpoints when the client closed, for
+    /// [`Client::endpoints`] after that.
+    final_endpoints: Mutex<Vec<String>>,
     /// Client-side watch ids (stable across reconnects).
     watch_ids: AtomicU64,
     config: Config,
@@ -68,8 +74,13 @@ impl Shared {
         if let Some(pump) = self.pump.lock().take() {
             pump.stop();
         }
-        let Some(transport) = self.transport.write().take() else {
-            return Ok(());
+        let transport = {
+            let mut slot = self.transport.write();
+            let Some(transport) = slot.take() else {
+                return Ok(());
+            };
+            *self.final_endpoints.lock() = transport.members().endpoints();
+            transport
         };
         log::debug!("closing client");
         // Only the pump shared the transport, and it has been joined.
@@ -109,6 +120,7 @@ impl Client {
                 transport: RwLock::new(Some(transport)),
                 closed: AtomicBool::new(false),
                 pump: Mutex::new(None),
+                final_endpoints: Mutex::new(Vec::new()),
                 watch_ids: AtomicU64::new(1),
                 config,
             }),
@@ -272,16 +284,26 @@ impl Client {
         self.timeout
     }
 
-    /// The endpoints, as configured.
+    /// The endpoints calls go to, as URLs in one normalised form:
+    /// `http://host:port`, `https://host:port` or `unix://path`. A
+    /// configured `127.0.0.1:2379` is listed as `http://127.0.0.1:2379`
+    /// (or `https://` with TLS options); [`with_endpoint`](Self::with_endpoint)
+    /// takes either form.
     ///
-    /// After [`sync_endpoints`](Self::sync_endpoints) (or auto-sync) these
-    /// are the cluster's members' client URLs.
+    /// After [`set_endpoints`](Self::set_endpoints),
+    /// [`sync_endpoints`](Self::sync_endpoints) or auto-sync, these are the
+    /// new endpoints (for a sync, the cluster's members' client URLs).
+    /// Once the client is closed, the list it had last.
     pub fn endpoints(&self) -> Vec<String> {
-        self.with_transport(|t| Ok(t.members().endpoints()))
-            .unwrap_or_else(|_| self.shared.config.endpoints.clone())
+        match self.shared.transport.read().as_ref() {
+            Some(t) => t.members().endpoints(),
+            // Set by `shutdown` while it held the write lock.
+            None => self.shared.final_endpoints.lock().clone(),
+        }
     }
 
-    /// The endpoint calls go to now (the pinned member), as configured:
+    /// The endpoint calls go to now (the pinned member), in the form of
+    /// [`endpoints`](Self::endpoints):
     /// the first that connected, until a failure moves the pin on. A call
     /// may still go elsewhere when this one fails; streams (watches,
     /// keepalives) follow the same pin when they open. `None` once the
@@ -426,14 +448,32 @@ impl Client {
         f(guard.as_ref().ok_or(Error::ClientClosed)?)
     }
 
-    /// A server-streaming call; each message goes to `on_message`.
-    pub(crate) fn server_streaming<Req, Resp: Answer>(
+    /// A server-streaming call; each message goes to `on_message`, which
+    /// runs with no lock held: the transport is borrowed only while a
+    /// message is awaited. So `on_message` (user code: an observer, a
+    /// snapshot's progress) may call the client or close it; closing
+    /// cancels the stream, and the call then ends with
+    /// [`Error::ClientClosed`].
+    pub(crate) fn server_streaming<Req, Resp: Answer + Send + 'static>(
         &self,
         method: &Method<Req, Resp>,
         req: &Req,
         on_message: &mut dyn FnMut(Resp) -> Result<()>,
     ) -> Result<()> {
-        self.with_transport(|t| t.server_streaming(method, req, &self.ctx(), on_message))
+        let ctx = self.ctx();
+        let mut stream = ServerStream::new(method, req);
+        let mut next = self.with_transport(|t| t.next_message(&mut stream, &ctx));
+        loop {
+            let Some(msg) = next? else {
+                return Ok(());
+            };
+            // An error drops `stream`, which cancels the call.
+            on_message(msg)?;
+            next = match self.shared.transport.read().as_ref() {
+                Some(t) => t.next_message(&mut stream, &ctx),
+                None => Err(Error::ClientClosed),
+            };
+        }
     }
 
     /// Runs one unary RPC through the transport with this handle's
@@ -517,7 +557,7 @@ impl Client {
         }
         let guard = self.shared.transport.read();
         let transport = guard.as_ref().ok_or(Error::ClientClosed)?;
-        let p = Pump::start(transport.clone(), self.shared.config.auto_sync);
+        let p = Pump::start(transport.clone(), self.shared.config.auto_sync)?;
         let handle = p.handle.clone();
         *pump = Some(p);
         Ok(handle)
@@ -538,6 +578,11 @@ impl Client {
             token: None,
             ..self.clone()
         }
+    }
+
+    /// This handle's cancel token, if any.
+    pub(crate) fn cancel_token(&self) -> Option<&CancelToken> {
+        self.token.as_ref()
     }
 
     /// Why a wait on this handle must stop now (closed client, canceled

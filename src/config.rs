@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::discovery::SrvDiscovery;
 use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
-use crate::session::{Credentials, StaticToken};
+use crate::session::{self, Credentials, StaticToken};
 use crate::tls::TlsOptions;
 
 /// Default for [`ClientBuilder::request_timeout`](crate::ClientBuilder::request_timeout).
@@ -34,6 +34,10 @@ pub const DEFAULT_ATTEMPT_FRACTION: f64 = 1.0 / 3.0;
 pub const DEFAULT_WATCH_BUFFER: usize = 1024;
 /// Default for [`ClientBuilder::completion_queue_threads`](crate::ClientBuilder::completion_queue_threads).
 pub const DEFAULT_CQ_THREADS: usize = 1;
+/// Most completion-queue threads a client may ask for
+/// ([`ClientBuilder::completion_queue_threads`](crate::ClientBuilder::completion_queue_threads)):
+/// gRPC starts them all at connect, and cannot report a failed start.
+pub const MAX_CQ_THREADS: usize = 256;
 
 /// Every setting of a client.
 #[derive(Clone, Debug)]
@@ -157,10 +161,23 @@ impl Config {
                 "attempt fraction must be in (0, 1]".into(),
             ));
         }
-        if self.cq_threads == 0 {
+        if self.cq_threads == 0 || self.cq_threads > MAX_CQ_THREADS {
+            return Err(Error::InvalidConfig(format!(
+                "completion queue threads must be 1 to {MAX_CQ_THREADS}, not {}",
+                self.cq_threads
+            )));
+        }
+        if self.auto_sync.is_some_and(|d| d.is_zero()) {
             return Err(Error::InvalidConfig(
-                "completion queue threads must be at least 1".into(),
+                "auto-sync interval must be positive".into(),
             ));
+        }
+        if let Some(t) = &self.auth_token {
+            session::check_token(&t.0)
+                .map_err(|why| Error::InvalidConfig(format!("auth token: {why}")))?;
+        }
+        if let Some(tls) = &self.tls {
+            tls.validate()?;
         }
         if self.max_send_message_size == 0 {
             return Err(Error::InvalidConfig(

@@ -286,12 +286,12 @@ mod lookup {
         };
         let sock = UdpSocket::bind(local)?;
         sock.connect(resolver)?;
-        let deadline = std::time::Instant::now() + timeout;
+        let deadline = crate::wait::instant_after(timeout);
         let per_try = (timeout / 3).max(Duration::from_millis(50));
         let mut buf = vec![0u8; 65535];
         loop {
             sock.send(query)?;
-            let try_end = (std::time::Instant::now() + per_try).min(deadline);
+            let try_end = crate::wait::instant_after(per_try).min(deadline);
             loop {
                 let left = try_end.saturating_duration_since(std::time::Instant::now());
                 if left.is_zero() {

@@ -41,6 +41,11 @@ impl Endpoint {
     pub fn parse(s: &str) -> Result<Endpoint> {
         let bad = |why: &str| Error::InvalidConfig(format!("endpoint {s:?}: {why}"));
         let trimmed = s.trim();
+        // gRPC takes the address as a C string (a NUL would panic in
+        // grpcio); no host name or socket path has a control character.
+        if trimmed.chars().any(char::is_control) {
+            return Err(bad("a control character inside"));
+        }
         if let Some(path) = trimmed.strip_prefix("unix://") {
             if path.is_empty() {
                 return Err(bad("missing socket path"));

@@ -28,7 +28,10 @@ use crate::types::{kvs, KeyValue};
 /// the iterator is done): [`Error::Compacted`](crate::Error::Compacted)
 /// if the pinned revision was compacted away before the last page, or any
 /// error of a read ([`Error::DeadlineExceeded`] for a page that took longer
-/// than the handle's deadline, [`Error::Canceled`], …).
+/// than the handle's deadline, …). When the handle's cancel token fires
+/// ([`Client::with_cancel`]) or the client closes, the next item is
+/// [`Error::Canceled`] (or [`Error::ClientClosed`]) even if keys of a page
+/// already read remain.
 ///
 /// List a large prefix, then watch it from the revision the list was read
 /// at, so no change falls between the two:
@@ -147,6 +150,16 @@ impl Iterator for RangeIter {
     type Item = Result<KeyValue>;
 
     fn next(&mut self) -> Option<Result<KeyValue>> {
+        if self.done && self.page.is_empty() {
+            return None;
+        }
+        // A canceled token or a closed client ends the iteration now, not
+        // after the page already read.
+        if let Some(e) = self.client.interrupted() {
+            self.done = true;
+            self.page.clear();
+            return Some(Err(e));
+        }
         loop {
             if let Some(kv) = self.page.pop_front() {
                 return Some(Ok(kv));

@@ -21,6 +21,7 @@ use crate::pump::lease::{
 use crate::pump::{Command, PumpHandle};
 use crate::transport::Retry;
 use crate::types::ResponseHeader;
+use crate::wait::CancelHook;
 
 /// Result of a lease grant.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -325,6 +326,9 @@ pub struct KeepAlive {
     shared: Arc<KeepAliveShared>,
     rx: Receiver<Result<KeepAliveResponse>>,
     pump: Arc<PumpHandle>,
+    /// Stops the refreshes of this handle when its cancel token fires;
+    /// registered with the token, which holds it weakly.
+    _on_cancel: Option<CancelHook>,
 }
 
 impl KeepAlive {
@@ -364,6 +368,7 @@ impl Drop for KeepAlive {
         self.pump.send(Command::KeepAlive(KeepAliveCommand::Remove {
             id: self.id,
             shared: self.shared.clone(),
+            end: None,
         }));
     }
 }
@@ -388,6 +393,12 @@ impl Client {
     /// handle has its own receiver and state and gets every answer, the
     /// client sends one refresh for all of them, and the lease is kept
     /// alive until the last handle of this client is dropped.
+    ///
+    /// Made through a handle with a cancel token
+    /// ([`Client::with_cancel`]), the keepalive handle stops when the
+    /// token fires: it receives `Err(`[`Error::Canceled`]`)` and its state
+    /// is [`LeaseState::Lost`] with that error; the lease stops being
+    /// refreshed once no other handle of it is left.
     pub fn keep_alive(&self, id: i64) -> Result<KeepAlive> {
         let asked = Instant::now();
         let ttl = self.time_to_live(id)?;
@@ -400,7 +411,7 @@ impl Client {
         // etcd truncates the time left to whole seconds, counted from
         // after it got the question: that much from before it was asked
         // is sure not to outlive the lease.
-        let expires_at = asked + Duration::from_secs(ttl.ttl() as u64);
+        let expires_at = crate::wait::later(asked, Duration::from_secs(ttl.ttl() as u64));
         let pump = self.pump()?;
         let (tx, rx) = crossbeam_channel::bounded(1);
         let shared = Arc::new(KeepAliveShared::new(id, ttl.ttl(), expires_at));
@@ -414,11 +425,12 @@ impl Client {
                 rx: rx.clone(),
             },
         }));
-        let handle = KeepAlive {
+        let mut handle = KeepAlive {
             id,
             shared,
             rx,
             pump,
+            _on_cancel: None,
         };
         // On failure the handle's drop clears the registration. A command
         // sent after the pump's last look at its mailbox (the client closed
@@ -426,6 +438,20 @@ impl Client {
         // so the check after sending catches that.
         if !handle.pump.send(Command::KeepAlive(cmd)) || self.is_closed() {
             return Err(Error::ClientClosed);
+        }
+        if let Some(token) = self.cancel_token() {
+            // After the add, so the pump never sees the end first.
+            let pump = handle.pump.clone();
+            let shared = handle.shared.clone();
+            let hook: CancelHook = Arc::new(move || {
+                pump.send(Command::KeepAlive(KeepAliveCommand::Remove {
+                    id,
+                    shared: shared.clone(),
+                    end: Some(Error::Canceled),
+                }));
+            });
+            token.on_cancel(&hook);
+            handle._on_cancel = Some(hook);
         }
         Ok(handle)
     }

@@ -129,6 +129,9 @@ mod txn;
 #[cfg(feature = "v2")]
 pub mod v2;
 mod watch;
+// The property test that no public input panics.
+#[cfg(test)]
+mod no_panic;
 
 pub use auth::{
     AuthResponse, AuthStatusResponse, Permission, PermissionType, RoleGetResponse,
@@ -143,7 +146,7 @@ pub use cluster::{
 pub use config::{
     DEFAULT_ATTEMPT_FRACTION, DEFAULT_CONNECT_TIMEOUT, DEFAULT_CQ_THREADS, DEFAULT_KEEPALIVE_TIME,
     DEFAULT_KEEPALIVE_TIMEOUT, DEFAULT_MAX_SEND_MESSAGE_SIZE, DEFAULT_REQUEST_TIMEOUT,
-    DEFAULT_SERVER_KEEPALIVE_MIN_TIME, DEFAULT_WATCH_BUFFER,
+    DEFAULT_SERVER_KEEPALIVE_MIN_TIME, DEFAULT_WATCH_BUFFER, MAX_CQ_THREADS,
 };
 pub use endpoint::Endpoint;
 pub use error::{Code, EndpointError, Error, EtcdError, Result};

@@ -5,7 +5,13 @@
 //! These calls wait on the server (for the lock, for leadership), so they
 //! wait for as long as the handle's deadline allows: use
 //! [`Client::with_timeout`] for longer waits. A wait that ends by deadline
-//! or cancel withdraws the request on the server.
+//! or cancel withdraws the request on the server. This is the rule of every
+//! wait in the crate, the client-side [`concurrency`](crate::concurrency)
+//! `Mutex::lock` and `Election::campaign` included.
+//!
+//! An etcd bug (a watch inside the server that outlives an observation and
+//! its token) can make contended locks fail; [`Client::lock`] documents
+//! it for users.
 
 use std::time::Duration;
 
@@ -184,7 +190,33 @@ const OBSERVE_BACKOFF_MAX: Duration = Duration::from_secs(1);
 impl Client {
     /// Acquires the lock `name`, waiting while another holds it, and ties
     /// it to `lease` (the lock is released if the lease ends). Returns the
-    /// ownership key to [`unlock`](Self::unlock) with.
+    /// ownership key to [`unlock`](Self::unlock) with. The wait ends at the
+    /// handle's deadline ([`Error::DeadlineExceeded`]); see
+    /// [`with_timeout`](Self::with_timeout).
+    ///
+    /// # An etcd bug with short token TTLs
+    ///
+    /// etcd serves these calls through a client inside the server, whose
+    /// watches carry the auth token of the call that opened them and are
+    /// shared with later calls (etcd issues 12385 and 14850; 17502 and
+    /// 17623 for the same cause in Campaign; seen with etcd 3.4 and 3.5).
+    /// With authentication on, an [`observe`](Self::observe) ended right
+    /// after its first message can leave such a watch open; once the token
+    /// it carried expires (the server's `--auth-token-ttl`), every
+    /// contended `lock` on that member fails with `permission denied`, for
+    /// every client, for as long as that watch stays open inside the server
+    /// (restarting the member ends it; no request of a client does). To
+    /// stay clear of it:
+    ///
+    /// * keep the server's token TTL long (etcd's default, 300 s, or more;
+    ///   not a few seconds);
+    /// * let an observation run instead of ending it right after the first
+    ///   leader it reports;
+    /// * or use the client-side [`concurrency::Mutex`](crate::concurrency::Mutex)
+    ///   and [`concurrency::Election`](crate::concurrency::Election): they
+    ///   use this client's own watches, whose token it renews, and
+    ///   interoperate with Go's (etcd's maintainers point Go users to the
+    ///   client-side package over these services for this reason).
     pub fn lock(&self, name: impl Into<Vec<u8>>, lease: i64) -> Result<LockResponse> {
         let req = lpb::LockRequest {
             name: named(name)?,
@@ -293,6 +325,17 @@ impl Client {
     /// read fails (its session's token expired, say); the client then logs
     /// in again and observes anew, skipping the leader it already
     /// delivered, so `on_leader` sees each change once.
+    ///
+    /// This is a call: it blocks and ends at the handle's deadline, like
+    /// every call. [`concurrency::Election::observe`](crate::concurrency::Election::observe)
+    /// is the other shape, a handle that returns at once and delivers
+    /// changes until dropped.
+    ///
+    /// With authentication on and a short server token TTL, ending an
+    /// observation right after its first message (`on_leader` returning
+    /// `false` at once) can leave a watch open inside etcd that later makes
+    /// every contended [`lock`](Self::lock) on that member fail: see
+    /// [`lock`](Self::lock) for the etcd bug and how to stay clear of it.
     pub fn observe(
         &self,
         name: impl Into<Vec<u8>>,

@@ -169,6 +169,14 @@ impl Session {
                 metrics::token_renewal(false);
             }
         })?;
+        if let Err(why) = check_token(&token) {
+            if seen > 0 {
+                metrics::token_renewal(false);
+            }
+            return Err(Error::Protocol(format!(
+                "etcd returned a token that cannot be sent back: {why}"
+            )));
+        }
         if seen > 0 {
             metrics::token_renewal(true);
         }
@@ -184,12 +192,29 @@ impl Session {
     }
 }
 
+/// Whether `token` can travel as gRPC metadata: printable ASCII only
+/// (gRPC's rule). Returns why not.
+pub(crate) fn check_token(token: &str) -> std::result::Result<(), String> {
+    match token.bytes().position(|b| !(b' '..=b'~').contains(&b)) {
+        None if token.is_empty() => Err("empty".into()),
+        None => Ok(()),
+        // Never the token itself: it is a secret.
+        Some(i) => Err(format!(
+            "byte {i} of {} is not printable ASCII (gRPC metadata allows no other; \
+             a trailing newline from a file?)",
+            token.len()
+        )),
+    }
+}
+
 /// The metadata of a call: the token, if any, and etcd's `hasleader`, which
-/// makes a member without a leader refuse the call.
+/// makes a member without a leader refuse the call. The token has passed
+/// [`check_token`] (a configured one at connect, one from etcd when it
+/// came).
 pub(crate) fn headers(token: Option<&str>, has_leader: bool) -> Metadata {
     let mut b = MetadataBuilder::new();
     if let Some(t) = token {
-        b.add_str("token", t).expect("token is ASCII");
+        b.add_str("token", t).expect("token checked by check_token");
     }
     if has_leader {
         b.add_str("hasleader", "true").expect("static metadata");

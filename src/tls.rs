@@ -107,10 +107,26 @@ impl TlsOptions {
     }
 
     /// Check the server's certificate against this name instead of the
-    /// endpoint's host.
+    /// endpoint's host. It must be a host name as TLS sends it: ASCII
+    /// (an international name in its `xn--` form), with no space or
+    /// control character; anything else is [`Error::InvalidConfig`] at
+    /// connect.
     pub fn server_name(mut self, name: impl Into<String>) -> TlsOptions {
         self.server_name = Some(name.into());
         self
+    }
+
+    /// Refuses what gRPC could not take (it panics on a NUL byte).
+    pub(crate) fn validate(&self) -> Result<()> {
+        match &self.server_name {
+            Some(n) if n.is_empty() || !n.bytes().all(|b| b.is_ascii_graphic()) => {
+                Err(Error::InvalidConfig(format!(
+                    "TLS server name {n:?}: not a host name (empty, not ASCII, or with a \
+                     space or control character)"
+                )))
+            }
+            _ => Ok(()),
+        }
     }
 }
 
@@ -119,6 +135,12 @@ fn read(what: &str, path: &std::path::Path) -> Result<Vec<u8>> {
 }
 
 fn check_pem(what: &str, pem: Vec<u8>, label: &str) -> Result<Vec<u8>> {
+    // gRPC takes PEM as a C string.
+    if pem.contains(&0) {
+        return Err(Error::InvalidConfig(format!(
+            "{what} is not PEM (it has a NUL byte)"
+        )));
+    }
     let text = String::from_utf8_lossy(&pem);
     let ok = text
         .lines()

@@ -23,7 +23,7 @@ use std::future::Future;
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use grpcio::{CallOption, Metadata, Method};
@@ -175,6 +175,71 @@ pub(crate) struct Transport {
     has_leader: Metadata,
     /// The highest revision in any answer so far (monotonic reads).
     seen_revision: Arc<RevisionMark>,
+    /// The server-streaming calls open now, so that shutting down can
+    /// cancel those whose caller is away running user code.
+    streams: parking_lot::Mutex<Vec<Weak<dyn CancelStream>>>,
+}
+
+/// A server-streaming call in progress, read with
+/// [`Transport::next_message`]. It holds no lock, member or channel
+/// between reads; dropping it cancels the call on the server.
+pub(crate) struct ServerStream<'r, Req, Resp> {
+    method: &'r Method<Req, Resp>,
+    req: &'r Req,
+    open: Option<OpenStream<Resp>>,
+    /// Whether a message came: a stale-token refusal after that is the
+    /// caller's to handle (starting over would repeat messages).
+    delivered: bool,
+    token_renewed: bool,
+}
+
+impl<'r, Req, Resp> ServerStream<'r, Req, Resp> {
+    /// A call of `method` with `req`, opened by the first read.
+    pub fn new(method: &'r Method<Req, Resp>, req: &'r Req) -> Self {
+        ServerStream {
+            method,
+            req,
+            open: None,
+            delivered: false,
+            token_renewed: false,
+        }
+    }
+}
+
+/// One started call of a [`ServerStream`].
+struct OpenStream<Resp> {
+    /// The receiving half, where shutting down can reach it; `None` once
+    /// it canceled the call.
+    slot: Arc<StreamSlot<Resp>>,
+    rpc: Rpc,
+    endpoint: Endpoint,
+    /// The token generation the call carried.
+    generation: u64,
+}
+
+type StreamSlot<Resp> = parking_lot::Mutex<Option<grpcio::ClientSStreamReceiver<Resp>>>;
+
+impl<Resp> Drop for OpenStream<Resp> {
+    fn drop(&mut self) {
+        // grpcio does not cancel a server stream's call when its receiver
+        // is dropped; canceling one that already ended does nothing.
+        if let Some(mut rx) = self.slot.lock().take() {
+            rx.cancel();
+        }
+    }
+}
+
+/// What shutting down does to an open stream.
+trait CancelStream: Send + Sync {
+    fn cancel(&self);
+}
+
+impl<Resp: Send> CancelStream for StreamSlot<Resp> {
+    fn cancel(&self) {
+        if let Some(mut rx) = self.lock().take() {
+            rx.cancel();
+        }
+    }
 }
 
 /// The highest revision in any answer so far (monotonic reads). Shared
@@ -226,6 +291,7 @@ impl Transport {
             max_send: cfg.max_send_message_size,
             has_leader: session::headers(None, true),
             seen_revision: Arc::default(),
+            streams: Default::default(),
         };
         // A wrong password fails here, typed, without retries.
         t.renew_token(0, &ctx)?;
@@ -347,99 +413,130 @@ impl Transport {
         }
     }
 
-    /// Runs a server-streaming call, handing each message to `on_message`
-    /// as it arrives, until the server ends the stream. The whole stream
-    /// shares the call's deadline. An error from `on_message` cancels the
-    /// call and is returned. A stream refused for a stale token before it
+    /// The next message of a server-streaming call (opening it on first
+    /// use), or `None` once the server ended it. The whole stream shares
+    /// the call's deadline. A stream refused for a stale token before it
     /// delivered anything logs in again and starts over, once.
-    pub fn server_streaming<Req, Resp: Answer>(
+    ///
+    /// Only this read uses the transport: between two reads the stream
+    /// holds no part of it, so the caller may run user code there (which
+    /// may call the client, or close it) with no lock held.
+    pub fn next_message<Req, Resp: Answer + Send + 'static>(
         &self,
-        method: &Method<Req, Resp>,
-        req: &Req,
+        s: &mut ServerStream<'_, Req, Resp>,
         ctx: &CallCtx<'_>,
-        on_message: &mut dyn FnMut(Resp) -> Result<()>,
-    ) -> Result<()> {
-        let mut token_renewed = false;
+    ) -> Result<Option<Resp>> {
         loop {
-            let mut delivered = false;
-            let (generation, result) = self.stream_once(method, req, ctx, &mut |msg| {
-                delivered = true;
-                on_message(msg)
-            });
-            match result {
-                Err(e) if !delivered && !token_renewed && error::is_stale_token(&e) => {
-                    self.renew_token(generation, ctx)?;
-                    token_renewed = true;
-                    metrics::retry(method, RetryReason::AuthToken);
+            let (generation, result) = match &mut s.open {
+                Some(open) => (open.generation, self.read(open, ctx)),
+                None => {
+                    let (generation, headers) = self.stream_headers();
+                    match self.open_stream(s.method, s.req, ctx, generation, headers) {
+                        Ok(open) => {
+                            s.open = Some(open);
+                            continue;
+                        }
+                        Err(e) => (generation, Err(e)),
+                    }
                 }
-                result => return result,
+            };
+            match result {
+                Ok(Some(msg)) => {
+                    s.delivered = true;
+                    return Ok(Some(msg));
+                }
+                Err(e) if !s.delivered && !s.token_renewed && error::is_stale_token(&e) => {
+                    s.open = None;
+                    self.renew_token(generation, ctx)?;
+                    s.token_renewed = true;
+                    metrics::retry(s.method, RetryReason::AuthToken);
+                }
+                ended => {
+                    s.open = None;
+                    return ended;
+                }
             }
         }
     }
 
-    /// One server-streaming call, and the token generation it carried.
-    fn stream_once<Req, Resp: Answer>(
+    /// Starts a server-streaming call on the member the call goes to, and
+    /// lists it among the open streams that closing cancels.
+    fn open_stream<Req, Resp: Send + 'static>(
         &self,
         method: &Method<Req, Resp>,
         req: &Req,
         ctx: &CallCtx<'_>,
-        on_message: &mut dyn FnMut(Resp) -> Result<()>,
-    ) -> (u64, Result<()>) {
-        let (generation, headers) = self.stream_headers();
-        let result = (|| {
-            if let Some(e) = ctx.intr.check() {
-                return Err(e);
+        generation: u64,
+        headers: Metadata,
+    ) -> Result<OpenStream<Resp>> {
+        if let Some(e) = ctx.intr.check() {
+            return Err(e);
+        }
+        let members = self.members();
+        let member = match ctx.target {
+            Some(t) => &members.list[members.target_index(t)?],
+            None => members.pick(),
+        };
+        let opt = CallOption::default()
+            .timeout(ctx.deadline.remaining()?)
+            .headers(headers);
+        let mut rpc = Rpc::start(method);
+        let rx = match member.client.server_streaming(method, req, opt) {
+            Ok(rx) => rx,
+            Err(e) => return Err(rpc.ended(error::from_grpc(e, ctx.deadline.timeout()))),
+        };
+        rpc.sent();
+        let slot = Arc::new(parking_lot::Mutex::new(Some(rx)));
+        let listed: Weak<dyn CancelStream> =
+            Arc::downgrade(&(slot.clone() as Arc<dyn CancelStream>));
+        let mut open = self.streams.lock();
+        open.retain(|w| w.strong_count() > 0);
+        open.push(listed);
+        Ok(OpenStream {
+            slot,
+            rpc,
+            endpoint: member.endpoint.clone(),
+            generation,
+        })
+    }
+
+    /// Waits for the next message of an open stream.
+    fn read<Resp: Answer>(
+        &self,
+        open: &mut OpenStream<Resp>,
+        ctx: &CallCtx<'_>,
+    ) -> Result<Option<Resp>> {
+        let mut slot = open.slot.lock();
+        let Some(rx) = slot.as_mut() else {
+            // Closing canceled it while the caller was away.
+            return Err(open.rpc.ended(Error::ClientClosed));
+        };
+        let next = match wait::block_on(&mut Next(rx), &ctx.intr, None) {
+            Ok(next) => next,
+            Err(interrupt) => {
+                rx.cancel();
+                let err = interrupt.unwrap_or(Error::DeadlineExceeded(ctx.deadline.timeout()));
+                return Err(open.rpc.ended(err));
             }
-            let members = self.members();
-            let member = match ctx.target {
-                Some(t) => &members.list[members.target_index(t)?],
-                None => members.pick(),
-            };
-            let opt = CallOption::default()
-                .timeout(ctx.deadline.remaining()?)
-                .headers(headers);
-            let grpc = |e| error::from_grpc(e, ctx.deadline.timeout());
-            let mut rpc = Rpc::start(method);
-            let mut rx = match member.client.server_streaming(method, req, opt) {
-                Ok(rx) => rx,
-                Err(e) => return Err(rpc.ended(grpc(e))),
-            };
-            rpc.sent();
-            loop {
-                let next = match wait::block_on(&mut Next(&mut rx), &ctx.intr, None) {
-                    Ok(next) => next,
-                    Err(interrupt) => {
-                        rx.cancel();
-                        let err =
-                            interrupt.unwrap_or(Error::DeadlineExceeded(ctx.deadline.timeout()));
-                        return Err(rpc.ended(err));
-                    }
-                };
-                match next {
-                    None => {
-                        rpc.handled(Some(error::Code::Ok));
-                        return Ok(());
-                    }
-                    Some(Ok(msg)) => {
-                        rpc.received();
-                        self.saw(msg.revision());
-                        if let Err(e) = on_message(msg) {
-                            // Dropping `rpc` counts the canceled call.
-                            rx.cancel();
-                            return Err(e);
-                        }
-                    }
-                    Some(Err(e)) => {
-                        let err = rpc.ended(grpc(e));
-                        if error::transport_failure(&err).is_some() {
-                            members.failed_at(&member.endpoint);
-                        }
-                        return Err(err);
-                    }
+        };
+        match next {
+            None => {
+                open.rpc.handled(Some(error::Code::Ok));
+                Ok(None)
+            }
+            Some(Ok(msg)) => {
+                open.rpc.received();
+                self.saw(msg.revision());
+                Ok(Some(msg))
+            }
+            Some(Err(e)) => {
+                let err = open.rpc.ended(error::from_grpc(e, ctx.deadline.timeout()));
+                if error::transport_failure(&err).is_some() {
+                    self.members().failed_at(&open.endpoint);
                 }
+                Err(err)
             }
-        })();
-        (generation, result)
+        }
     }
 
     /// Logs in again now, whatever the token's state (single flight all
@@ -535,6 +632,13 @@ impl Transport {
     /// Drops the channels and waits (up to `limit`) for grpcio's threads to
     /// exit. Returns whether they did.
     pub fn shutdown(self, limit: Duration) -> bool {
+        // A stream whose caller is away (running its callback) still holds
+        // a call on the completion queues, which could not shut down.
+        for open in self.streams.lock().drain(..) {
+            if let Some(open) = open.upgrade() {
+                open.cancel();
+            }
+        }
         let members = self.members();
         metrics::endpoints(-(members.list.len() as i64));
         metrics::pinned(

@@ -345,7 +345,7 @@ impl Txn {
         self
     }
 
-    fn into_proto(self) -> Result<pb::TxnRequest> {
+    pub(crate) fn into_proto(self) -> Result<pb::TxnRequest> {
         if let Some(m) = self.misuse {
             return Err(Error::InvalidRequest(format!("transaction: {m}")));
         }

@@ -15,7 +15,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
@@ -48,7 +48,14 @@ thread_local! {
 /// Pass it with [`Client::with_cancel`](crate::Client::with_cancel); every
 /// call made through that handle, now or later, returns
 /// [`Error::Canceled`](crate::Error::Canceled) once [`cancel`](Self::cancel)
-/// is called, and a call in flight is canceled on the server too.
+/// is called, and a call in flight is canceled on the server too. What
+/// outlives the call that made it ends the same way: a
+/// [`Watcher`](crate::Watcher) and a [`KeepAlive`](crate::KeepAlive) made
+/// through the handle deliver `Err(Error::Canceled)` as their last item
+/// (a waiting `recv` wakes; the watch is canceled on the server, the lease
+/// is no longer refreshed), a [`RangeIter`](crate::RangeIter) yields it
+/// next, and an observation ([`Client::observe`](crate::Client::observe),
+/// [`Observer`](crate::concurrency::Observer)) ends with it.
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -75,7 +82,15 @@ pub struct CancelToken(Arc<TokenInner>);
 struct TokenInner {
     canceled: AtomicBool,
     waiters: Mutex<Vec<Thread>>,
+    /// What the handles that outlive their call (watchers, keepalives) do
+    /// when the token fires. Weak: a handle dropped first leaves nothing
+    /// behind but a dead entry, pruned on the next registration.
+    hooks: Mutex<Vec<Weak<dyn Fn() + Send + Sync>>>,
 }
+
+/// What a handle made through a cancelable client runs when its token
+/// fires; the handle owns it, the token only refers to it.
+pub(crate) type CancelHook = Arc<dyn Fn() + Send + Sync>;
 
 impl CancelToken {
     /// A token that is not canceled yet.
@@ -89,6 +104,28 @@ impl CancelToken {
         self.0.canceled.store(true, Ordering::SeqCst);
         for t in self.0.waiters.lock().iter() {
             t.unpark();
+        }
+        // Run outside the lock: a hook may do anything but block.
+        let hooks: Vec<CancelHook> = std::mem::take(&mut *self.0.hooks.lock())
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect();
+        for hook in hooks {
+            hook();
+        }
+    }
+
+    /// Runs `hook` when the token fires: at once if it already has (then
+    /// possibly twice, if `cancel` runs meanwhile: hooks must not mind).
+    /// The hook runs on the canceling thread, so it must not block.
+    pub(crate) fn on_cancel(&self, hook: &CancelHook) {
+        {
+            let mut hooks = self.0.hooks.lock();
+            hooks.retain(|h| h.strong_count() > 0);
+            hooks.push(Arc::downgrade(hook));
+        }
+        if self.is_canceled() {
+            hook();
         }
     }
 
@@ -119,11 +156,8 @@ impl Deadline {
     /// (`Duration::MAX`: wait as long as it takes) ends a century from now
     /// instead of overflowing.
     pub fn after(timeout: Duration) -> Deadline {
-        let now = Instant::now();
         Deadline {
-            at: now
-                .checked_add(timeout)
-                .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600)),
+            at: instant_after(timeout),
             timeout,
         }
     }
@@ -243,12 +277,26 @@ pub(crate) fn block_on<F: Future + Unpin>(
     })
 }
 
+/// The instant `d` from now; a duration too long for the clock
+/// (`Duration::MAX`: as long as it takes) gives a century from now instead
+/// of overflowing, which `Instant + Duration` would panic on.
+pub(crate) fn instant_after(d: Duration) -> Instant {
+    later(Instant::now(), d)
+}
+
+/// `at + d`, or a century after `at` when that would overflow (a TTL or
+/// duration from the server or the user can be anything).
+pub(crate) fn later(at: Instant, d: Duration) -> Instant {
+    at.checked_add(d)
+        .unwrap_or_else(|| at + Duration::from_secs(100 * 365 * 24 * 3600))
+}
+
 /// Sleeps for `d`, or less if `intr` fires (then its error is returned).
 pub(crate) fn sleep(intr: &Interrupt<'_>, d: Duration) -> Result<(), Error> {
     match block_on(
         &mut std::future::pending::<()>(),
         intr,
-        Some(Instant::now() + d),
+        Some(instant_after(d)),
     ) {
         Err(Some(e)) => Err(e),
         _ => Ok(()),
@@ -258,7 +306,7 @@ pub(crate) fn sleep(intr: &Interrupt<'_>, d: Duration) -> Result<(), Error> {
 /// Polls `fut` until it completes or `limit` passes, ignoring interrupts:
 /// used to drain a call that was just canceled.
 pub(crate) fn drain<F: Future + Unpin>(fut: &mut F, limit: Duration) -> Option<F::Output> {
-    block_on(fut, &Interrupt::never(), Some(Instant::now() + limit)).ok()
+    block_on(fut, &Interrupt::never(), Some(instant_after(limit))).ok()
 }
 
 #[cfg(test)]

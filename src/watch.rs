@@ -14,6 +14,7 @@ use crate::proto::rpc as pb;
 use crate::pump::watch::{NewWatch, WatchCommand, WatchResponse, WatcherShared};
 use crate::pump::{Command, PumpHandle};
 use crate::types::Range;
+use crate::wait::CancelHook;
 
 /// Options of a watch. The default watches one key from the next revision.
 ///
@@ -40,7 +41,7 @@ use crate::types::Range;
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WatchOptions {
-    range: Range,
+    pub(crate) range: Range,
     start_revision: i64,
     prev_kv: bool,
     progress_notify: bool,
@@ -117,7 +118,9 @@ impl WatchOptions {
 ///
 /// The watch ends with one error: [`Error::Compacted`] when its next
 /// revision was compacted away, [`Error::WatchCanceled`] when etcd ended it
-/// (permission revoked, …), [`Error::ClientClosed`] when the client closed.
+/// (permission revoked, …), [`Error::ClientClosed`] when the client closed,
+/// [`Error::Canceled`] when the cancel token of the handle that made it
+/// fired ([`Client::with_cancel`]; the watch is canceled on the server).
 /// After that, reads return [`Error::WatchCanceled`].
 ///
 /// A consumer that handles the end of its watch: a compacted watch
@@ -165,6 +168,9 @@ pub struct Watcher {
     rx: Receiver<Result<WatchResponse>>,
     shared: Arc<WatcherShared>,
     pump: Arc<PumpHandle>,
+    /// Ends the watch when the handle's cancel token fires; registered
+    /// with the token, which holds it weakly.
+    _on_cancel: Option<CancelHook>,
 }
 
 impl Watcher {
@@ -259,8 +265,10 @@ impl Watcher {
 
 impl Drop for Watcher {
     fn drop(&mut self) {
-        self.pump
-            .send(Command::Watch(WatchCommand::Cancel { id: self.id }));
+        self.pump.send(Command::Watch(WatchCommand::Cancel {
+            id: self.id,
+            end: None,
+        }));
     }
 }
 
@@ -319,6 +327,8 @@ impl Client {
         {
             return Err(Error::ClientClosed);
         }
+        let mut watcher = watcher;
+        self.end_on_cancel(&mut watcher);
         // On error the watcher is dropped here, which cancels the watch.
         self.wait_for(&created).map(|()| watcher)
     }
@@ -373,6 +383,9 @@ impl Client {
         if !pump.send(Command::Watch(WatchCommand::CreateMany(news))) {
             return Err(Error::ClientClosed);
         }
+        for w in &mut watchers {
+            self.end_on_cancel(w);
+        }
         // One deadline for the batch; on an error of the call itself every
         // watcher is dropped, which cancels its watch.
         let ctx = self.ctx();
@@ -389,6 +402,25 @@ impl Client {
             });
         }
         Ok(out)
+    }
+
+    /// With a cancel token on this handle, makes the token end the watch:
+    /// registered after the create was sent, so the pump never sees the
+    /// end first. The pump delivers the error after what it already
+    /// queued, then disconnects; it sends the server's cancel too.
+    fn end_on_cancel(&self, watcher: &mut Watcher) {
+        let Some(token) = self.cancel_token() else {
+            return;
+        };
+        let (pump, id) = (watcher.pump.clone(), watcher.id);
+        let hook: CancelHook = Arc::new(move || {
+            pump.send(Command::Watch(WatchCommand::Cancel {
+                id,
+                end: Some(Error::Canceled),
+            }));
+        });
+        token.on_cancel(&hook);
+        watcher._on_cancel = Some(hook);
     }
 
     /// Checks a watch's key and options and builds everything the pump and
@@ -444,6 +476,7 @@ impl Client {
             rx,
             shared: shared.clone(),
             pump,
+            _on_cancel: None,
         };
         let new = NewWatch {
             id,

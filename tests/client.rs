@@ -148,17 +148,23 @@ fn close_ends_calls_in_flight_and_later_calls() {
     cluster.stop(0);
     let other = c.clone();
     let t = thread::spawn(move || {
-        let started = Instant::now();
-        (other.get("k"), started.elapsed())
+        let r = other.get("k");
+        (r, Instant::now())
     });
     thread::sleep(Duration::from_millis(200));
     let closing = Instant::now();
     c.close().unwrap();
     let close_took = closing.elapsed();
-    let (r, took) = t.join().unwrap();
+    let (r, returned) = t.join().unwrap();
     cluster.cont(0);
     assert!(matches!(r, Err(Error::ClientClosed)), "{r:?}");
-    assert!(took < Duration::from_secs(2), "{took:?}");
+    // The README's promise: a call in flight returns within ~25 ms of
+    // the close (it looks at the closed flag every CLOSE_POLL, 25 ms, then
+    // cancels its call), with MARGIN for scheduling on a loaded machine.
+    let took = returned.saturating_duration_since(closing);
+    eprintln!("call in flight returned {took:?} after close(); close() took {close_took:?}");
+    const MARGIN: Duration = Duration::from_millis(100);
+    assert!(took < Duration::from_millis(25) + MARGIN, "{took:?}");
     assert!(close_took < Duration::from_secs(3), "{close_took:?}");
     assert!(c.is_closed());
     // Every handle, including derived ones, now fails at once.
@@ -297,4 +303,161 @@ fn a_member_on_a_unix_socket() {
         .connect()
         .unwrap_err();
     assert!(matches!(e, Error::Unavailable(_)), "{e}");
+}
+
+/// Cancels `token` after `after`, from another thread.
+fn cancel_later(token: &CancelToken, after: Duration) -> thread::JoinHandle<()> {
+    let token = token.clone();
+    thread::spawn(move || {
+        thread::sleep(after);
+        token.cancel();
+    })
+}
+
+#[test]
+fn a_cancel_token_ends_a_waiting_watcher() {
+    let c = Client::connect(common::shared().endpoints()).unwrap();
+    let key = format!("{}w", common::unique_prefix("cancel-watch"));
+    let token = CancelToken::new();
+    let handle = c
+        .with_cancel(&token)
+        .with_timeout(Duration::from_secs(3600));
+    let watcher = handle.watch(&*key).unwrap();
+    let canceler = cancel_later(&token, Duration::from_millis(200));
+    let started = Instant::now();
+    // The documented example: a blocked read wakes with Canceled (bounded
+    // here, so a watcher that never ends fails the test instead of
+    // hanging it).
+    let r = watcher.recv_timeout(Duration::from_secs(10));
+    canceler.join().unwrap();
+    assert!(matches!(r, Err(Error::Canceled)), "{r:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    // The watch is over: later reads say so, and writes are not delivered.
+    c.put(&*key, "after").unwrap();
+    let next = watcher.recv_timeout(Duration::from_millis(300));
+    assert!(matches!(next, Err(Error::WatchCanceled { .. })), "{next:?}");
+    // "Now or later": a watch asked for after the cancel is refused.
+    assert!(matches!(handle.watch(&*key), Err(Error::Canceled)));
+}
+
+#[test]
+fn a_cancel_token_ends_a_keepalive() {
+    let c = Client::connect(common::shared().endpoints()).unwrap();
+    let lease = c.grant(30).unwrap().id();
+    let token = CancelToken::new();
+    let keep = c.with_cancel(&token).keep_alive(lease).unwrap();
+    assert!(keep.is_alive());
+    let canceler = cancel_later(&token, Duration::from_millis(200));
+    let started = Instant::now();
+    let ended = loop {
+        let left = Duration::from_secs(10).saturating_sub(started.elapsed());
+        match keep.receiver().recv_timeout(left) {
+            Ok(Ok(_)) => continue, // a refresh from before the cancel
+            Ok(Err(e)) => break e,
+            Err(e) => panic!("no end within 10 s: {e}"),
+        }
+    };
+    canceler.join().unwrap();
+    assert!(matches!(ended, Error::Canceled), "{ended}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(!keep.is_alive());
+    assert!(
+        matches!(
+            keep.state(),
+            etcd_blocking::LeaseState::Lost(Error::Canceled)
+        ),
+        "{:?}",
+        keep.state()
+    );
+    c.revoke(lease).unwrap();
+}
+
+#[test]
+fn a_cancel_token_ends_a_range_iterator_mid_page() {
+    let c = Client::connect(common::shared().endpoints()).unwrap();
+    let p = common::unique_prefix("cancel-iter");
+    for i in 0..5 {
+        c.put(format!("{p}{i}"), "v").unwrap();
+    }
+    let token = CancelToken::new();
+    let mut it = c
+        .with_cancel(&token)
+        .get_iter(&*p, GetOptions::new().prefix(), 10)
+        .unwrap();
+    assert!(it.next().unwrap().is_ok());
+    token.cancel();
+    // Four keys of the page are read already; the iteration ends anyway.
+    assert!(matches!(it.next(), Some(Err(Error::Canceled))));
+    assert!(it.next().is_none());
+}
+
+#[test]
+fn a_cancel_token_ends_an_observation() {
+    let c = Client::connect(common::shared().endpoints()).unwrap();
+    let name = format!("{}e", common::unique_prefix("cancel-observe"));
+    let lease = c.grant(30).unwrap().id();
+    c.campaign(&*name, lease, "leader").unwrap();
+    let token = CancelToken::new();
+    let canceler = cancel_later(&token, Duration::from_millis(300));
+    let started = Instant::now();
+    let mut seen = 0;
+    let r = c
+        .with_cancel(&token)
+        .with_timeout(Duration::from_secs(3600))
+        .observe(&*name, |_| {
+            seen += 1;
+            true
+        });
+    canceler.join().unwrap();
+    assert!(matches!(r, Err(Error::Canceled)), "{r:?}");
+    assert_eq!(seen, 1);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    c.revoke(lease).unwrap();
+}
+
+#[test]
+fn endpoints_are_listed_normalised_and_kept_after_close() {
+    // Configured bare, as `host:port`.
+    let bare = common::shared().endpoint(0);
+    let bare = bare.trim_start_matches("http://").to_string();
+    let url = format!("http://{bare}");
+    let c = Client::connect([&bare]).unwrap();
+    assert_eq!(c.endpoints(), std::slice::from_ref(&url));
+    assert_eq!(c.pinned_endpoint(), Some(url.clone()));
+    // Either form aims a handle at it.
+    assert!(c.with_endpoint(&bare).is_ok() && c.with_endpoint(&url).is_ok());
+
+    // An endpoint that fails is named in the same form.
+    let dead = dead_endpoint();
+    let e = Client::builder([&dead])
+        .connect_timeout(Duration::from_millis(300))
+        .connect()
+        .unwrap_err();
+    match e {
+        Error::Unavailable(causes) => {
+            assert_eq!(causes[0].endpoint, format!("http://{dead}"))
+        }
+        other => panic!("{other}"),
+    }
+
+    // After a change and a close: the list it had last, not the one given
+    // at connect.
+    c.set_endpoints([&url, &format!("http://{dead}")]).unwrap();
+    let last = c.endpoints();
+    assert_eq!(last, [url.clone(), format!("http://{dead}")]);
+    c.close().unwrap();
+    assert_eq!(c.endpoints(), last);
+    assert_eq!(c.pinned_endpoint(), None);
 }

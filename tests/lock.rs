@@ -126,3 +126,86 @@ fn an_election_has_one_leader_that_can_proclaim_and_resign() {
     );
     b.resign(&b_leader).unwrap();
 }
+
+/// Runs `f` on a thread and fails the test if it has not returned within
+/// `limit`: a deadlock then fails the test instead of hanging the suite.
+fn within<T: Send + 'static>(
+    limit: Duration,
+    what: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(limit)
+        .unwrap_or_else(|_| panic!("{what}: still blocked after {limit:?} (deadlock)"))
+}
+
+/// An election with a leader, and the client that leads it.
+fn led_election(what: &str) -> (Client, String) {
+    let c = client();
+    let name = format!("{}{what}", common::unique_prefix(what));
+    let lease = c.grant(30).unwrap().id();
+    c.campaign(&*name, lease, "leader").unwrap();
+    (c, name)
+}
+
+#[test]
+fn closing_from_inside_an_observer_returns() {
+    let (c, name) = led_election("observe-close");
+    let outcome = within(Duration::from_secs(20), "close inside observe", move || {
+        let mut closed = None;
+        let r = c
+            .with_timeout(Duration::from_secs(10))
+            .observe(&*name, |_| {
+                closed = Some(c.close());
+                true
+            });
+        (r, closed, c.is_closed())
+    });
+    let (r, closed, is_closed) = outcome;
+    assert!(matches!(closed, Some(Ok(()))), "{closed:?}");
+    assert!(is_closed);
+    // The observation was canceled by the close, not left running.
+    assert!(matches!(r, Err(Error::ClientClosed)), "{r:?}");
+}
+
+#[test]
+fn another_thread_closes_while_an_observer_callback_runs() {
+    // The callback waits for the other thread's close() to return, then
+    // calls the client: close() must not wait for user code (it used to
+    // wait for the observation, which held the client's lock through the
+    // callback: a deadlock, cut short here by the callback's own limit).
+    let (c, name) = led_election("observe-call");
+    let outcome = within(Duration::from_secs(30), "close beside observe", move || {
+        let (go, started) = mpsc::channel::<()>();
+        let (closed_tx, closed_rx) = mpsc::channel();
+        let closer = {
+            let c = c.clone();
+            thread::spawn(move || {
+                started.recv().unwrap();
+                let r = c.close();
+                closed_tx.send(()).unwrap();
+                r
+            })
+        };
+        let mut inner = None;
+        let mut close_returned = false;
+        let r = c
+            .with_timeout(Duration::from_secs(20))
+            .observe(&*name, |_| {
+                go.send(()).unwrap();
+                close_returned = closed_rx.recv_timeout(Duration::from_secs(10)).is_ok();
+                inner = Some(c.get("any"));
+                true
+            });
+        (r, inner, close_returned, closer.join().unwrap())
+    });
+    let (r, inner, close_returned, closed) = outcome;
+    assert!(close_returned, "close() waited for the callback");
+    assert!(closed.is_ok(), "{closed:?}");
+    assert!(matches!(inner, Some(Err(Error::ClientClosed))), "{inner:?}");
+    // The observation was canceled by the close.
+    assert!(matches!(r, Err(Error::ClientClosed)), "{r:?}");
+}

@@ -623,3 +623,24 @@ fn downgrade_is_typed_on_3_5_and_unsupported_before() {
         "{e}"
     );
 }
+
+#[test]
+fn closing_from_inside_a_snapshot_progress_returns() {
+    let c = Client::connect(common::shared().endpoints()).expect("connect");
+    let (tx, rx) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        let mut closed = None;
+        let r = c.snapshot_to(&mut io::sink(), |_, _| {
+            if closed.is_none() {
+                closed = Some(c.close());
+            }
+        });
+        let _ = tx.send((r.map(drop), closed));
+    });
+    let (r, closed) = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("close inside a snapshot's progress blocked (deadlock)");
+    assert!(matches!(closed, Some(Ok(()))), "{closed:?}");
+    // The snapshot stream was canceled by the close.
+    assert!(matches!(r, Err(Error::ClientClosed)), "{r:?}");
+}

@@ -588,3 +588,67 @@ fn lease_calls_cut_off_after_sending_answer_as_documented() {
     assert!(matches!(e, Error::LeaseNotFound { .. }), "{e:?}");
     assert_eq!(direct.time_to_live(id).unwrap().ttl(), -1, "revoked");
 }
+
+#[test]
+fn the_deadline_covers_every_member_and_with_endpoint_does_not_fail_over() {
+    let cluster = common::Cluster::start(3);
+    let c = Client::builder(cluster.endpoints())
+        .request_timeout(Duration::from_secs(3))
+        .connect()
+        .unwrap();
+    c.put("probe", "x").unwrap();
+
+    // `with_endpoint`: no failover. Member 1 frozen, a read aimed at it
+    // fails at its deadline (nothing else answers it), while member 0
+    // answers its own.
+    let ep1 = cluster.endpoint(1);
+    cluster.stop(1);
+    let t = Instant::now();
+    let r = c
+        .with_endpoint(&ep1)
+        .unwrap()
+        .with_timeout(Duration::from_millis(800))
+        .get_with("probe", GetOptions::new().serializable());
+    let took = t.elapsed();
+    assert!(matches!(r, Err(Error::DeadlineExceeded(_))), "{r:?}");
+    // All of it spent on member 1: not moved elsewhere after a share.
+    assert!(took >= Duration::from_millis(750), "{took:?}");
+    let at0 = c
+        .with_endpoint(&cluster.endpoint(0))
+        .unwrap()
+        .status()
+        .unwrap();
+    assert_eq!(at0.header().member_id(), cluster.member_id(0).unwrap());
+
+    // The deadline covers the whole call, tries on the other members
+    // included: with every member frozen, a read (which moves on after a
+    // share of the deadline) ends at the deadline, plus MARGIN for
+    // scheduling and the cancel, not at a multiple of it.
+    cluster.stop(0);
+    cluster.stop(2);
+    const DEADLINE: Duration = Duration::from_millis(900);
+    const MARGIN: Duration = Duration::from_millis(300);
+    for i in 0..2 {
+        let t = Instant::now();
+        let r = c
+            .with_timeout(DEADLINE)
+            .get_with("probe", GetOptions::new().serializable());
+        let took = t.elapsed();
+        eprintln!("all frozen, read {i}: {r:?} after {took:?}");
+        assert!(
+            matches!(r, Err(Error::DeadlineExceeded(_) | Error::Unavailable(_))),
+            "{r:?}"
+        );
+        assert!(took < DEADLINE + MARGIN, "{took:?}");
+        // A write is tried on one member only (never sent twice), within
+        // the same deadline.
+        let t = Instant::now();
+        let w = c.with_timeout(DEADLINE).put("probe", "y");
+        let took = t.elapsed();
+        assert!(w.is_err(), "{w:?}");
+        assert!(took < DEADLINE + MARGIN, "{took:?}");
+    }
+    for i in 0..3 {
+        cluster.cont(i);
+    }
+}

@@ -318,8 +318,27 @@ fn a_prefix_handle_lives_under_its_prefix() {
     );
     let g = p.get("/").unwrap();
     assert_eq!(g.node.nodes.len(), 2);
-    // Keys come back as etcd names them (as the Go client).
+    // Keys come back as etcd names them, prefix included (as Go's v2
+    // client; the docs say so): in a read, a listing, a write's node and
+    // previous node, and a watcher's events.
+    assert_eq!(g.node.key, d);
+    let mut listed: Vec<_> = g.node.nodes.iter().map(|n| n.key.clone()).collect();
+    listed.sort();
+    assert_eq!(listed, [format!("{d}/x"), format!("{d}/y")]);
     assert_eq!(p.get("y").unwrap().node.key, format!("{d}/y"));
+    let index = p.get("y").unwrap().node.modified_index;
+    let written = p.set("y", "3").unwrap();
+    assert_eq!(written.node.key, format!("{d}/y"));
+    assert_eq!(
+        written.prev_node.as_ref().map(|n| n.key.as_str()),
+        Some(format!("{d}/y").as_str())
+    );
+    let mut w = p.watcher("y", WatcherOptions::new().after_index(index));
+    let ev = w
+        .next_event_timeout(Duration::from_secs(5))
+        .unwrap()
+        .expect("the write after `index`");
+    assert_eq!(ev.node.key, format!("{d}/y"));
     p.delete("/x").unwrap();
     assert_eq!(
         kind(c.keys().get(&format!("{d}/x"))).kind,

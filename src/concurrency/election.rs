@@ -27,8 +27,9 @@ use crate::wait::Deadline;
 /// # let client = etcd_blocking::Client::connect(["127.0.0.1:2379"])?;
 /// let session = Session::new(&client)?;
 /// let mut election = session.election("services/scheduler");
-/// election.campaign("node-a:8080")?; // waits until this process leads
-/// // (or election.campaign_within("node-a:8080", Duration::from_secs(600))?)
+/// // Waits until this process leads, for as long as it takes (campaign()
+/// // would stop at the session handle's deadline, 5 s by default):
+/// election.campaign_within("node-a:8080", Duration::MAX)?;
 /// election.proclaim("node-a:9090")?; // followers see the new value
 /// election.resign()?;
 /// # Ok::<(), etcd_blocking::Error>(())
@@ -57,20 +58,27 @@ impl Election {
         Election(line)
     }
 
-    /// Waits to become leader as long as it takes (as Go's `Campaign`
-    /// with a context that has no deadline), then leads with `value`. The
-    /// wait ends as a [`Mutex::lock`](super::Mutex::lock) wait does: led,
-    /// or an error (canceled, client closed, [`EtcdError::SessionExpired`]
-    /// if the session is over before or while waiting, a failed request,
-    /// each bounded by the request timeout). On failure the candidacy is
-    /// withdrawn. For a bounded wait, see
-    /// [`campaign_within`](Self::campaign_within).
+    /// Waits to become leader within the deadline of the session's client
+    /// handle (as every blocking call of this crate, and
+    /// [`Client::campaign`](crate::Client::campaign), etcd's server-side
+    /// election, do; Go's `Campaign(ctx)` with that handle as `ctx`), then
+    /// leads with `value`. The wait ends as a
+    /// [`Mutex::lock`](super::Mutex::lock) wait does: led, or an error
+    /// ([`Error::DeadlineExceeded`], canceled, client closed,
+    /// [`EtcdError::SessionExpired`] if the session is over before or
+    /// while waiting, a failed request). On failure the candidacy is
+    /// withdrawn. To wait longer than the requests may take (or as long as
+    /// it takes), see [`campaign_within`](Self::campaign_within).
     pub fn campaign(&mut self, value: impl Into<Vec<u8>>) -> Result<()> {
-        self.campaign_within(value, Duration::MAX)
+        let wait = self.0.client.timeout();
+        self.campaign_within(value, wait)
     }
 
-    /// Waits to become leader for at most `wait`; past it, fails with
-    /// [`Error::DeadlineExceeded`] and withdraws the candidacy.
+    /// Waits to become leader for at most `wait`, a bound of its own
+    /// (`Duration::MAX`: as long as it takes, as Go's `Campaign` with a
+    /// context that has no deadline); past it, fails with
+    /// [`Error::DeadlineExceeded`] and withdraws the candidacy. The
+    /// handle's timeout still bounds each request on the way.
     pub fn campaign_within(&mut self, value: impl Into<Vec<u8>>, wait: Duration) -> Result<()> {
         let value = value.into();
         let deadline = Deadline::after(wait);

@@ -22,13 +22,24 @@
 //!
 //! # Waiting
 //!
-//! [`Mutex::lock`] and [`Election::campaign`] wait as long as it takes,
-//! as Go's do with a context that has no deadline: waiting is what they
-//! are for. [`Mutex::lock_within`] and [`Election::campaign_within`] bound
-//! one wait. The recipes' waits ([`recipes::Queue::dequeue`], the
-//! barriers, [`recipes::RwMutex`]) run within the deadline of the recipe's
-//! client handle (the session's or the client's, unless changed with
-//! `with_timeout`). Each request a wait makes has the request timeout.
+//! One rule for every wait, here and in the rest of the crate: a call that
+//! blocks ends at the deadline of the handle it runs on, as a Go call ends
+//! with its `ctx`. [`Mutex::lock`] and [`Election::campaign`] wait within
+//! the deadline of the session's client handle (the same rule as etcd's
+//! server-side [`Client::lock`] and [`Client::campaign`]); the recipes'
+//! waits ([`recipes::Queue::dequeue`], the barriers,
+//! [`recipes::RwMutex`]) within the recipe's handle (the session's or the
+//! client's, unless changed with `with_timeout`). Give a session a handle
+//! with a longer timeout (`Session::new(&client.with_timeout(d))`) for
+//! longer waits, or bound one wait on its own with
+//! [`Mutex::lock_within`] and [`Election::campaign_within`]
+//! (`Duration::MAX`: as long as it takes, as Go's with a context that has
+//! no deadline); each request a wait makes still has the handle's timeout.
+//! What returns at once and delivers later is not a wait and has no
+//! deadline: [`Election::observe`]'s [`Observer`], like a
+//! [`Watcher`](crate::Watcher), runs until dropped (where
+//! [`Client::observe`], a call that blocks and runs a callback, ends at its
+//! handle's deadline).
 //! Every wait stops at once when the handle's
 //! [`CancelToken`](crate::CancelToken) fires, the client closes or the
 //! session ends. A wait that does not succeed withdraws its key, so it

@@ -30,7 +30,9 @@ use crate::wait::Deadline;
 /// # let client = Client::connect(["127.0.0.1:2379"])?;
 /// let session = Session::new(&client)?;
 /// let mut lock = session.mutex("locks/db-migration");
-/// lock.lock_within(Duration::from_secs(60))?; // or lock(): as long as it takes
+/// // lock() waits within the session handle's deadline (5 s by default);
+/// // a wait of its own:
+/// lock.lock_within(Duration::from_secs(60))?;
 /// // Written only while we hold the lock, checked by etcd:
 /// client.txn(
 ///     Txn::new()
@@ -49,23 +51,28 @@ impl Mutex {
         Mutex(Line::new(session, prefix.into()))
     }
 
-    /// Waits for the lock as long as it takes, as Go's `Lock` does with a
-    /// context that has no deadline: waiting is what a lock is for. The
-    /// wait ends with the lock, or with an error: the session's client
+    /// Waits for the lock within the deadline of the session's client
+    /// handle, as every blocking call of this crate does (and as
+    /// [`Client::lock`](crate::Client::lock), etcd's server-side lock,
+    /// does): the blocking twin of Go's `Lock(ctx)` with that handle as
+    /// `ctx`. Past the deadline it fails with [`Error::DeadlineExceeded`].
+    /// The wait ends with the lock, or with an error: the deadline, the
     /// handle canceled ([`Error::Canceled`]) or closed, the session over
     /// ([`EtcdError::SessionExpired`](crate::EtcdError::SessionExpired),
-    /// before or while waiting), or a request that failed. Each request
-    /// it makes has the session client's request timeout. On failure the
-    /// place in the queue is given up. For a bounded wait, see
+    /// before or while waiting), or a request that failed. On failure the
+    /// place in the queue is given up. To wait longer than the requests
+    /// may take (or as long as it takes, `Duration::MAX`), see
     /// [`lock_within`](Self::lock_within).
     pub fn lock(&mut self) -> Result<()> {
-        self.lock_within(Duration::MAX)
+        self.lock_within(self.0.client.timeout())
     }
 
-    /// Waits for the lock for at most `wait`; past it, fails with
-    /// [`Error::DeadlineExceeded`] and gives up the place in the queue
-    /// (as on any other failure). `wait` may be longer or shorter than the
-    /// request timeout, which still bounds each request on the way.
+    /// Waits for the lock for at most `wait`, a bound of its own; past it,
+    /// fails with [`Error::DeadlineExceeded`] and gives up the place in the
+    /// queue (as on any other failure). `wait` may be longer or shorter
+    /// than the handle's timeout, which still bounds each request on the
+    /// way; `Duration::MAX` waits as long as it takes (Go's `Lock` with a
+    /// context that has no deadline).
     pub fn lock_within(&mut self, wait: Duration) -> Result<()> {
         let deadline = Deadline::after(wait);
         let resp = self.0.join(b"")?;

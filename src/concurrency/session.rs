@@ -192,7 +192,7 @@ impl Session {
     /// session closed, orphaned or dropped, or the client closed (Go's
     /// `Session.Done()`). A lease revoked elsewhere is noticed at the
     /// keepalive's next refresh: within a third of the TTL (half a second
-    /// for the shortest TTLs).
+    /// for the shortest TTLs), plus that refresh's round trip.
     ///
     /// Nothing is ever sent on it: `recv()` blocks until then and returns
     /// `Err(RecvError)`, so it works as a `crossbeam_channel::select!` arm

@@ -354,7 +354,10 @@ fn lease_not_found(id: &Option<i64>, reason: &str) -> String {
 /// One endpoint's part of an [`Error::Unavailable`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EndpointError {
-    /// The endpoint, as configured.
+    /// The endpoint, in the normalised form of
+    /// [`Client::endpoints`](crate::Client::endpoints) (`http://host:port`,
+    /// `https://host:port`, `unix://path`); for a DNS SRV lookup that
+    /// failed, the DNS server asked (`dns://addr:port`).
     pub endpoint: String,
     /// Why it could not serve the call.
     pub cause: String,

@@ -148,7 +148,7 @@ v2_codes! {
 /// ```no_run
 /// use etcd_blocking::v2::{self, ErrorKind, V2Error};
 /// use etcd_blocking::Error;
-/// # let client = v2::Client::new(["http://127.0.0.1:2379"])?;
+/// # let client = v2::Client::connect(["http://127.0.0.1:2379"])?;
 /// match client.keys().get("/config/missing") {
 ///     Ok(resp) => println!("{:?}", resp.node.value),
 ///     Err(Error::V2(V2Error { kind: ErrorKind::KeyNotFound, index, .. })) => {

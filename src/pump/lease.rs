@@ -66,9 +66,12 @@ pub enum LeaseState {
         /// Seconds, as of the last refresh.
         ttl: i64,
     },
-    /// Gone; the error says why ([`Error::LeaseNotFound`] or
-    /// [`Error::ClientClosed`]). Keys attached to it are deleted or will
-    /// be.
+    /// Gone, or no longer kept alive; the error says why
+    /// ([`Error::LeaseNotFound`], [`Error::ClientClosed`], or
+    /// [`Error::Canceled`] when the cancel token of the handle that made
+    /// the keepalive fired). Keys attached to it are deleted or will be
+    /// (after a cancel, when the TTL runs out, unless another handle keeps
+    /// the lease alive).
     Lost(Error),
 }
 
@@ -140,10 +143,13 @@ impl KeepAliveShared {
 /// Commands from users to the keepalive driver.
 pub(crate) enum KeepAliveCommand {
     Add(Box<NewKeepAlive>),
-    /// A handle was dropped: the one whose state is `shared`.
+    /// A handle is done, the one whose state is `shared`: dropped, or,
+    /// with `end`, its cancel token fired (the handle then reports that
+    /// error and the lease as lost to it).
     Remove {
         id: i64,
         shared: Arc<KeepAliveShared>,
+        end: Option<Error>,
     },
 }
 
@@ -205,7 +211,7 @@ impl Kept {
     fn interval(&self) -> Duration {
         // A third of the TTL, as the Go client; never busier than 2/s
         // (a little more with the early sends below).
-        Duration::from_millis((self.granted_ttl.max(1) as u64) * 1000 / 3)
+        Duration::from_millis((self.granted_ttl.max(1) as u64).saturating_mul(1000) / 3)
             .max(Duration::from_millis(500))
     }
 
@@ -337,10 +343,17 @@ impl Driver for KeepAlives {
         let now = Instant::now();
         match cmd {
             KeepAliveCommand::Add(k) => self.add(*k, now),
-            KeepAliveCommand::Remove { id, shared } => {
+            KeepAliveCommand::Remove { id, shared, end } => {
                 let Some(k) = self.leases.get_mut(&id) else {
                     return; // lost meanwhile
                 };
+                if let Some(err) = end {
+                    // Only the handle whose token fired hears of it.
+                    if let Some(h) = k.handles.iter().find(|h| Arc::ptr_eq(&h.shared, &shared)) {
+                        h.shared.set_lost(err.clone());
+                        h.deliver(Err(err));
+                    }
+                }
                 k.handles.retain(|h| !Arc::ptr_eq(&h.shared, &shared));
                 if k.handles.is_empty() {
                     self.leases.remove(&id);
@@ -391,7 +404,7 @@ impl Driver for KeepAlives {
             metrics::keepalive_refreshed(now.saturating_duration_since(t));
         }
         let sent = sent.unwrap_or(now);
-        k.expires_at = sent + Duration::from_secs(resp.ttl as u64);
+        k.expires_at = crate::wait::later(sent, Duration::from_secs(resp.ttl.max(0) as u64));
         self.expiries.push(Reverse((k.expires_at, id)));
         k.granted_ttl = resp.ttl;
         k.alive(resp);

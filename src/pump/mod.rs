@@ -47,7 +47,7 @@ use parking_lot::Mutex;
 pub(crate) use duplex::Duplex;
 use duplex::StreamEvent;
 
-use crate::error::{self, Error};
+use crate::error::{self, Error, Result};
 use crate::proto::Answer;
 use crate::transport::{CallCtx, Members, RevisionMark, Transport};
 use lease::{KeepAliveCommand, KeepAlives};
@@ -424,7 +424,9 @@ pub(crate) struct Pump {
 }
 
 impl Pump {
-    pub fn start(transport: Arc<Transport>, sync_every: Option<Duration>) -> Pump {
+    /// Starts the pump thread; a thread the system will not start is
+    /// [`Error::Io`](crate::Error::Io).
+    pub fn start(transport: Arc<Transport>, sync_every: Option<Duration>) -> Result<Pump> {
         let (tx, rx) = crossbeam_channel::unbounded();
         let (stop, stopped) = crossbeam_channel::bounded(1);
         let join = thread::Builder::new()
@@ -436,18 +438,18 @@ impl Pump {
                     lease: Shared::new(KeepAlives::default(), mark),
                     transport,
                     sync_every,
-                    next_sync: sync_every.map(|d| Instant::now() + d),
+                    next_sync: sync_every.map(crate::wait::instant_after),
                     commands: rx,
                     stopped,
                 };
                 state.run();
             })
-            .expect("spawn etcd-pump thread");
+            .map_err(|e| Error::Io(Arc::new(e)))?;
         let handle = Arc::new(PumpHandle {
             tx,
             thread: join.thread().clone(),
         });
-        Pump { handle, join, stop }
+        Ok(Pump { handle, join, stop })
     }
 
     /// Stops the thread, which cancels its streams on the server and ends
@@ -520,6 +522,6 @@ impl PumpThread {
         {
             log::debug!("endpoint auto-sync failed: {e}");
         }
-        self.next_sync = self.sync_every.map(|d| Instant::now() + d);
+        self.next_sync = self.sync_every.map(crate::wait::instant_after);
     }
 }

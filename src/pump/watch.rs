@@ -184,8 +184,11 @@ pub(crate) enum WatchCommand {
     /// Many watches in one command ([`Client::watch_many`](crate::Client::watch_many)):
     /// their creates go out together, without a pump turn each.
     CreateMany(Vec<NewWatch>),
+    /// Ends a watch (its watcher was dropped, or, with `end`, its cancel
+    /// token fired: the watcher gets that error last).
     Cancel {
         id: u64,
+        end: Option<Error>,
     },
     Progress,
 }
@@ -625,7 +628,7 @@ impl Driver for Watches {
                     self.add(w, stream);
                 }
             }
-            WatchCommand::Cancel { id } => {
+            WatchCommand::Cancel { id, end } => {
                 if let Some(e) = self.entries.remove(&id) {
                     if let Some(sid) = e.server_id {
                         self.by_server_id.remove(&sid);
@@ -633,6 +636,9 @@ impl Driver for Watches {
                     }
                     // A create still in flight stays in `creating` so later
                     // answers keep their positions; its answer is dropped.
+                    if let Some(err) = end {
+                        e.finish(err);
+                    }
                 }
             }
             WatchCommand::Progress => {

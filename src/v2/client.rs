@@ -332,17 +332,6 @@ impl Client {
         ClientBuilder::new(endpoints).connect()
     }
 
-    /// The old name of [`connect`](Self::connect).
-    #[deprecated(note = "renamed to `v2::Client::connect`, as the v3 `Client::connect`")]
-    #[doc(hidden)]
-    pub fn new<I, S>(endpoints: I) -> Result<Client>
-    where
-        I: IntoIterator<Item = S>,
-        S: AsRef<str>,
-    {
-        Client::connect(endpoints)
-    }
-
     /// Settings for a client, to adjust before [`ClientBuilder::connect`].
     pub fn builder<I, S>(endpoints: I) -> ClientBuilder
     where
@@ -385,7 +374,10 @@ impl Client {
     }
 
     /// The keys API under `prefix`: every key is sent with the prefix in
-    /// front and returned without it (Go's `NewKeysAPIWithPrefix`).
+    /// front (Go's `NewKeysAPIWithPrefix`). Keys in answers are etcd's
+    /// full keys, prefix included, as Go's v2 client returns them: a
+    /// `keys_with_prefix("/app")` handle's `get("/x")` answers with a node
+    /// whose key is `/app/x`.
     pub fn keys_with_prefix(&self, prefix: &str) -> Keys {
         Keys::new(self.handle.clone(), prefix)
     }

@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crossbeam_channel::Sender;
 use parking_lot::Mutex;
@@ -108,7 +108,7 @@ impl Handle {
     pub fn ctx(&self) -> CallCtx<'_> {
         CallCtx {
             timeout: self.timeout,
-            deadline: Instant::now() + self.timeout,
+            deadline: crate::wait::instant_after(self.timeout),
             token: self.token.as_ref(),
         }
     }

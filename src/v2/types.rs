@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[non_exhaustive]
 pub struct Node {
-    /// The full key (with the handle's prefix taken off, for a
-    /// [`Keys`](crate::v2::Keys) with a prefix).
+    /// The full key, as etcd names it: a [`Keys`](crate::v2::Keys) with a
+    /// prefix does not take its prefix off (nor does Go's v2 client).
     pub key: String,
     /// The value; `None` for a directory, or after a write with
     /// `no_value_on_success`.

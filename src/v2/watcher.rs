@@ -97,7 +97,7 @@ impl V2Watcher {
     /// nothing is missed).
     pub fn next_event(&mut self) -> Result<Response> {
         let timeout = self.handle.timeout;
-        match self.poll_until(Instant::now() + timeout)? {
+        match self.poll_until(crate::wait::instant_after(timeout))? {
             Some(r) => Ok(r),
             None => Err(Error::DeadlineExceeded(timeout)),
         }
@@ -105,7 +105,7 @@ impl V2Watcher {
 
     /// Waits up to `d` for the next change; `Ok(None)` if none came.
     pub fn next_event_timeout(&mut self, d: Duration) -> Result<Option<Response>> {
-        self.poll_until(Instant::now() + d)
+        self.poll_until(crate::wait::instant_after(d))
     }
 
     fn poll_until(&mut self, deadline: Instant) -> Result<Option<Response>> {
