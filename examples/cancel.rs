@@ -58,10 +58,11 @@ fn main() -> Result<(), Error> {
     let (seen, delivered) = mpsc::channel();
     let watching = {
         let watcher = stoppable.watch(JOBS)?;
-        let token = token.clone();
+        // A watcher from a cancellable handle ends with Error::Canceled
+        // when its token fires: a blocking recv wakes with it.
         thread::spawn(move || loop {
-            match watcher.recv_timeout(Duration::from_millis(50)) {
-                Ok(Some(resp)) => {
+            match watcher.recv() {
+                Ok(resp) => {
                     for ev in resp.events() {
                         println!("watch: {} = {}", JOBS, ev.kv().value_str().unwrap_or("?"));
                     }
@@ -75,17 +76,6 @@ fn main() -> Result<(), Error> {
                     println!("watch: unexpected end {e:?}");
                     return;
                 }
-                // A watcher from a cancellable handle is meant to end with
-                // Error::Canceled when its token fires (the arm above).
-                // Until it does, the thread that owns the watcher checks
-                // the token and drops the watcher, which cancels the watch
-                // on the server.
-                Ok(None) if token.is_canceled() => {
-                    drop(watcher);
-                    println!("watch: ended by the cancel token (watcher dropped)");
-                    return;
-                }
-                Ok(None) => {}
             }
         })
     };
