@@ -122,7 +122,7 @@ if ! command -v gnuplot >/dev/null; then
 fi
 if command -v gnuplot >/dev/null; then
   gnuplot <<PLOT
-set terminal pngcairo size 1400,900 font "sans,10"
+set terminal pngcairo size 1400,900 font "sans,10" noenhanced
 set output "$out/compare.png"
 set datafile separator ","
 set style data histograms
