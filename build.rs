@@ -74,8 +74,8 @@ fn main() {
                      pub const {konst}: ::grpcio::Method<{req}, {resp}> = ::grpcio::Method {{\n    \
                      ty: ::grpcio::MethodType::{ty},\n    \
                      name: \"/{pkg}.{svc}/{name}\",\n    \
-                     req_mar: ::grpcio::Marshaller {{ ser: ::grpcio::pb_ser, de: ::grpcio::pb_de }},\n    \
-                     resp_mar: ::grpcio::Marshaller {{ ser: ::grpcio::pb_ser, de: ::grpcio::pb_de }},\n}};",
+                     req_mar: ::grpcio::Marshaller {{ ser: ::grpcio::pb_ser, de: super::decode }},\n    \
+                     resp_mar: ::grpcio::Marshaller {{ ser: ::grpcio::pb_ser, de: super::decode }},\n}};",
                     pkg = file.package(),
                     svc = service.name(),
                     name = method.name(),
