@@ -13,7 +13,7 @@
 
 mod support;
 
-use std::thread;
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use etcd_blocking::concurrency::Session;
@@ -108,11 +108,11 @@ fn main() -> Result<(), Error> {
     let observer = watch_session.election(ELECTION).observe()?;
 
     let mut orders: Vec<(&str, Sender<Order>)> = Vec::new();
-    let mut threads = Vec::new();
+    let mut threads: Vec<(&str, JoinHandle<Result<(), Error>>)> = Vec::new();
     for (i, name) in ["node-a", "node-b", "node-c"].into_iter().enumerate() {
         let (tx, rx) = mpsc::channel();
         let own = client.clone();
-        threads.push(thread::spawn(move || candidate(own, name, rx)));
+        threads.push((name, thread::spawn(move || candidate(own, name, rx))));
         orders.push((name, tx));
         // Candidates lead in the order they joined the line (one key each
         // under the election's prefix): start the next once this one is in.
@@ -146,12 +146,18 @@ fn main() -> Result<(), Error> {
                         at.elapsed().as_secs_f64()
                     );
                     order(&old, Order::ComeBack);
+                    // Its stale write is tried while the new leader still
+                    // leads: let it finish before the new leader resigns,
+                    // so the story prints in order.
+                    let at = threads.iter().position(|(n, _)| *n == old).unwrap();
+                    let (_, crashed) = threads.remove(at);
+                    crashed.join().expect("candidate panicked")?;
                 }
                 order(&leader, Order::Resign);
             }
         }
     }
-    for t in threads {
+    for (_, t) in threads {
         t.join().expect("candidate panicked")?;
     }
     println!("{ACTIVE} = {}", client.get(ACTIVE)?.kvs()[0].value_str()?);
