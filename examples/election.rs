@@ -79,6 +79,16 @@ fn candidate(client: Client, name: &'static str, orders: Receiver<Order>) -> Res
     }
 }
 
+/// A candidate's thread with its name.
+type Candidate = (&'static str, JoinHandle<Result<(), Error>>);
+
+/// Waits for candidate `name` to finish what it was told.
+fn finish(threads: &mut Vec<Candidate>, name: &str) -> Result<(), Error> {
+    let at = threads.iter().position(|(n, _)| *n == name).unwrap();
+    let (_, thread) = threads.remove(at);
+    thread.join().expect("candidate panicked")
+}
+
 /// Waits until `n` candidates are in the election's line.
 fn wait_for_candidates(client: &Client, n: i64) -> Result<(), Error> {
     let line = GetOptions::new().prefix().count_only();
@@ -108,7 +118,7 @@ fn main() -> Result<(), Error> {
     let observer = watch_session.election(ELECTION).observe()?;
 
     let mut orders: Vec<(&str, Sender<Order>)> = Vec::new();
-    let mut threads: Vec<(&str, JoinHandle<Result<(), Error>>)> = Vec::new();
+    let mut threads: Vec<Candidate> = Vec::new();
     for (i, name) in ["node-a", "node-b", "node-c"].into_iter().enumerate() {
         let (tx, rx) = mpsc::channel();
         let own = client.clone();
@@ -134,7 +144,12 @@ fn main() -> Result<(), Error> {
             event.leader_revision()
         );
         match round {
-            0 => order(&leader, Order::Resign),
+            0 => {
+                order(&leader, Order::Resign);
+                // Its "resigned" comes before anything the next leader
+                // prints.
+                finish(&mut threads, &leader)?;
+            }
             1 => {
                 order(&leader, Order::Crash);
                 crashed = Some((leader, Instant::now()));
@@ -147,11 +162,8 @@ fn main() -> Result<(), Error> {
                     );
                     order(&old, Order::ComeBack);
                     // Its stale write is tried while the new leader still
-                    // leads: let it finish before the new leader resigns,
-                    // so the story prints in order.
-                    let at = threads.iter().position(|(n, _)| *n == old).unwrap();
-                    let (_, crashed) = threads.remove(at);
-                    crashed.join().expect("candidate panicked")?;
+                    // leads.
+                    finish(&mut threads, &old)?;
                 }
                 order(&leader, Order::Resign);
             }

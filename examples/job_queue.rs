@@ -13,7 +13,7 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use etcd_blocking::concurrency::recipes::{PriorityQueue, Queue};
 use etcd_blocking::{Client, DeleteOptions, Error, GetOptions};
@@ -35,6 +35,23 @@ fn main() -> Result<(), Error> {
     // deadline (here 10 s rather than the client's 5 s).
     let queue = Queue::new(&client, QUEUE).with_timeout(Duration::from_secs(10));
 
+    let producers: Vec<_> = (1..=PRODUCERS)
+        .map(|p| {
+            let queue = queue.clone();
+            thread::spawn(move || -> Result<(), Error> {
+                for j in 1..=JOBS_EACH {
+                    queue.enqueue(format!("producer-{p} job {j:02}"))?;
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    // Jobs are keys under the queue's prefix, named as Go's recipe names
+    // them. Looked at before any consumer runs, so there is one to see.
+    wait_for_a_job(&client)?;
+    let first = client.get_with(QUEUE, GetOptions::new().prefix().limit(1).keys_only())?;
+    println!("a queued job's key: {}", first.kvs()[0].key_str()?);
+
     let consumers: Vec<_> = (0..CONSUMERS)
         .map(|_| {
             let queue = queue.clone();
@@ -51,17 +68,6 @@ fn main() -> Result<(), Error> {
             })
         })
         .collect();
-    let producers: Vec<_> = (1..=PRODUCERS)
-        .map(|p| {
-            let queue = queue.clone();
-            thread::spawn(move || -> Result<(), Error> {
-                for j in 1..=JOBS_EACH {
-                    queue.enqueue(format!("producer-{p} job {j:02}"))?;
-                }
-                Ok(())
-            })
-        })
-        .collect();
     for p in producers {
         p.join().expect("producer panicked")?;
     }
@@ -69,10 +75,6 @@ fn main() -> Result<(), Error> {
         "{PRODUCERS} producers queued {} jobs",
         PRODUCERS * JOBS_EACH
     );
-    let first = client.get_with(QUEUE, GetOptions::new().prefix().limit(1).keys_only())?;
-    if let Some(kv) = first.kvs().first() {
-        println!("a queued job's key: {}", kv.key_str()?);
-    }
     for _ in 0..CONSUMERS {
         queue.enqueue(STOP)?;
     }
@@ -133,5 +135,18 @@ fn main() -> Result<(), Error> {
     client.delete_with("__jobs-demo/", DeleteOptions::new().prefix())?;
     client.close()?;
     println!("done");
+    Ok(())
+}
+
+/// Waits until the queue holds at least one job.
+fn wait_for_a_job(client: &Client) -> Result<(), Error> {
+    let count = GetOptions::new().prefix().count_only();
+    let until = Instant::now() + Duration::from_secs(10);
+    while client.get_with(QUEUE, count.clone())?.count() == 0 {
+        if Instant::now() > until {
+            return Err(Error::InvalidRequest("no job queued within 10 s".into()));
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
     Ok(())
 }

@@ -37,7 +37,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let addr = std::env::var("METRICS_ADDR").unwrap_or_else(|_| "127.0.0.1:0".into());
     let server = tiny_http::Server::http(&addr).map_err(|e| format!("listen on {addr}: {e}"))?;
     let url = format!("http://{}/metrics", server.server_addr());
-    println!("serving metrics at {url}");
 
     // Traffic in the background: a watch, a kept-alive lease, and a put and
     // a read every 100 ms, with a read that fails now and then.
@@ -64,6 +63,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 }
             })?
     };
+    // The first scrape already shows a put, whenever it comes.
+    client.put("demo/0", "first")?;
+    println!("serving metrics at {url}");
 
     let serve_for = Duration::from_secs(
         std::env::var("SERVE_SECS")

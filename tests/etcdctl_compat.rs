@@ -899,7 +899,14 @@ fn auth_enable_disable_match_etcdctl() {
 #[test]
 fn snapshot_save_matches_etcdctl() {
     let ours = example_bin();
-    let ep = cluster().endpoint(0);
+    // A server of its own: `fixture` on the shared one would reset keys
+    // and leases under the other test's running steps.
+    let own = common::Cluster::start(1);
+    let ep = own.endpoint(0);
+    let c = Client::connect(own.endpoints()).unwrap();
+    for (k, v) in [("cmp/a", "1"), ("cmp/b", "22"), ("cmp/c", "3")] {
+        c.put(k, v).unwrap();
+    }
     let dir = tempfile::tempdir_in(common::harness_root()).unwrap();
     let path = dir.path().join("snap.db");
     let args = |p: &Path| {
@@ -911,7 +918,6 @@ fn snapshot_save_matches_etcdctl() {
         ]
     };
     let etcdctl = etcdctls().remove(0);
-    fixture();
     let want = run(&etcdctl, &args(&path), None, SHORT);
     assert!(path.exists());
     std::fs::remove_file(&path).unwrap();

@@ -93,6 +93,7 @@ fn an_election_has_one_leader_that_can_proclaim_and_resign() {
                 .campaign(&*name, lb, "b:1")
         })
     };
+    let (first_seen, observing) = std::sync::mpsc::channel();
     let observer = {
         let c = client();
         let name = name.clone();
@@ -101,13 +102,16 @@ fn an_election_has_one_leader_that_can_proclaim_and_resign() {
             c.with_timeout(Duration::from_secs(10))
                 .observe(&*name, |r| {
                     seen.push(r.kv().map(|kv| kv.value().to_vec()).unwrap_or_default());
+                    let _ = first_seen.send(());
                     seen.last().map(Vec::as_slice) != Some(b"b:1")
                 })
                 .unwrap();
             seen
         })
     };
-    thread::sleep(Duration::from_millis(300));
+    // The observer has its first answer (the leader as it is now) before
+    // the leader changes its value.
+    observing.recv_timeout(Duration::from_secs(10)).unwrap();
     assert!(a.proclaim(&leader, "a:2").unwrap().header().revision() > 0);
     assert_eq!(b.leader(&*name).unwrap().kv().unwrap().value(), b"a:2");
     a.resign(&leader).unwrap();

@@ -22,6 +22,10 @@ use etcd_blocking::Error;
 use common::proxy::Proxy;
 use common::{Cluster, ClusterBuilder};
 
+/// Slack over a documented bound for a thread held off the CPU on a busy
+/// machine.
+const MARGIN: Duration = Duration::from_millis(100);
+
 /// A process-wide one-member cluster with v2 on, shared by the tests that
 /// inject no faults (each uses its own key prefix).
 fn shared() -> &'static Cluster {
@@ -547,7 +551,8 @@ fn close_unblocks_a_watcher_at_once() {
     let took = done.saturating_duration_since(t);
     eprintln!("close() unblocked the watcher in {took:?}");
     assert!(matches!(r, Err(Error::ClientClosed)), "{r:?}");
-    assert!(took < Duration::from_millis(100), "took {took:?}");
+    // The promise is about 20 ms; MARGIN for scheduling on a loaded machine.
+    assert!(took < Duration::from_millis(20) + MARGIN, "took {took:?}");
     h.join().unwrap();
     assert!(matches!(c.keys().get("/x"), Err(Error::ClientClosed)));
     assert!(c.is_closed());
@@ -578,7 +583,8 @@ fn a_cancel_token_unblocks_a_watcher_and_its_thread_ends() {
     let took = done.saturating_duration_since(t);
     eprintln!("cancel() unblocked the watcher in {took:?}");
     assert!(matches!(r, Err(Error::Canceled)), "{r:?}");
-    assert!(took < Duration::from_millis(100), "took {took:?}");
+    // The promise is about 20 ms; MARGIN for scheduling on a loaded machine.
+    assert!(took < Duration::from_millis(20) + MARGIN, "took {took:?}");
     h.join().unwrap();
     // Joined before the call returned; the kernel may list the task for a
     // moment after the join, so give /proc a little time.

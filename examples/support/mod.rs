@@ -21,7 +21,12 @@ pub fn etcd() -> Etcd {
 /// examples that show what an operator does member by member.
 #[allow(dead_code)] // only the operator example uses it
 pub fn etcd_members(members: usize) -> Etcd {
-    from_env_or(etcd_harness::ClusterBuilder::new(members), "")
+    // Slower elections than etcd's default (100 ms beats, 1 s timeout):
+    // on a busy machine three members sharing two cores can miss beats,
+    // and a leader change halfway would muddle the story.
+    let patient = etcd_harness::ClusterBuilder::new(members)
+        .args(["--heartbeat-interval=200", "--election-timeout=2000"]);
+    from_env_or(patient, "")
 }
 
 /// Like [`etcd`], but a throwaway server serves the v2 API too
