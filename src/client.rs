@@ -39,6 +39,10 @@ const SHUTDOWN_LIMIT: Duration = Duration::from_secs(5);
 pub struct Client {
     shared: Arc<Shared>,
     timeout: Duration,
+    /// The deadline of an enclosing call, for a handle made by
+    /// [`within`](Self::within): its calls end with it and report its
+    /// timeout, not the time that happened to be left.
+    until: Option<Deadline>,
     token: Option<CancelToken>,
     /// Member every call of this handle goes to, if any.
     target: Option<Endpoint>,
@@ -112,6 +116,7 @@ impl Client {
         let transport = Arc::new(Transport::connect(&config)?);
         let client = Client {
             timeout: config.request_timeout,
+            until: None,
             token: None,
             target: None,
             namespace: None,
@@ -186,6 +191,7 @@ impl Client {
     pub fn with_timeout(&self, timeout: Duration) -> Client {
         Client {
             timeout,
+            until: None,
             ..self.clone()
         }
     }
@@ -414,13 +420,19 @@ impl Client {
 
     /// The deadline of a call made on this handle now.
     pub(crate) fn deadline(&self) -> Deadline {
-        Deadline::after(self.timeout)
+        self.until.unwrap_or_else(|| Deadline::after(self.timeout))
     }
 
-    /// This handle with what is left of `deadline` as its timeout: for
-    /// the steps of a call made of several calls.
+    /// This handle bound by `deadline`, for the steps of a call made of
+    /// several calls: a step that runs out reports the whole call's
+    /// timeout, as [`Error::DeadlineExceeded`] promises. An error at once
+    /// if `deadline` has passed.
     pub(crate) fn within(&self, deadline: &Deadline) -> Result<Client> {
-        Ok(self.with_timeout(deadline.remaining()?))
+        Ok(Client {
+            timeout: deadline.remaining()?,
+            until: Some(*deadline),
+            ..self.clone()
+        })
     }
 
     pub(crate) fn ctx(&self) -> CallCtx<'_> {

@@ -227,6 +227,48 @@ fn lock_and_campaign_waits_end_at_the_handle_deadline() {
 }
 
 #[test]
+fn a_wait_whose_step_runs_out_reports_the_timeout_it_was_given() {
+    // A lock, a campaign, a dequeue and an observe are each several calls; with the
+    // server frozen, the first step is the one that runs out, and the
+    // error names the caller's timeout, not what was left of it then.
+    let cluster = common::Cluster::single();
+    let c = Client::connect(cluster.endpoints()).unwrap();
+    let session = Session::new(&c).unwrap();
+    let mut m = session.mutex("frozen/lock");
+    let wait = Duration::from_millis(400);
+    let q = Queue::new(&c, "frozen/queue").with_timeout(wait);
+    let observer = c.with_timeout(wait);
+    let mut e = session.election("frozen/election");
+    cluster.stop(0);
+    let t = Instant::now();
+    let locked = m.lock_within(wait);
+    // Joining the line is bounded by `wait`, not by the handle's 5 s.
+    let lock_took = t.elapsed();
+    let led = e.campaign_within("x", wait);
+    let taken = q.dequeue();
+    let observed = observer.observe("frozen/election", |_| true);
+    cluster.cont(0);
+    assert!(
+        matches!(locked, Err(Error::DeadlineExceeded(d)) if d == wait),
+        "{locked:?}"
+    );
+    assert!(lock_took < wait + Duration::from_secs(1), "{lock_took:?}");
+    assert!(
+        matches!(led, Err(Error::DeadlineExceeded(d)) if d == wait),
+        "{led:?}"
+    );
+    assert!(
+        matches!(taken, Err(Error::DeadlineExceeded(d)) if d == wait),
+        "{taken:?}"
+    );
+    assert!(
+        matches!(observed, Err(Error::DeadlineExceeded(d)) if d == wait),
+        "{observed:?}"
+    );
+    session.close().unwrap();
+}
+
+#[test]
 fn lock_and_campaign_waits_outlast_the_request_timeout() {
     // Requests time out after 1 s; the waits take 2.5 s and succeed,
     // because a wait given a bound of its own (here none) is not held to

@@ -12,7 +12,7 @@ use crate::{
 };
 
 use super::line::Line;
-use super::{first_created, first_kv, interrupted, Session, POLL};
+use super::{first_created, first_kv, interrupted, within, Session, POLL};
 use crate::wait::Deadline;
 
 /// Leader election through a [`Session`]: the Go client's
@@ -77,18 +77,29 @@ impl Election {
     /// Waits to become leader for at most `wait`, a bound of its own
     /// (`Duration::MAX`: as long as it takes, as Go's `Campaign` with a
     /// context that has no deadline); past it, fails with
-    /// [`Error::DeadlineExceeded`] and withdraws the candidacy. The
-    /// handle's timeout still bounds each request on the way.
+    /// [`Error::DeadlineExceeded`] (reporting `wait`) and withdraws the
+    /// candidacy. The handle's timeout still bounds each request on the
+    /// way.
+    ///
+    /// Withdrawing is one more request after the wait, bounded by the
+    /// handle's timeout (not by `wait`, which is over): with the server
+    /// unreachable the call can take `wait` plus that timeout. If the
+    /// request that joins the election fails with an unknown outcome
+    /// ([`Error::is_outcome_unknown`]), the candidacy's key may have been
+    /// created: campaigning again on this session takes it up, else it
+    /// stays until the session ends.
     pub fn campaign_within(&mut self, value: impl Into<Vec<u8>>, wait: Duration) -> Result<()> {
         let value = value.into();
         let deadline = Deadline::after(wait);
-        let resp = self.0.join(&value)?;
+        let step = within(&self.0.client, deadline)?;
+        let resp = self.0.join(&step, &value)?;
         // Already a candidate (an earlier campaign of this session): keep
         // the place in the line, with the new value.
         let stale = !resp.succeeded()
             && first_kv(&resp.responses()[0]).is_some_and(|kv| kv.value() != value);
         if stale {
-            if let Err(e) = self.proclaim(value) {
+            let step = within(&self.0.client, deadline)?;
+            if let Err(e) = self.proclaim_on(&step, value) {
                 self.0.withdraw();
                 return Err(e);
             }
@@ -100,15 +111,20 @@ impl Election {
     /// [`EtcdError::ElectionNotLeader`] when this campaigner does not lead,
     /// and with [`EtcdError::SessionExpired`] once the session is over.
     pub fn proclaim(&mut self, value: impl Into<Vec<u8>>) -> Result<()> {
+        let client = self.0.client.clone();
+        self.proclaim_on(&client, value)
+    }
+
+    /// [`proclaim`](Self::proclaim) through `client`, which bounds the
+    /// request.
+    fn proclaim_on(&mut self, client: &Client, value: impl Into<Vec<u8>>) -> Result<()> {
         self.0.check_session()?;
         let q = &mut self.0;
         if q.rev < 0 {
             return Err(Error::Etcd(EtcdError::ElectionNotLeader));
         }
         let put = Op::put_with(q.key.clone(), value, PutOptions::new().lease(q.lease));
-        let resp = q
-            .client
-            .txn(Txn::new().when([q.still_ours()]).and_then([put]))?;
+        let resp = client.txn(Txn::new().when([q.still_ours()]).and_then([put]))?;
         if !resp.succeeded() {
             q.rev = -1;
             return Err(Error::Etcd(EtcdError::ElectionNotLeader));

@@ -53,13 +53,14 @@ impl Line {
         self.liveness.check().inspect_err(|_| self.rev = -1)
     }
 
-    /// Joins the line with `value` unless already in it. The response's
-    /// first result is our existing key when the transaction did not
-    /// succeed; its second, the head of the line.
-    pub(super) fn join(&mut self, value: &[u8]) -> Result<TxnResponse> {
+    /// Joins the line with `value` unless already in it, through `client`
+    /// (which bounds the request). The response's first result is our
+    /// existing key when the transaction did not succeed; its second, the
+    /// head of the line.
+    pub(super) fn join(&mut self, client: &Client, value: &[u8]) -> Result<TxnResponse> {
         self.check_session()?;
         let head = Op::get_with(self.prefix.clone(), first_created());
-        let resp = self.client.txn(
+        let resp = client.txn(
             Txn::new()
                 .when([Compare::create_revision(
                     self.key.clone(),

@@ -34,7 +34,10 @@
 //! longer waits, or bound one wait on its own with
 //! [`Mutex::lock_within`] and [`Election::campaign_within`]
 //! (`Duration::MAX`: as long as it takes, as Go's with a context that has
-//! no deadline); each request a wait makes still has the handle's timeout.
+//! no deadline); each request a wait makes still has the handle's timeout,
+//! and a failed wait gives its place up with one more request bounded by
+//! that timeout alone. A wait that runs out reports the bound it was given
+//! in [`Error::DeadlineExceeded`], whichever of its steps ran out.
 //! What returns at once and delivers later is not a wait and has no
 //! deadline: [`Election::observe`]'s [`Observer`], like a
 //! [`Watcher`](crate::Watcher), runs until dropped (where
@@ -137,9 +140,14 @@ fn deadline_of(client: &Client) -> Deadline {
 
 /// The handle for one step of a multi-step wait: the request timeout, cut
 /// to the time left of the whole wait (which may be much longer: a lock
-/// wait), or a deadline error.
+/// wait), or a deadline error. A step cut short that runs out reports the
+/// whole wait's timeout, the one the caller gave.
 fn within(client: &Client, deadline: Deadline) -> Result<Client> {
-    Ok(client.with_timeout(client.timeout().min(deadline.remaining()?)))
+    if client.timeout() < deadline.remaining()? {
+        Ok(client.clone())
+    } else {
+        client.within(&deadline)
+    }
 }
 
 /// Waits for the first event on `key` (with `opts`, from revision `rev`)

@@ -5,7 +5,7 @@ use std::time::Duration;
 use crate::{Compare, Error, ResponseHeader, Result};
 
 use super::line::Line;
-use super::Session;
+use super::{within, Session};
 use crate::wait::Deadline;
 
 /// A fair distributed lock (first come, first served) held through a
@@ -60,22 +60,33 @@ impl Mutex {
     /// handle canceled ([`Error::Canceled`]) or closed, the session over
     /// ([`EtcdError::SessionExpired`](crate::EtcdError::SessionExpired),
     /// before or while waiting), or a request that failed. On failure the
-    /// place in the queue is given up. To wait longer than the requests
-    /// may take (or as long as it takes, `Duration::MAX`), see
+    /// place in the queue is given up (see
+    /// [`lock_within`](Self::lock_within) for what that costs and the one
+    /// case it can't be). To wait longer than the requests may take (or as
+    /// long as it takes, `Duration::MAX`), see
     /// [`lock_within`](Self::lock_within).
     pub fn lock(&mut self) -> Result<()> {
         self.lock_within(self.0.client.timeout())
     }
 
     /// Waits for the lock for at most `wait`, a bound of its own; past it,
-    /// fails with [`Error::DeadlineExceeded`] and gives up the place in the
-    /// queue (as on any other failure). `wait` may be longer or shorter
-    /// than the handle's timeout, which still bounds each request on the
-    /// way; `Duration::MAX` waits as long as it takes (Go's `Lock` with a
-    /// context that has no deadline).
+    /// fails with [`Error::DeadlineExceeded`] (reporting `wait`) and gives
+    /// up the place in the queue (as on any other failure). `wait` may be
+    /// longer or shorter than the handle's timeout, which still bounds
+    /// each request on the way; `Duration::MAX` waits as long as it takes
+    /// (Go's `Lock` with a context that has no deadline).
+    ///
+    /// Giving up the place is one more request after the wait, bounded by
+    /// the handle's timeout (not by `wait`, which is over): with the server
+    /// unreachable the call can take `wait` plus that timeout. If the
+    /// request that joins the queue fails with an unknown outcome
+    /// ([`Error::is_outcome_unknown`]), the key may have been created; it
+    /// is not removed (it may belong to another lock call of this session
+    /// on the same name): locking again on this session takes it up,
+    /// [`unlock`](Self::unlock) removes it, and so does the session's end.
     pub fn lock_within(&mut self, wait: Duration) -> Result<()> {
         let deadline = Deadline::after(wait);
-        let resp = self.0.join(b"")?;
+        let resp = self.0.join(&within(&self.0.client, deadline)?, b"")?;
         if self.0.at_head(&resp) {
             return Ok(());
         }
@@ -85,7 +96,8 @@ impl Mutex {
     /// Takes the lock if it is free, else fails at once with
     /// [`Error::Locked`] (and leaves no key behind).
     pub fn try_lock(&mut self) -> Result<()> {
-        let resp = self.0.join(b"")?;
+        let client = self.0.client.clone();
+        let resp = self.0.join(&client, b"")?;
         if self.0.at_head(&resp) {
             return Ok(());
         }
