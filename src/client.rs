@@ -148,7 +148,15 @@ impl Client {
         let mut unanswered = None;
         let mut answered = false;
         for ep in self.endpoints() {
-            let status = match self.with_endpoint(&ep)?.within(&deadline)?.status() {
+            // Out of time: the members not asked yet count as silent.
+            let member = match self.with_endpoint(&ep)?.within(&deadline) {
+                Ok(member) => member,
+                Err(e) => {
+                    unanswered = Some(e);
+                    break;
+                }
+            };
+            let status = match member.status() {
                 Ok(s) => s,
                 Err(e) => {
                     unanswered = Some(e);

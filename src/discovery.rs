@@ -59,8 +59,8 @@ impl SrvDiscovery {
     /// (`https://target:port` and `http://target:port`), lowest priority
     /// value first. A domain with neither record, or whose records are
     /// all `http` when those are refused, is [`Error::InvalidConfig`]; a
-    /// DNS server that does not answer within `timeout` (per query) is
-    /// [`Error::Unavailable`].
+    /// DNS server that does not answer within `timeout` (both queries
+    /// together) is [`Error::Unavailable`].
     pub fn endpoints(&self, timeout: Duration) -> Result<Vec<String>> {
         if self.domain.trim().is_empty() {
             return Err(Error::InvalidConfig(
@@ -130,6 +130,7 @@ mod lookup {
 
     use super::*;
     use crate::error::EndpointError;
+    use crate::wait::Deadline;
 
     /// Why one name gave no targets.
     enum Failure {
@@ -144,10 +145,12 @@ mod lookup {
             Some(r) => r,
             None => system_resolver()?,
         };
+        // Both names, and a query's retry over TCP, within one timeout.
+        let deadline = Deadline::after(timeout);
         let mut found = [Vec::new(), Vec::new()];
         let mut failures = Vec::new();
         for (i, (name, _)) in d.names().iter().enumerate() {
-            match query_srv(resolver, name, timeout) {
+            match query_srv(resolver, name, &deadline) {
                 Ok(targets) => found[i] = targets,
                 Err(f) => failures.push((name.clone(), f)),
             }
@@ -217,10 +220,22 @@ mod lookup {
             })
     }
 
+    /// Time left of `deadline` for one exchange, or the failure of a
+    /// server that did not answer in time.
+    fn time_left(deadline: &Deadline) -> std::result::Result<Duration, Failure> {
+        match deadline.left() {
+            left if left.is_zero() => Err(Failure::Unreachable(format!(
+                "no answer within {:?}",
+                deadline.timeout()
+            ))),
+            left => Ok(left),
+        }
+    }
+
     fn query_srv(
         resolver: SocketAddr,
         name: &str,
-        timeout: Duration,
+        deadline: &Deadline,
     ) -> std::result::Result<Vec<Target>, Failure> {
         let id = query_id();
         let mut q = Packet::new_query(id);
@@ -236,12 +251,13 @@ mod lookup {
             .build_bytes_vec()
             .map_err(|e| Failure::Answered(format!("cannot encode the query: {e}")))?;
         let unreachable = |e: std::io::Error| Failure::Unreachable(e.to_string());
-        let mut answer = udp_exchange(resolver, &query, id, timeout).map_err(unreachable)?;
+        let mut answer =
+            udp_exchange(resolver, &query, id, time_left(deadline)?).map_err(unreachable)?;
         if Packet::parse(&answer)
             .map(|p| p.has_flags(PacketFlag::TRUNCATION))
             .unwrap_or(false)
         {
-            answer = tcp_exchange(resolver, &query, timeout).map_err(unreachable)?;
+            answer = tcp_exchange(resolver, &query, time_left(deadline)?).map_err(unreachable)?;
         }
         let p = Packet::parse(&answer)
             .map_err(|e| Failure::Unreachable(format!("unreadable answer: {e}")))?;

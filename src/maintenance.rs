@@ -468,15 +468,17 @@ impl Client {
     }
 
     /// Disarms every active alarm (as `etcdctl alarm disarm`): lists them,
-    /// then disarms each. The response lists what was disarmed.
+    /// then disarms each, all within one deadline. The response lists
+    /// what was disarmed.
     pub fn disarm_all(&self) -> Result<AlarmResponse> {
-        let active = self.alarms()?;
+        let deadline = self.deadline();
+        let active = self.within(&deadline)?.alarms()?;
         let mut out = AlarmResponse {
             header: active.header,
             alarms: Vec::new(),
         };
         for a in active.alarms {
-            let r = self.alarm_disarm(a.member_id, a.alarm)?;
+            let r = self.within(&deadline)?.alarm_disarm(a.member_id, a.alarm)?;
             out.header = r.header;
             out.alarms.extend(r.alarms);
         }

@@ -242,8 +242,11 @@ fn a_silent_dns_server_is_unavailable() {
         .unwrap_err();
     assert!(matches!(e, Error::Unavailable(_)), "{e}");
     assert!(e.to_string().contains(&addr.to_string()), "{e}");
-    // Two names, each within the connect timeout.
-    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+    // Both names within the connect timeout, as documented (plus slack
+    // for a busy machine).
+    let took = t.elapsed();
+    assert!(took >= Duration::from_millis(600), "{took:?}");
+    assert!(took < Duration::from_millis(600 + 400), "{took:?}");
 }
 
 #[test]

@@ -37,7 +37,8 @@
 //! no deadline); each request a wait makes still has the handle's timeout,
 //! and a failed wait gives its place up with one more request bounded by
 //! that timeout alone. A wait that runs out reports the bound it was given
-//! in [`Error::DeadlineExceeded`], whichever of its steps ran out.
+//! in [`Error::DeadlineExceeded`]; a request on the way that runs out
+//! first, its handle's timeout being the shorter, reports that timeout.
 //! What returns at once and delivers later is not a wait and has no
 //! deadline: [`Election::observe`]'s [`Observer`], like a
 //! [`Watcher`](crate::Watcher), runs until dropped (where

@@ -11,6 +11,7 @@ use crossbeam_channel::{Receiver, Sender};
 use crate::{Client, Error, EtcdError, KeepAlive, LeaseState, Result};
 
 use super::{uncancelable, Election, Mutex};
+use crate::wait::Deadline;
 
 /// Default TTL of a [`Session`]'s lease, in seconds, as in the Go client.
 pub const DEFAULT_SESSION_TTL: i64 = 60;
@@ -99,15 +100,19 @@ impl Session {
         Session::with_ttl(client, DEFAULT_SESSION_TTL)
     }
 
-    /// Grants a lease of `ttl` seconds and keeps it alive.
+    /// Grants a lease of `ttl` seconds and keeps it alive. The grant and
+    /// the first look at the lease share one deadline, the handle's; if
+    /// the second fails, the lease is revoked with one more request within
+    /// the handle's timeout.
     pub fn with_ttl(client: &Client, ttl: i64) -> Result<Session> {
         if ttl <= 0 {
             return Err(Error::InvalidRequest(format!(
                 "session TTL must be positive, not {ttl}"
             )));
         }
-        let lease = client.grant(ttl)?.id();
-        Session::with_lease(client, lease).inspect_err(|_| {
+        let deadline = client.deadline();
+        let lease = client.within(&deadline)?.grant(ttl)?.id();
+        Session::start(client, lease, &deadline).inspect_err(|_| {
             let _ = client.revoke(lease);
         })
     }
@@ -142,7 +147,13 @@ impl Session {
     /// # Ok::<(), etcd_blocking::Error>(())
     /// ```
     pub fn with_lease(client: &Client, lease: i64) -> Result<Session> {
-        let keep = client.keep_alive(lease)?;
+        Session::start(client, lease, &client.deadline())
+    }
+
+    /// Keeps `lease` alive for a session on `client`, its first look at
+    /// the lease within `deadline`.
+    fn start(client: &Client, lease: i64, deadline: &Deadline) -> Result<Session> {
+        let keep = client.within(deadline)?.keep_alive(lease)?;
         let liveness = Arc::new(Liveness::default());
         let (done_tx, done) = crossbeam_channel::bounded::<()>(0);
         let (stop, stop_rx) = crossbeam_channel::bounded::<()>(0);

@@ -190,20 +190,18 @@ impl ClientBuilder {
             settings,
         ));
         let client = Client {
-            handle: Handle {
-                shared: Arc::new(Shared::new(transport.clone(), self.watch_poll, true)),
-                timeout: self.request_timeout,
-                token: None,
-            },
+            handle: Handle::new(
+                Arc::new(Shared::new(transport.clone(), self.watch_poll, true)),
+                self.request_timeout,
+            ),
             selection: self.selection,
         };
         if let Some(every) = self.auto_sync {
             let syncer = Client {
-                handle: Handle {
-                    shared: Arc::new(Shared::new(transport, self.watch_poll, false)),
-                    timeout: self.request_timeout,
-                    token: None,
-                },
+                handle: Handle::new(
+                    Arc::new(Shared::new(transport, self.watch_poll, false)),
+                    self.request_timeout,
+                ),
                 selection: self.selection,
             };
             let (stop, thread) = auto_sync(syncer, every)?;
@@ -433,9 +431,15 @@ impl Client {
     /// Replaces the endpoints with the client URLs of the cluster's
     /// members (members not started yet have none and are skipped);
     /// with [`Selection::PrioritizeLeader`] the leader's come first.
-    /// Returns the new list (the Go client's `Sync`).
+    /// Returns the new list (the Go client's `Sync`). Its requests (two
+    /// with `PrioritizeLeader`) share the handle's deadline.
     pub fn sync(&self) -> Result<Vec<String>> {
-        let members = self.members().list()?;
+        // The member list and (by selection) the leader, in one deadline.
+        let steps = Client {
+            handle: self.handle.bounded(),
+            selection: self.selection,
+        };
+        let members = steps.members().list()?;
         let mut eps: Vec<String> = members
             .iter()
             .flat_map(|m| m.client_urls.iter().cloned())
@@ -450,7 +454,7 @@ impl Client {
         match self.selection {
             Selection::Random => eps = order(eps, Selection::Random),
             Selection::PrioritizeLeader => {
-                let leader = self.members().leader()?;
+                let leader = steps.members().leader()?;
                 let parsed: Vec<String> = parse_endpoints(&leader.client_urls)?;
                 eps.retain(|e| !parsed.contains(e));
                 eps.splice(0..0, parsed);

@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 use parking_lot::Mutex;
@@ -77,14 +77,37 @@ impl Drop for Shared {
 pub(crate) struct Handle {
     pub shared: Arc<Shared>,
     pub timeout: Duration,
+    /// The deadline of an enclosing call made of several requests (see
+    /// [`Handle::bounded`]), which each of them ends by.
+    pub until: Option<Instant>,
     pub token: Option<CancelToken>,
 }
 
 impl Handle {
+    /// A handle on `shared` with `timeout` and no cancel token.
+    pub fn new(shared: Arc<Shared>, timeout: Duration) -> Handle {
+        Handle {
+            shared,
+            timeout,
+            until: None,
+            token: None,
+        }
+    }
+
     /// The same connections with another deadline.
     pub fn with_timeout(&self, timeout: Duration) -> Handle {
         Handle {
             timeout,
+            until: None,
+            ..self.clone()
+        }
+    }
+
+    /// This handle with its deadline fixed from now: for a call made of
+    /// several requests, which together end within the timeout.
+    pub fn bounded(&self) -> Handle {
+        Handle {
+            until: Some(crate::wait::instant_after(self.timeout)),
             ..self.clone()
         }
     }
@@ -108,7 +131,9 @@ impl Handle {
     pub fn ctx(&self) -> CallCtx<'_> {
         CallCtx {
             timeout: self.timeout,
-            deadline: crate::wait::instant_after(self.timeout),
+            deadline: self
+                .until
+                .unwrap_or_else(|| crate::wait::instant_after(self.timeout)),
             token: self.token.as_ref(),
         }
     }

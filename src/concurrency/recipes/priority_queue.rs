@@ -6,7 +6,7 @@ use crate::{
     Client, Compare, CompareOp, Error, GetOptions, Op, Result, SortOrder, SortTarget, Txn,
 };
 
-use super::super::deadline_of;
+use super::super::{deadline_of, within};
 use super::{dir, take_first};
 
 /// A queue whose items come out by priority, lowest number first, and in
@@ -52,7 +52,9 @@ impl PriorityQueue {
         }
     }
 
-    /// Adds an item with `priority` (0 comes out first).
+    /// Adds an item with `priority` (0 comes out first), within the
+    /// handle's deadline (retries after losing a race to another producer
+    /// included).
     pub fn enqueue(&self, value: impl Into<Vec<u8>>, priority: u16) -> Result<()> {
         let mut prefix = dir(&self.key);
         prefix.extend_from_slice(format!("{priority:05}").as_bytes());
@@ -69,8 +71,10 @@ impl PriorityQueue {
             .prefix()
             .sort(SortTarget::Key, SortOrder::Descend)
             .limit(1);
+        let deadline = deadline_of(&self.client);
         loop {
-            let resp = self.client.get_with(dir(prefix), last.clone())?;
+            let step = within(&self.client, deadline)?;
+            let resp = step.get_with(dir(prefix), last.clone())?;
             let next = next_sequence(resp.kvs().first().map(|kv| kv.key()))?;
             let mut key = dir(prefix);
             key.extend_from_slice(format!("{next:016}").as_bytes());
@@ -81,7 +85,7 @@ impl PriorityQueue {
                     resp.header().revision() + 1,
                 )])
                 .and_then([Op::put(base.clone(), ""), Op::put(key, value.to_vec())]);
-            if self.client.txn(txn)?.succeeded() {
+            if within(&self.client, deadline)?.txn(txn)?.succeeded() {
                 return Ok(());
             }
         }
