@@ -16,11 +16,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use grpcio::{Metadata, MetadataBuilder};
-use parking_lot::{Mutex, RwLock};
+use parking_lot::{Mutex, MutexGuard, RwLock};
 
 use crate::error::{Error, EtcdError, Result};
 use crate::metrics;
 use crate::proto::rpc as pb;
+use crate::wait::{Deadline, Interrupt, CLOSE_POLL};
 
 /// A user name and password for [`ClientBuilder::credentials`](crate::ClientBuilder::credentials).
 /// The client logs in at connect, and again when etcd says the token is no
@@ -146,12 +147,16 @@ impl Session {
     /// request, through the transport's one endpoint-picking loop, and
     /// returns the token. A wrong password is
     /// [`EtcdError::AuthFailed`](crate::EtcdError::AuthFailed).
+    /// A login under way elsewhere is waited for within `deadline`, and
+    /// until `intr` fires.
     pub fn refresh(
         &self,
         seen: u64,
+        deadline: &Deadline,
+        intr: &Interrupt<'_>,
         login: impl FnOnce(&pb::AuthenticateRequest) -> Result<String>,
     ) -> Result<()> {
-        let _one_at_a_time = self.refresh.lock();
+        let _one_at_a_time = self.turn_to_log_in(deadline, intr)?;
         if self.generation.load(Ordering::Acquire) != seen {
             return Ok(());
         }
@@ -192,6 +197,28 @@ impl Session {
     }
 }
 
+impl Session {
+    /// The single-flight lock of logging in. Its holder may be a call with
+    /// a longer deadline, or one stuck on a cluster without quorum: a
+    /// caller waits for it only as long as its own deadline allows, and
+    /// notices a cancel or close every [`CLOSE_POLL`].
+    fn turn_to_log_in(
+        &self,
+        deadline: &Deadline,
+        intr: &Interrupt<'_>,
+    ) -> Result<MutexGuard<'_, ()>> {
+        loop {
+            if let Some(e) = intr.check() {
+                return Err(e);
+            }
+            let left = deadline.remaining()?;
+            if let Some(turn) = self.refresh.try_lock_for(left.min(CLOSE_POLL)) {
+                return Ok(turn);
+            }
+        }
+    }
+}
+
 /// Whether `token` can travel as gRPC metadata: printable ASCII only
 /// (gRPC's rule). Returns why not.
 pub(crate) fn check_token(token: &str) -> std::result::Result<(), String> {
@@ -220,4 +247,85 @@ pub(crate) fn headers(token: Option<&str>, has_leader: bool) -> Metadata {
         b.add_str("hasleader", "true").expect("static metadata");
     }
     b.build()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicBool;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::wait::CancelToken;
+
+    /// A session whose login lock another thread holds for `held`.
+    fn busy(held: Duration) -> (Arc<Session>, std::thread::JoinHandle<()>) {
+        let s = Arc::new(Session::new(Credentials::new("u", "p")));
+        let (locked, is_locked) = std::sync::mpsc::channel();
+        let holder = {
+            let s = s.clone();
+            std::thread::spawn(move || {
+                let _turn = s.refresh.lock();
+                locked.send(()).unwrap();
+                std::thread::sleep(held);
+            })
+        };
+        is_locked.recv().unwrap();
+        (s, holder)
+    }
+
+    #[test]
+    fn a_login_elsewhere_is_waited_for_only_within_the_callers_deadline() {
+        let (s, holder) = busy(Duration::from_secs(3));
+        let closed = AtomicBool::new(false);
+        let intr = Interrupt {
+            closed: &closed,
+            token: None,
+        };
+        let t = Instant::now();
+        let deadline = Deadline::after(Duration::from_millis(200));
+        let r = s.refresh(0, &deadline, &intr, |_| unreachable!("not its turn"));
+        let took = t.elapsed();
+        assert!(
+            matches!(r, Err(Error::DeadlineExceeded(d)) if d == Duration::from_millis(200)),
+            "{r:?}"
+        );
+        assert!(took < Duration::from_secs(1), "{took:?}");
+        holder.join().unwrap();
+    }
+
+    #[test]
+    fn a_cancel_ends_the_wait_for_a_login_elsewhere() {
+        let (s, holder) = busy(Duration::from_secs(3));
+        let closed = AtomicBool::new(false);
+        let token = CancelToken::new();
+        let intr = Interrupt {
+            closed: &closed,
+            token: Some(&token),
+        };
+        let canceler = {
+            let token = token.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(100));
+                token.cancel();
+            })
+        };
+        let t = Instant::now();
+        let deadline = Deadline::after(Duration::from_secs(60));
+        let r = s.refresh(0, &deadline, &intr, |_| unreachable!("not its turn"));
+        assert!(matches!(r, Err(Error::Canceled)), "{r:?}");
+        assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+        canceler.join().unwrap();
+        holder.join().unwrap();
+    }
+
+    #[test]
+    fn the_login_runs_once_the_lock_is_free() {
+        let (s, holder) = busy(Duration::from_millis(100));
+        let intr = Interrupt::never();
+        let deadline = Deadline::after(Duration::from_secs(5));
+        s.refresh(0, &deadline, &intr, |_| Ok("token".into()))
+            .unwrap();
+        assert_eq!(s.generation.load(Ordering::Acquire), 1);
+        holder.join().unwrap();
+    }
 }

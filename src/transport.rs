@@ -347,7 +347,7 @@ impl Transport {
         let Some(session) = &self.session else {
             return Ok(());
         };
-        session.refresh(seen, |req| {
+        session.refresh(seen, &ctx.deadline, &ctx.intr, |req| {
             // Logging in carries no token, so it is not itself renewed.
             Ok(self
                 .call(&methods::AUTH_AUTHENTICATE, req, Retry::Safe, ctx, false)?
