@@ -76,14 +76,16 @@ impl RangeIter {
         req.limit = self.left.map_or(self.page_size, |l| l.min(self.page_size));
         req.revision = self.revision;
         let resp = if self.stream {
-            match range_stream(&self.client, req.clone()) {
+            // The page's deadline covers the fallback too.
+            let page = self.client.within(&self.client.deadline())?;
+            match range_stream(&page, req.clone()) {
                 Err(Error::Grpc {
                     code: Code::Unimplemented,
                     ..
                 }) => {
                     log::debug!("RangeStream unimplemented: reading pages with Range");
                     self.stream = false;
-                    self.client.range(req)?
+                    page.range(req)?
                 }
                 other => other?,
             }
