@@ -361,9 +361,12 @@ impl ClientBuilder {
 
     /// Refuse servers older than etcd `major.minor` (Go's
     /// `RejectOldCluster`): [`connect`](Self::connect) asks every endpoint
-    /// that answers within the connect timeout for its version, and fails
-    /// with [`Error::Unsupported`](crate::Error::Unsupported) naming the
-    /// first that runs an older one.
+    /// for its version, one after another within one more connect timeout,
+    /// each with an equal share of the time left (so a frozen member cannot
+    /// keep the others from being asked), and fails with
+    /// [`Error::Unsupported`](crate::Error::Unsupported) naming the first
+    /// that runs an older one. Members that do not answer are passed over;
+    /// if none answers, `connect` fails with the last one's error.
     pub fn min_server_version(mut self, major: u32, minor: u32) -> Self {
         self.cfg.min_server_version = Some((major, minor));
         self

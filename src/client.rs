@@ -142,22 +142,31 @@ impl Client {
     }
 
     /// Refuses the client if a member that answers runs an etcd older than
-    /// `min` (major, minor).
+    /// `min` (major, minor). The members share the connect timeout: each is
+    /// given an equal part of what is left, so a frozen member cannot leave
+    /// the others unasked.
     fn check_server_versions(&self, (major, minor): (u32, u32)) -> Result<()> {
         let deadline = Deadline::after(self.shared.config.connect_timeout);
+        let endpoints = self.endpoints();
         let mut unanswered = None;
         let mut answered = false;
-        for ep in self.endpoints() {
+        for (i, ep) in endpoints.iter().enumerate() {
             // Out of time: the members not asked yet count as silent.
-            let member = match self.with_endpoint(&ep)?.within(&deadline) {
-                Ok(member) => member,
+            let left = match deadline.remaining() {
+                Ok(left) => left,
                 Err(e) => {
                     unanswered = Some(e);
                     break;
                 }
             };
-            let status = match member.status() {
+            let share = left / (endpoints.len() - i) as u32;
+            let status = match self.with_endpoint(ep)?.with_timeout(share).status() {
                 Ok(s) => s,
+                // A silent member reports the connect timeout, not its share.
+                Err(Error::DeadlineExceeded(_)) => {
+                    unanswered = Some(Error::DeadlineExceeded(deadline.timeout()));
+                    continue;
+                }
                 Err(e) => {
                     unanswered = Some(e);
                     continue;

@@ -251,13 +251,13 @@ mod lookup {
             .build_bytes_vec()
             .map_err(|e| Failure::Answered(format!("cannot encode the query: {e}")))?;
         let unreachable = |e: std::io::Error| Failure::Unreachable(e.to_string());
-        let mut answer =
-            udp_exchange(resolver, &query, id, time_left(deadline)?).map_err(unreachable)?;
+        let mut answer = udp_exchange(resolver, &query, id, deadline).map_err(unreachable)?;
         if Packet::parse(&answer)
             .map(|p| p.has_flags(PacketFlag::TRUNCATION))
             .unwrap_or(false)
         {
-            answer = tcp_exchange(resolver, &query, time_left(deadline)?).map_err(unreachable)?;
+            time_left(deadline)?;
+            answer = tcp_exchange(resolver, &query, deadline).map_err(unreachable)?;
         }
         let p = Packet::parse(&answer)
             .map_err(|e| Failure::Unreachable(format!("unreadable answer: {e}")))?;
@@ -288,12 +288,12 @@ mod lookup {
     }
 
     /// Sends `query` over UDP and waits for the answer with its id,
-    /// resending twice within `timeout`.
+    /// resending twice before `deadline`.
     fn udp_exchange(
         resolver: SocketAddr,
         query: &[u8],
         id: u16,
-        timeout: Duration,
+        deadline: &Deadline,
     ) -> std::io::Result<Vec<u8>> {
         let local: SocketAddr = if resolver.is_ipv4() {
             "0.0.0.0:0".parse().unwrap()
@@ -302,8 +302,9 @@ mod lookup {
         };
         let sock = UdpSocket::bind(local)?;
         sock.connect(resolver)?;
-        let deadline = crate::wait::instant_after(timeout);
-        let per_try = (timeout / 3).max(Duration::from_millis(50));
+        let timeout = deadline.timeout();
+        let per_try = (deadline.left() / 3).max(Duration::from_millis(50));
+        let deadline = deadline.at();
         let mut buf = vec![0u8; 65535];
         loop {
             sock.send(query)?;
@@ -341,23 +342,58 @@ mod lookup {
     }
 
     /// The same query over TCP (RFC 1035 4.2.2: a two-byte length first),
-    /// for answers too large for UDP.
+    /// for answers too large for UDP. `deadline` bounds the whole
+    /// exchange, not each step: a server that accepts and then trickles its
+    /// answer byte by byte still ends by then.
     fn tcp_exchange(
         resolver: SocketAddr,
         query: &[u8],
-        timeout: Duration,
+        deadline: &Deadline,
     ) -> std::io::Result<Vec<u8>> {
-        let mut s = TcpStream::connect_timeout(&resolver, timeout)?;
-        s.set_read_timeout(Some(timeout))?;
-        s.set_write_timeout(Some(timeout))?;
+        let (end, timeout) = (deadline.at(), deadline.timeout());
+        // Time left for the next step, or a timeout error once none is.
+        let left = || {
+            let left = end.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("no answer within {timeout:?}"),
+                ))
+            } else {
+                Ok(left)
+            }
+        };
+        let mut s = TcpStream::connect_timeout(&resolver, left()?)?;
         let len = u16::try_from(query.len()).expect("a DNS query is small");
         let mut msg = len.to_be_bytes().to_vec();
         msg.extend_from_slice(query);
+        s.set_write_timeout(Some(left()?))?;
         s.write_all(&msg)?;
+        let mut read_all = |buf: &mut [u8]| -> std::io::Result<()> {
+            let mut done = 0;
+            while done < buf.len() {
+                s.set_read_timeout(Some(left()?))?;
+                match s.read(&mut buf[done..]) {
+                    Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+                    Ok(n) => done += n,
+                    // A read that timed out: `left` says whether any time
+                    // is left for another.
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            std::io::ErrorKind::Interrupted
+                                | std::io::ErrorKind::WouldBlock
+                                | std::io::ErrorKind::TimedOut
+                        ) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(())
+        };
         let mut len = [0u8; 2];
-        s.read_exact(&mut len)?;
+        read_all(&mut len)?;
         let mut answer = vec![0u8; u16::from_be_bytes(len) as usize];
-        s.read_exact(&mut answer)?;
+        read_all(&mut answer)?;
         Ok(answer)
     }
 
@@ -373,6 +409,45 @@ mod lookup {
                 .as_nanos(),
         );
         h.finish() as u16
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use std::net::TcpListener;
+        use std::time::Instant;
+
+        use super::*;
+
+        /// A resolver that accepts and then answers a byte every 100 ms:
+        /// the exchange ends at its deadline, not at a timeout per read.
+        #[test]
+        fn a_trickling_tcp_answer_ends_at_the_deadline() {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap();
+            let server = std::thread::spawn(move || {
+                let (mut conn, _) = listener.accept().unwrap();
+                // A length of 1,000 bytes, then the bytes one at a time
+                // until the client hangs up.
+                let mut out = vec![0x03, 0xe8];
+                out.resize(1002, 0);
+                for b in out {
+                    if conn.write_all(&[b]).is_err() {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            });
+            let t = Instant::now();
+            let deadline = Deadline::after(Duration::from_millis(500));
+            let e = tcp_exchange(addr, b"query", &deadline).unwrap_err();
+            let took = t.elapsed();
+            assert_eq!(e.kind(), std::io::ErrorKind::TimedOut, "{e}");
+            assert!(e.to_string().contains("500ms"), "{e}");
+            // One read timeout per byte would have run for 100 s; slack
+            // for a busy machine.
+            assert!(took < Duration::from_millis(1500), "{took:?}");
+            server.join().unwrap();
+        }
     }
 }
 

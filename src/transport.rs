@@ -676,6 +676,12 @@ struct Tour<'a, 'c> {
     /// Answers refused as behind the revision seen, and the last one.
     stale_answers: usize,
     stale: Option<Error>,
+    /// The time the call had when it started, which attempt shares are cut
+    /// from. Not the deadline's timeout: a step of a longer wait (a lock
+    /// wait's read) has the whole wait's timeout, for its error, but only
+    /// what is left of it to spend, and a share of the whole wait could be
+    /// all of that, leaving the other members untried.
+    budget: Duration,
 }
 
 /// How long one attempt may take, and how much of the call's deadline was
@@ -718,6 +724,7 @@ impl<'a, 'c> Tour<'a, 'c> {
             token_renewed: false,
             stale_answers: 0,
             stale: None,
+            budget: ctx.deadline.left(),
         })
     }
 
@@ -752,17 +759,17 @@ impl<'a, 'c> Tour<'a, 'c> {
         true
     }
 
-    /// A repeatable call gives each member only a share of its deadline
-    /// while others are left to try, so one frozen member cannot eat all
-    /// of it. Out of time after stale answers: the stale answers are the
-    /// reason.
+    /// A repeatable call gives each member only a share of its time (the
+    /// `budget`) while others are left to try, so one frozen member cannot
+    /// eat all of it. Out of time after stale answers: the stale answers
+    /// are the reason.
     fn attempt_limit(&mut self, fraction: f64) -> Result<AttemptLimit> {
         let remaining = match self.ctx.deadline.remaining() {
             Ok(r) => r,
             Err(e) => return Err(self.stale.take().unwrap_or(e)),
         };
         let attempt = if self.retry == Retry::Safe && self.others_left() {
-            remaining.min(self.ctx.deadline.timeout().mul_f64(fraction))
+            remaining.min(self.budget.mul_f64(fraction))
         } else {
             remaining
         };
@@ -1004,5 +1011,55 @@ impl<S: futures_core::Stream + Unpin> Future for Next<'_, S> {
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Self::Output> {
         Pin::new(&mut *self.0).poll_next(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A step of a longer wait (a lock wait's read near its end) reports
+    /// the wait's timeout but has only what is left: each member's share
+    /// is cut from that, so a frozen pinned member leaves time for the
+    /// others. A share of the wait's timeout was all of it.
+    #[test]
+    fn a_step_of_a_longer_wait_shares_what_is_left_among_members() {
+        let cfg = Config::new(vec![
+            "127.0.0.1:1".into(),
+            "127.0.0.1:2".into(),
+            "127.0.0.1:3".into(),
+        ]);
+        // gRPC connects lazily: nothing is dialled here.
+        let channels = Channels::new(&cfg);
+        let list = cfg
+            .parsed_endpoints()
+            .unwrap()
+            .into_iter()
+            .map(|e| channels.member(e))
+            .collect::<Result<Vec<_>>>()
+            .unwrap();
+        let members = Members {
+            list,
+            pinned: AtomicUsize::new(0),
+        };
+        let left = Duration::from_secs(1);
+        let ctx = CallCtx {
+            deadline: Deadline::ending_in(left, Duration::from_secs(60)),
+            ..CallCtx::internal(left)
+        };
+        let read = Tour::new(&members, &ctx, Retry::Safe)
+            .unwrap()
+            .attempt_limit(1.0 / 3.0)
+            .unwrap();
+        assert!(read.attempt <= left / 3, "{:?}", read.attempt);
+        assert!(read.attempt > left / 4, "{:?}", read.attempt);
+        // A write is never sent twice, so it gets all that is left.
+        let write = Tour::new(&members, &ctx, Retry::Never)
+            .unwrap()
+            .attempt_limit(1.0 / 3.0)
+            .unwrap();
+        assert!(write.attempt > left / 2, "{:?}", write.attempt);
+        drop(members);
+        assert!(channels.shutdown(Duration::from_secs(5)));
     }
 }

@@ -162,6 +162,16 @@ impl Deadline {
         }
     }
 
+    /// A deadline `left` from now that reports `timeout`: a step of a
+    /// longer wait, as `Client::within` makes.
+    #[cfg(test)]
+    pub fn ending_in(left: Duration, timeout: Duration) -> Deadline {
+        Deadline {
+            at: instant_after(left),
+            timeout,
+        }
+    }
+
     /// The instant it passes.
     pub fn at(&self) -> Instant {
         self.at

@@ -285,6 +285,49 @@ fn a_version_gate_refuses_older_servers_at_connect() {
     );
 }
 
+/// A frozen member listed first gets its share of the connect timeout,
+/// not all of it: the others are still asked, so the gate still refuses
+/// (it connected with DeadlineExceeded before, the others never asked).
+#[test]
+fn a_version_gate_asks_past_a_frozen_member() {
+    let cluster = common::Cluster::start(3);
+    let leader = cluster.wait_leader(Duration::from_secs(10));
+    let frozen = (leader + 1) % 3;
+    let eps: Vec<String> = std::iter::once(frozen)
+        .chain((0..3).filter(|&i| i != frozen))
+        .map(|i| cluster.endpoint(i))
+        .collect();
+    let version = Client::connect(&eps)
+        .unwrap()
+        .status()
+        .unwrap()
+        .version()
+        .to_string();
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap());
+    let (major, minor) = (parts.next().unwrap(), parts.next().unwrap());
+    cluster.stop(frozen);
+    let gate = |minor| {
+        let t = Instant::now();
+        let r = Client::builder(&eps)
+            .connect_timeout(Duration::from_secs(3))
+            .min_server_version(major, minor)
+            .connect();
+        (r, t.elapsed())
+    };
+    let (refused, took) = gate(minor + 1);
+    let (accepted, _) = gate(minor);
+    cluster.cont(frozen);
+    let e = refused.unwrap_err();
+    assert!(
+        matches!(&e, Error::Unsupported(m) if m.contains(&version)),
+        "{e}"
+    );
+    // The frozen member's third of 3 s, then an answer: well short of the
+    // 3 s it took before (slack for a busy machine).
+    assert!(took < Duration::from_millis(2500), "{took:?}");
+    accepted.expect("the members that answer run the version asked for");
+}
+
 #[test]
 fn a_member_on_a_unix_socket() {
     let cluster = common::ClusterBuilder::new(1).unix_socket().start();

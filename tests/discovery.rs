@@ -237,16 +237,16 @@ fn a_silent_dns_server_is_unavailable() {
     let e = ClientBuilder::new(Vec::<String>::new())
         .discovery_srv("plain.test")
         .dns_resolver(addr)
-        .connect_timeout(Duration::from_millis(600))
+        .connect_timeout(Duration::from_millis(1500))
         .connect()
         .unwrap_err();
     assert!(matches!(e, Error::Unavailable(_)), "{e}");
     assert!(e.to_string().contains(&addr.to_string()), "{e}");
-    // Both names within the connect timeout, as documented (plus slack
-    // for a busy machine).
+    // Both names within the connect timeout, as documented (a timeout per
+    // name took 3 s), plus slack for a busy machine.
     let took = t.elapsed();
-    assert!(took >= Duration::from_millis(600), "{took:?}");
-    assert!(took < Duration::from_millis(600 + 400), "{took:?}");
+    assert!(took >= Duration::from_millis(1500), "{took:?}");
+    assert!(took < Duration::from_millis(2500), "{took:?}");
 }
 
 #[test]

@@ -98,8 +98,11 @@ impl Election {
         let stale = !resp.succeeded()
             && first_kv(&resp.responses()[0]).is_some_and(|kv| kv.value() != value);
         if stale {
-            let step = within(&self.0.client, deadline)?;
-            if let Err(e) = self.proclaim_on(&step, value) {
+            // The join may have used up the wait: that fails the campaign
+            // as a failed proclaim does, withdrawing the old candidacy.
+            let proclaimed =
+                within(&self.0.client, deadline).and_then(|step| self.proclaim_on(&step, value));
+            if let Err(e) = proclaimed {
                 self.0.withdraw();
                 return Err(e);
             }
