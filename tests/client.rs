@@ -260,10 +260,9 @@ fn many_threads_share_one_client() {
     assert_eq!(n, 400);
 }
 
-#[test]
-fn a_version_gate_refuses_older_servers_at_connect() {
-    let eps = common::shared().endpoints();
-    let version = Client::connect(&eps)
+/// The version the members at `eps` run, and its major and minor numbers.
+fn server_version(eps: &[String]) -> (String, u32, u32) {
+    let version = Client::connect(eps)
         .unwrap()
         .status()
         .unwrap()
@@ -271,6 +270,13 @@ fn a_version_gate_refuses_older_servers_at_connect() {
         .to_string();
     let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap());
     let (major, minor) = (parts.next().unwrap(), parts.next().unwrap());
+    (version, major, minor)
+}
+
+#[test]
+fn a_version_gate_refuses_older_servers_at_connect() {
+    let eps = common::shared().endpoints();
+    let (version, major, minor) = server_version(&eps);
     Client::builder(&eps)
         .min_server_version(major, minor)
         .connect()
@@ -297,14 +303,7 @@ fn a_version_gate_asks_past_a_frozen_member() {
         .chain((0..3).filter(|&i| i != frozen))
         .map(|i| cluster.endpoint(i))
         .collect();
-    let version = Client::connect(&eps)
-        .unwrap()
-        .status()
-        .unwrap()
-        .version()
-        .to_string();
-    let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap());
-    let (major, minor) = (parts.next().unwrap(), parts.next().unwrap());
+    let (version, major, minor) = server_version(&eps);
     cluster.stop(frozen);
     let gate = |minor| {
         let t = Instant::now();
