@@ -142,31 +142,14 @@ impl Client {
     }
 
     /// Refuses the client if a member that answers runs an etcd older than
-    /// `min` (major, minor). The members share the connect timeout: each is
-    /// given an equal part of what is left, so a frozen member cannot leave
-    /// the others unasked.
+    /// `min` (major, minor), asking the members within one connect timeout.
     fn check_server_versions(&self, (major, minor): (u32, u32)) -> Result<()> {
         let deadline = Deadline::after(self.shared.config.connect_timeout);
-        let endpoints = self.endpoints();
         let mut unanswered = None;
         let mut answered = false;
-        for (i, ep) in endpoints.iter().enumerate() {
-            // Out of time: the members not asked yet count as silent.
-            let left = match deadline.remaining() {
-                Ok(left) => left,
-                Err(e) => {
-                    unanswered = Some(e);
-                    break;
-                }
-            };
-            let share = left / (endpoints.len() - i) as u32;
-            let status = match self.with_endpoint(ep)?.with_timeout(share).status() {
+        for (ep, member) in self.each_member_within(&deadline) {
+            let status = match member.and_then(|m| m.status()) {
                 Ok(s) => s,
-                // A silent member reports the connect timeout, not its share.
-                Err(Error::DeadlineExceeded(_)) => {
-                    unanswered = Some(Error::DeadlineExceeded(deadline.timeout()));
-                    continue;
-                }
                 Err(e) => {
                     unanswered = Some(e);
                     continue;
@@ -194,6 +177,25 @@ impl Client {
             Some(e) if !answered => Err(e),
             _ => Ok(()),
         }
+    }
+
+    /// Each endpoint, with a handle aimed at it that has an equal share of
+    /// what is left of `deadline` when its turn comes (the deadline's
+    /// error once nothing is), so that a frozen member cannot leave the
+    /// others unasked.
+    pub(crate) fn each_member_within<'a>(
+        &'a self,
+        deadline: &'a Deadline,
+    ) -> impl Iterator<Item = (String, Result<Client>)> + 'a {
+        let endpoints = self.endpoints();
+        let n = endpoints.len();
+        endpoints.into_iter().enumerate().map(move |(i, ep)| {
+            let member = deadline.remaining().and_then(|left| {
+                let share = left / u32::try_from(n - i).unwrap_or(u32::MAX);
+                self.with_endpoint(&ep)?.within(&deadline.cut(share))
+            });
+            (ep, member)
+        })
     }
 
     /// A handle on the same connections whose calls use `timeout` as their

@@ -569,8 +569,9 @@ impl Client {
 
     /// Makes `target_member_id` the leader. Only the leader can hand over,
     /// so when the member this handle talks to is not the leader, the call
-    /// finds the leader among the client's endpoints (by their status)
-    /// and asks it; if none of them is the leader it fails with
+    /// finds the leader among the client's endpoints (by their status,
+    /// each asked with an equal share of the time left, so a frozen member
+    /// cannot use it all) and asks it; if none of them is the leader it fails with
     /// [`EtcdError::NotLeader`](crate::EtcdError::NotLeader). A target that
     /// is not a voting member fails with
     /// [`EtcdError::BadLeaderTransferee`](crate::EtcdError::BadLeaderTransferee).
@@ -606,10 +607,9 @@ impl Client {
             Err(e @ Error::Etcd(EtcdError::NotLeader)) => e,
             other => return other,
         };
-        for ep in self.endpoints().iter() {
-            let member = self.with_endpoint(ep)?.within(&deadline)?;
-            match member.status() {
-                Ok(s) if s.is_leader() => return send(&member.within(&deadline)?),
+        for (ep, member) in self.each_member_within(&deadline) {
+            match member.and_then(|m| Ok((m.status()?, m))) {
+                Ok((s, m)) if s.is_leader() => return send(&m.within(&deadline)?),
                 Ok(_) => {}
                 Err(e) => log::debug!("move_leader: status of {ep}: {e}"),
             }

@@ -485,6 +485,10 @@ proptest! {
                 .connect()
                 .map(|c| {
                     let _ = c.with_timeout(ds[3]).keys_with_prefix(&user);
+                    // A watcher's long poll is cut to the poll interval,
+                    // whatever its length (Duration::MAX overflowed).
+                    let mut w = c.keys().watcher(&user, v2::WatcherOptions::new());
+                    let _ = w.next_event_timeout(Duration::from_millis(1));
                     c.close();
                 })
         })?;

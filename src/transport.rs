@@ -24,7 +24,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use grpcio::{CallOption, Metadata, Method};
 use parking_lot::RwLock;
@@ -530,7 +530,9 @@ impl Transport {
                 Ok(Some(msg))
             }
             Some(Err(e)) => {
-                let err = open.rpc.ended(error::from_grpc(e, ctx.deadline.timeout()));
+                let err = error::from_grpc(e, ctx.deadline.timeout());
+                let err = reset_at_deadline(err, ctx.deadline.at(), ctx.deadline.timeout());
+                let err = open.rpc.ended(err);
                 if error::transport_failure(&err).is_some() {
                     self.members().failed_at(&open.endpoint);
                 }
@@ -689,6 +691,10 @@ struct Tour<'a, 'c> {
 struct AttemptLimit {
     attempt: Duration,
     remaining: Duration,
+    /// When the attempt's time is up, at the latest as gRPC counts it.
+    ends: Instant,
+    /// The call's timeout, for its deadline error.
+    timeout: Duration,
 }
 
 impl AttemptLimit {
@@ -696,7 +702,7 @@ impl AttemptLimit {
     /// transport reasons (the member did not answer in time), not for the
     /// call's deadline: the next member gets its turn.
     fn classify(&self, err: Error) -> Error {
-        match err {
+        match reset_at_deadline(err, self.ends, self.timeout) {
             Error::DeadlineExceeded(_) if self.attempt < self.remaining => {
                 error::unreachable(format!("no answer within {:?}", self.attempt))
             }
@@ -773,7 +779,12 @@ impl<'a, 'c> Tour<'a, 'c> {
         } else {
             remaining
         };
-        Ok(AttemptLimit { attempt, remaining })
+        Ok(AttemptLimit {
+            attempt,
+            remaining,
+            ends: wait::instant_after(attempt),
+            timeout: self.ctx.deadline.timeout(),
+        })
     }
 
     /// Records an answer's revision. The answer is returned unless the
@@ -953,6 +964,24 @@ impl<'a, 'c> Tour<'a, 'c> {
     }
 }
 
+/// gRPC's `Cancelled` once a call's time is up (`ends`, no earlier than
+/// gRPC's own deadline for it) is that deadline running out: the server
+/// starts the same timer from the call's `grpc-timeout` header, and when
+/// its timer fires first it resets the stream (RST_STREAM, CANCEL), which
+/// gRPC reports as `Cancelled` ("Received RST_STREAM with error code 8").
+/// The server's timer starts when the request arrives, so it never fires
+/// before ours. Cancels of our own (a token, close) return their own
+/// errors and never come here.
+fn reset_at_deadline(err: Error, ends: Instant, timeout: Duration) -> Error {
+    match err {
+        Error::Grpc {
+            code: error::Code::Cancelled,
+            ..
+        } if Instant::now() >= ends => Error::DeadlineExceeded(timeout),
+        err => err,
+    }
+}
+
 /// One try on one member: send, then block until the answer, the deadline
 /// (enforced by gRPC through `opt`), or an interrupt, which cancels the call
 /// on the server before returning.
@@ -1061,5 +1090,35 @@ mod tests {
         assert!(write.attempt > left / 2, "{:?}", write.attempt);
         drop(members);
         assert!(channels.shutdown(Duration::from_secs(5)));
+    }
+
+    /// The server's deadline timer can reset a call's stream just before
+    /// ours fires: a `Cancelled` after the call's time is up is the
+    /// deadline, one before it stays what it is.
+    #[test]
+    fn a_reset_at_the_deadline_is_the_deadline() {
+        let reset = || Error::Grpc {
+            code: error::Code::Cancelled,
+            message: "Received RST_STREAM with error code 8".into(),
+            source: None,
+        };
+        let timeout = Duration::from_millis(1);
+        let past = Instant::now();
+        assert!(matches!(
+            reset_at_deadline(reset(), past, timeout),
+            Error::DeadlineExceeded(t) if t == timeout
+        ));
+        let future = wait::instant_after(Duration::from_secs(60));
+        assert!(matches!(
+            reset_at_deadline(reset(), future, timeout),
+            Error::Grpc {
+                code: error::Code::Cancelled,
+                ..
+            }
+        ));
+        assert!(matches!(
+            reset_at_deadline(Error::Canceled, past, timeout),
+            Error::Canceled
+        ));
     }
 }

@@ -172,6 +172,15 @@ impl Deadline {
         }
     }
 
+    /// This deadline, cut to `d` from now if that comes first; it still
+    /// reports this deadline's timeout.
+    pub fn cut(&self, d: Duration) -> Deadline {
+        Deadline {
+            at: self.at.min(instant_after(d)),
+            timeout: self.timeout,
+        }
+    }
+
     /// The instant it passes.
     pub fn at(&self) -> Instant {
         self.at

@@ -194,6 +194,40 @@ fn hashes_agree_across_members() {
     assert_ne!(whole, 0);
 }
 
+/// A frozen member listed before the leader gets a share of the time
+/// left, not all of it: the leader is still found (the call failed with
+/// DeadlineExceeded before, the leader never asked).
+#[test]
+fn move_leader_finds_the_leader_past_a_frozen_member() {
+    let cluster = Cluster::start(3);
+    let leader = cluster.wait_leader(Duration::from_secs(10));
+    let (frozen, target) = ((leader + 1) % 3, (leader + 2) % 3);
+    let c = Client::builder([frozen, target, leader].map(|i| cluster.endpoint(i)))
+        .request_timeout(Duration::from_secs(3))
+        .connect()
+        .unwrap();
+    let target_id = cluster.member_id(target).unwrap();
+    cluster.stop(frozen);
+    let t = Instant::now();
+    // Aimed at a follower that answers NotLeader; then the search.
+    let moved = c
+        .with_endpoint(&cluster.endpoint(target))
+        .unwrap()
+        .move_leader(target_id);
+    let took = t.elapsed();
+    cluster.cont(frozen);
+    moved.unwrap();
+    // The frozen member's third of 3 s, then answers (slack for a busy
+    // machine): not the whole deadline.
+    assert!(took < Duration::from_millis(2500), "{took:?}");
+    eventually(10, "the target to lead", || {
+        at(&c, &cluster, target)
+            .status()
+            .ok()
+            .filter(|s| s.is_leader())
+    });
+}
+
 #[test]
 fn move_leader_to_a_follower() {
     let cluster = Cluster::start(3);

@@ -116,7 +116,7 @@ impl V2Watcher {
             if now >= deadline {
                 return Ok(None);
             }
-            let poll_deadline = deadline.min(now + poll);
+            let poll_deadline = deadline.min(crate::wait::later(now, poll));
             let mut q = vec![("wait", "true".to_string())];
             if self.recursive {
                 q.push(("recursive", "true".into()));
