@@ -412,11 +412,18 @@ impl Client {
     /// [`ClientBuilder::discovery_srv`](crate::ClientBuilder::discovery_srv)
     /// again and [`set_endpoints`](Self::set_endpoints) to what they list
     /// now; returns the new list. A client made without discovery gets
-    /// [`Error::InvalidConfig`]; a failed lookup changes nothing.
+    /// [`Error::InvalidConfig`]; a failed lookup changes nothing. The
+    /// lookup is bounded by the handle's timeout, and is the one call that
+    /// a cancel token or [`close`](Self::close) does not cut short: it
+    /// ends at that timeout at the latest, and the endpoints are set only
+    /// if the client is still open.
     pub fn rediscover(&self) -> Result<Vec<String>> {
         let d = self.shared.config.discovery.as_ref().ok_or_else(|| {
             Error::InvalidConfig("the client was not made with DNS SRV discovery".into())
         })?;
+        if let Some(e) = self.ctx().intr.check() {
+            return Err(e);
+        }
         let found = d.endpoints(self.timeout)?;
         self.set_endpoints(&found)?;
         Ok(self.endpoints())

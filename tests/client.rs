@@ -178,6 +178,36 @@ fn close_ends_calls_in_flight_and_later_calls() {
     c.close().unwrap();
 }
 
+/// The client's own calls end at close too: with the only member frozen,
+/// an auto-sync's member list waits up to 2 s, and close waited for it
+/// before ending the watchers.
+#[test]
+fn close_does_not_wait_for_an_auto_sync_under_way() {
+    let cluster = common::Cluster::single();
+    let c = Client::builder(cluster.endpoints())
+        .auto_sync_interval(Duration::from_millis(20))
+        .connect()
+        .unwrap();
+    let w = c.watch("k").unwrap();
+    cluster.stop(0);
+    // Auto-sync runs every 20 ms: by now one waits on the frozen member.
+    thread::sleep(Duration::from_millis(300));
+    let closing = Instant::now();
+    let closed = c.close();
+    let took = closing.elapsed();
+    let watch_ended = w.recv_timeout(Duration::ZERO);
+    cluster.cont(0);
+    eprintln!("close() took {took:?} with an auto-sync under way");
+    closed.unwrap();
+    assert!(
+        matches!(watch_ended, Err(Error::ClientClosed)),
+        "{watch_ended:?}"
+    );
+    // The pump sees the close within CLOSE_POLL (25 ms); slack for a busy
+    // machine, well short of the 1.7 s the sync had left.
+    assert!(took < Duration::from_millis(500), "{took:?}");
+}
+
 #[test]
 fn reads_fail_over_when_the_member_in_use_dies() {
     let cluster = common::Cluster::start(3);

@@ -34,6 +34,7 @@ pub(crate) mod watch;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::thread::{self, JoinHandle, Thread};
@@ -50,6 +51,7 @@ use duplex::StreamEvent;
 use crate::error::{self, Error, Result};
 use crate::proto::Answer;
 use crate::transport::{CallCtx, Members, RevisionMark, Transport};
+use crate::wait::Interrupt;
 use lease::{KeepAliveCommand, KeepAlives};
 use watch::{WatchCommand, Watches};
 
@@ -127,13 +129,16 @@ pub(crate) trait Driver: Send + 'static {
 struct Driven<D: Driver> {
     stream: Duplex<D::Req, D::Resp>,
     driver: D,
+    /// Set when the client closes, so that a token renewal under way ends.
+    stopping: Arc<AtomicBool>,
 }
 
 impl<D: Driver> Driven<D> {
-    fn new(driver: D) -> Self {
+    fn new(driver: D, stopping: Arc<AtomicBool>) -> Self {
         Driven {
             stream: Duplex::new(D::METHOD, D::LINGER),
             driver,
+            stopping,
         }
     }
 
@@ -169,7 +174,7 @@ impl<D: Driver> Driven<D> {
                 StreamEvent::Broken { stale_token } => {
                     self.driver.on_broken();
                     if let Some(generation) = stale_token {
-                        renew_token(transport, generation);
+                        renew_token(transport, generation, &self.stopping);
                     }
                     Next::Continue
                 }
@@ -193,7 +198,7 @@ impl<D: Driver> Driven<D> {
             }
             Next::RenewToken => {
                 if let Some(generation) = self.stream.token_generation() {
-                    renew_token(transport, generation);
+                    renew_token(transport, generation, &self.stopping);
                 }
                 self.stream.reopen();
                 self.driver.on_broken();
@@ -232,9 +237,9 @@ struct Shared<D: Driver> {
 }
 
 impl<D: Driver> Shared<D> {
-    fn new(driver: D, mark: Arc<RevisionMark>) -> Arc<Self> {
+    fn new(driver: D, mark: Arc<RevisionMark>, stopping: Arc<AtomicBool>) -> Arc<Self> {
         Arc::new(Shared {
-            driven: Mutex::new(Driven::new(driver)),
+            driven: Mutex::new(Driven::new(driver, stopping)),
             inbox: Mutex::new(VecDeque::new()),
             pump: thread::current(),
             mark,
@@ -389,10 +394,24 @@ impl<D: Driver> Future for Reader<D> {
 }
 
 /// A stream's token was refused: log in again (a blocking call, bounded,
-/// and rare) before it reopens.
-fn renew_token(transport: &Transport, generation: u64) {
-    if let Err(e) = transport.renew_token(generation, &CallCtx::internal(TOKEN_RENEW_LIMIT)) {
-        log::warn!("renewing the auth token for streams: {e}");
+/// and rare) before it reopens. Closing the client ends it.
+fn renew_token(transport: &Transport, generation: u64, stopping: &AtomicBool) {
+    match transport.renew_token(generation, &pump_call(TOKEN_RENEW_LIMIT, stopping)) {
+        Ok(()) | Err(Error::ClientClosed) => {}
+        Err(e) => log::warn!("renewing the auth token for streams: {e}"),
+    }
+}
+
+/// The context of a call the pump makes itself: bounded by `timeout`, and
+/// ended by the client's close (`stopping`), so that `close` never waits
+/// for it.
+fn pump_call(timeout: Duration, stopping: &AtomicBool) -> CallCtx<'_> {
+    CallCtx {
+        intr: Interrupt {
+            closed: stopping,
+            token: None,
+        },
+        ..CallCtx::internal(timeout)
     }
 }
 
@@ -421,6 +440,7 @@ pub(crate) struct Pump {
     pub handle: Arc<PumpHandle>,
     join: JoinHandle<()>,
     stop: Sender<()>,
+    stopping: Arc<AtomicBool>,
 }
 
 impl Pump {
@@ -429,13 +449,17 @@ impl Pump {
     pub fn start(transport: Arc<Transport>, sync_every: Option<Duration>) -> Result<Pump> {
         let (tx, rx) = crossbeam_channel::unbounded();
         let (stop, stopped) = crossbeam_channel::bounded(1);
+        let stopping = Arc::new(AtomicBool::new(false));
+        let flag = stopping.clone();
         let join = thread::Builder::new()
             .name("etcd-pump".into())
             .spawn(move || {
                 let mark = transport.revision_mark();
+                let watches = Watches::new(transport.is_authenticated());
                 let mut state = PumpThread {
-                    watch: Shared::new(Watches::new(transport.is_authenticated()), mark.clone()),
-                    lease: Shared::new(KeepAlives::default(), mark),
+                    watch: Shared::new(watches, mark.clone(), flag.clone()),
+                    lease: Shared::new(KeepAlives::default(), mark, flag.clone()),
+                    stopping: flag,
                     transport,
                     sync_every,
                     next_sync: sync_every.map(crate::wait::instant_after),
@@ -449,13 +473,19 @@ impl Pump {
             tx,
             thread: join.thread().clone(),
         });
-        Ok(Pump { handle, join, stop })
+        Ok(Pump {
+            handle,
+            join,
+            stop,
+            stopping,
+        })
     }
 
     /// Stops the thread, which cancels its streams on the server and ends
     /// every watch and keepalive with [`Error::ClientClosed`](crate::Error),
     /// and joins it.
     pub fn stop(self) {
+        self.stopping.store(true, Ordering::Release);
         let _ = self.stop.send(());
         self.handle.thread.unpark();
         if self.join.join().is_err() {
@@ -467,6 +497,9 @@ impl Pump {
 struct PumpThread {
     commands: Receiver<Command>,
     stopped: Receiver<()>,
+    /// Set by [`Pump::stop`] before it signals `stopped`: ends a call the
+    /// pump is making (auto-sync, a token renewal).
+    stopping: Arc<AtomicBool>,
     transport: Arc<Transport>,
     /// Endpoint auto-sync: how often, and when next.
     sync_every: Option<Duration>,
@@ -518,7 +551,7 @@ impl PumpThread {
     fn sync_endpoints(&mut self) {
         if let Err(e) = self
             .transport
-            .sync_endpoints(&CallCtx::internal(SYNC_TIMEOUT))
+            .sync_endpoints(&pump_call(SYNC_TIMEOUT, &self.stopping))
         {
             log::debug!("endpoint auto-sync failed: {e}");
         }
