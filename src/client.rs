@@ -461,6 +461,22 @@ impl Client {
         })
     }
 
+    /// One attempt's share of `deadline` (the `attempt_fraction` of what
+    /// is left), as the failover loop gives a repeatable unary call, for a
+    /// stream that must not hold a whole call on a frozen member; all of
+    /// it when there is no other member to try (one endpoint, or a handle
+    /// aimed at one).
+    pub(crate) fn attempt_within(&self, deadline: &Deadline) -> Result<Client> {
+        let others = self.target.is_none() && self.endpoints().len() > 1;
+        if !others {
+            return self.within(deadline);
+        }
+        let share = deadline
+            .remaining()?
+            .mul_f64(self.shared.config.attempt_fraction);
+        self.within(&deadline.cut(share))
+    }
+
     pub(crate) fn ctx(&self) -> CallCtx<'_> {
         CallCtx {
             deadline: self.deadline(),

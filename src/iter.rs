@@ -77,14 +77,23 @@ impl RangeIter {
         req.revision = self.revision;
         let resp = if self.stream {
             // The page's deadline covers the fallback too.
-            let page = self.client.within(&self.client.deadline())?;
-            match range_stream(&page, req.clone()) {
+            let deadline = self.client.deadline();
+            let page = self.client.within(&deadline)?;
+            // The stream goes to the pinned member with no failover: it
+            // gets one attempt's share, so that a frozen member cannot hold
+            // the page to its deadline, and Range (which fails over) reads
+            // the page if the share runs out.
+            match range_stream(&page.attempt_within(&deadline)?, req.clone()) {
                 Err(Error::Grpc {
                     code: Code::Unimplemented,
                     ..
                 }) => {
                     log::debug!("RangeStream unimplemented: reading pages with Range");
                     self.stream = false;
+                    page.range(req)?
+                }
+                Err(Error::DeadlineExceeded(_)) if deadline.remaining().is_ok() => {
+                    log::debug!("RangeStream did not answer in its share: this page with Range");
                     page.range(req)?
                 }
                 other => other?,

@@ -233,6 +233,45 @@ fn pinned_to(cluster: &common::Cluster, i: usize, builder: etcd_blocking::Client
     c
 }
 
+/// `get_iter`'s stream gets one attempt's share on the pinned member, then
+/// the page is read with Range, which fails over: a frozen member does not
+/// hold the iteration to its deadline (it failed with DeadlineExceeded).
+#[test]
+fn get_iter_moves_past_a_frozen_member() {
+    let cluster = common::Cluster::start(3);
+    let leader = cluster.wait_leader(Duration::from_secs(10));
+    let frozen = (leader + 1) % 3;
+    let c = pinned_to(
+        &cluster,
+        frozen,
+        Client::builder([cluster.endpoint(frozen)]).request_timeout(Duration::from_secs(3)),
+    );
+    for i in 0..5 {
+        c.put(format!("iter/{i}"), "v").unwrap();
+    }
+    cluster.stop(frozen);
+    let t = Instant::now();
+    let first = c
+        .get_iter("iter/", GetOptions::new().prefix(), 2)
+        .unwrap()
+        .next();
+    let took = t.elapsed();
+    // The rest of the pages go to the member that answered.
+    let rest: Result<Vec<_>, _> = c
+        .get_iter("iter/", GetOptions::new().prefix(), 2)
+        .unwrap()
+        .collect();
+    let rest_took = t.elapsed() - took;
+    cluster.cont(frozen);
+    assert_eq!(first.unwrap().unwrap().key(), b"iter/0");
+    assert_eq!(rest.unwrap().len(), 5);
+    // The stream's third of 3 s, then Range's share of what is left
+    // before it moves on (2/9 of 3 s): ~1.7 s, plus slack for a busy
+    // machine; not the whole 3 s.
+    assert!(took < Duration::from_millis(2500), "{took:?}");
+    assert!(rest_took < Duration::from_millis(1000), "{rest_took:?}");
+}
+
 #[test]
 fn require_leader_writes_fail_over_from_a_cut_off_member() {
     let cluster = common::ClusterBuilder::new(3).peer_proxies().start();
